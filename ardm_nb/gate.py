@@ -169,9 +169,11 @@ class Selector:
         for v in self.rho: check_range('rho', v, 0, 1, lo_open=True)
         for v in self.theta: check_range('theta', v, 0, 1, lo_open=True)
 
-    def __call__(self, p: Tensor, t: int, T: int, generator: torch.Generator|None = None) -> Tensor: # [..., n] -> bool [..., n]
+    def __call__(self, p: Tensor, t: int, T: int, generator: torch.Generator|None = None,
+                 editable: Tensor|None = None # bool [..., n]: only these positions may be selected (and the tail)
+                ) -> Tensor: # [..., n] -> bool [..., n]
         n = p.shape[-1]
-        editable = None if self.tail is None else editable_tail(n, self.tail, p.device)
+        if self.tail is not None: editable = editable_tail(n, self.tail, p.device) if editable is None else editable & editable_tail(n, self.tail, p.device)
         if self.method == 'topk': return select_topk(p, budget(linear_schedule(t, T, *self.rho), n), editable)
         if self.method == 'threshold': return select_threshold(p, linear_schedule(t, T, *self.theta), editable)
         if generator is None: raise ValueError("method='bernoulli' needs an explicit torch.Generator")
