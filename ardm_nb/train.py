@@ -302,7 +302,7 @@ class _DDPScore:
 # %% ../nbs/75_train.ipynb #56af0169
 def plot_metrics(metrics: Path, path: Path) -> Path:
     "Training loss and validation perplexity curves from `metrics.jsonl`."
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # no backend switch: a notebook keeps its inline figures
     rows = [json.loads(l) for l in Path(metrics).read_text().splitlines()]
     tr = [(r['step'], r['loss']) for r in rows if 'loss' in r]; va = [(r['step'], r['val_ppl']) for r in rows if 'val_ppl' in r]
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.4))
