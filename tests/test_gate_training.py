@@ -20,12 +20,7 @@ from ardm_nb.gate_training import (
 quiet = lambda *a: None
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    "Models this small run fastest on one thread (and far slower with two on a busy 2-core machine); restored after."
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures('one_thread')  # the fixture is in conftest.py
 
 
 @pytest.fixture(scope='module')

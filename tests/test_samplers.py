@@ -23,12 +23,7 @@ PROMPT = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]])
 gen = lambda seed=0: torch.Generator().manual_seed(seed)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    "TINY passes gain nothing from intra-op threads, and on a busy 2-core machine spinning threads make them 5x slower."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # the fixture is in conftest.py
 
 
 def spread(lm):
