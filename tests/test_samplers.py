@@ -168,7 +168,7 @@ def probs_row(spec: dict, V: int = 32) -> torch.Tensor:
 def stub(lm, table: torch.Tensor):
     "Replace `lm.net.forward`: the logits of absolute position p are `table[p]` whatever the tokens; hidden states 0."
     d = lm.cfg.d_model
-    def forward(ids, pos, mask=None, past=None, keep=None):
+    def forward(ids, pos, mask=None, past=None, keep=None, project=True):  # always logits: the engine then uses them
         p = pos if keep is None else pos[keep]
         return Output(table[p].expand(ids.shape[0], -1, -1).clone(), torch.zeros(ids.shape[0], len(p), d), [])
     lm.net.forward = forward  # an instance attribute: nn.Module.__call__ (and its hooks) now run the stub
@@ -332,7 +332,7 @@ def _revising_lm():
     torch.manual_seed(1)
     lm = BlockDiffusionLM(ModelConfig(**TINY, subs=False)).eval()
     real = lm.net.forward
-    def forward(ids, pos, mask=None, past=None, keep=None):
+    def forward(ids, pos, mask=None, past=None, keep=None, project=True):
         out = real(ids, pos, mask, past, keep=keep)
         p = pos if keep is None else pos[keep]
         lg = out.logits.clone(); lg[..., 9] = -30.0
@@ -405,7 +405,7 @@ def test_gate_keeps_going_while_edits_are_accepted(name, opts):
     lm = BlockDiffusionLM(ModelConfig(**TINY, subs=False)).eval()
     table = torch.full((4, 32), -5.0); table[torch.arange(4), torch.arange(1, 5)] = 5.0
     full = table.clone(); full[1, 2], full[1, 20] = -5.0, 5.0
-    def forward(ids, pos, mask=None, past=None, keep=None):
+    def forward(ids, pos, mask=None, past=None, keep=None, project=True):
         t = full if not (ids == MASK).any() else table
         return Output(t[pos].expand(ids.shape[0], -1, -1).clone(), torch.zeros(ids.shape[0], len(pos), lm.cfg.d_model), [])
     lm.net.forward = forward
@@ -583,7 +583,8 @@ def run_main(argv, capsys):
     "`ardm` in this process: (exit code, stdout, stderr)."
     from ardm_nb.cli import main
     code = main(argv); cap = capsys.readouterr()
-    return code, cap.out, cap.err
+    nl = lambda t: t.replace('\r\n', '\n').replace('\r', '\n')  # as a text-mode pipe reads it (universal newlines): a sample may hold a '\r'
+    return code, nl(cap.out), nl(cap.err)
 
 
 def test_cli_same_seed_same_output_other_seed_differs(cli, capsys):
