@@ -104,6 +104,9 @@ def test_creates_repeat_matches_brute_force(B, L, n, ignore, data):
     got = creates_repeat(torch.tensor(x), torch.tensor(y), n, ignore_id=ignore)
     assert got.dtype == torch.bool and got.shape == (B, L)
     assert got.tolist() == [repeat_reference(a, b, n, ignore) for a, b in zip(x, y)]
+    w = data.draw(st.lists(st.lists(st.booleans(), min_size=L, max_size=L), min_size=B, max_size=B))
+    some = creates_repeat(torch.tensor(x), torch.tensor(y), n, ignore_id=ignore, where=torch.tensor(w))
+    assert some.tolist() == [[r and k for r, k in zip(row, wr)] for row, wr in zip(got.tolist(), w)]  # only where asked
 
 
 configs = st.one_of(
