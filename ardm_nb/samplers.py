@@ -389,7 +389,7 @@ class SampleResult:
     steps: int # steps taken (a step whose input did not change reuses the last pass and costs no NFE)
     stopped_early: bool = False # a block ended before its steps ran out (gate: no edit accepted), or EOS ended the run
     edits_per_step: list = field(default_factory=list) # tokens that changed at each step (all rows)
-    trace: dict|None = None # with trace=True: 'p' [steps, B, N] (NaN where not computed) and 'changed' bool [steps, B, N]
+    trace: dict|None = None # with trace=True: 'p' [steps, B, N] (NaN where not computed), 'changed' bool [steps, B, N], 'tokens' [steps, B, N] after each step
 
 SAMPLERS = {
     'l2r': ("left to right with a block-size-1 (AR) model, nucleus or greedy", DDPMRule, {}),
@@ -430,7 +430,7 @@ def _schedule(name, N: int, Lb: int, S: int, budget: int|None, T: int|None, widt
     raise ValueError(f"schedule={name!r} must be 'block', 'ar_diffusion', 'mdlm', 'diagonal', 'block_anneal' or a Hyperschedule")
 
 class _Recorder:
-    def __init__(self, want: bool): self.want, self.edits, self.p, self.changed = want, [], [], []
+    def __init__(self, want: bool): self.want, self.edits, self.p, self.changed, self.tokens = want, [], [], [], []
     def __call__(self, x: Tensor, start: int, new: Tensor, p: Tensor|None):
         old = x[:, start:start + new.shape[1]]
         self.edits.append(int((new != old).sum()))
@@ -439,9 +439,12 @@ class _Recorder:
         if p is not None: P[:, start:start + new.shape[1]] = p.float().cpu()
         C[:, start:start + new.shape[1]] = (new != old).cpu()
         self.p.append(P); self.changed.append(C)
+        X = x.cpu().clone(); X[:, start:start + new.shape[1]] = new.cpu()  # the tokens after this step
+        self.tokens.append(X)
     def trace(self, N: int):
         if not self.want or not self.p: return None
-        return dict(p=torch.stack([p[:, :N] for p in self.p]), changed=torch.stack([c[:, :N] for c in self.changed]))
+        return dict(p=torch.stack([p[:, :N] for p in self.p]), changed=torch.stack([c[:, :N] for c in self.changed]),
+                    tokens=torch.stack([t[:, :N] for t in self.tokens]))
 
 @torch.no_grad()
 def sample(model, # a `BlockDiffusionLM` or an `ArdmForDiffusionLM`
