@@ -13,14 +13,14 @@ from .core import check_range
 __all__ = ['NOISE_KINDS', 'NoiseConfig', 'Corrupted', 'check_level', 'random_tokens', 'corrupt', 'loss_weights']
 
 # %% ../nbs/50_noise.ipynb #fbcdcbf5
-NOISE_KINDS = ('absorbing', 'uniform', 'eps_hybrid', 'gamma_hybrid')
+NOISE_KINDS = ('absorbing', 'uniform', 'eps_hybrid', 'gamma_hybrid', 'gamma_split')
 
 @dataclass
 class NoiseConfig:
     "Which forward process corrupts the data, and its mixing parameters."
     kind: str = 'absorbing' # one of NOISE_KINDS
     eps: float = 0.1 # eps-hybrid: chance a visible token is swapped for a random one (more: a sharper gate signal, a harder task)
-    gamma: float = 0.1 # gamma-hybrid: share of uniform noise among corrupted tokens
+    gamma: float = 0.1 # gamma-hybrid / gamma-split: weight of the uniform part (hybrid: of the rate; split: of each corruption)
     lam: float = 1.0 # eps-hybrid: weight of the loss on visible tokens relative to masked ones
 
     def __post_init__(self):
@@ -60,7 +60,11 @@ def corrupt(x0: Tensor, # [..., L] clean tokens
     if cfg.kind == 'absorbing': masked, replaced = hit, torch.zeros_like(hit)
     elif cfg.kind == 'uniform': masked, replaced = torch.zeros_like(hit), hit
     elif cfg.kind == 'eps_hybrid': masked, replaced = hit, ~hit & (second < cfg.eps)
-    else: masked, replaced = hit & (second >= cfg.gamma), hit & (second < cfg.gamma)
+    elif cfg.kind == 'gamma_split': masked, replaced = hit & (second >= cfg.gamma), hit & (second < cfg.gamma)
+    else:  # gamma-hybrid (QGamma): MASK below 1 - (1 - l)^(1 - gamma), a uniform move between that and l
+        p_mask = 1 - (1 - level).pow(1 - cfg.gamma)  # [..., L]
+        masked = u < p_mask
+        replaced = hit & ~masked
     xt = torch.where(masked, torch.full_like(x0, -1) if mask_id is None else torch.full_like(x0, mask_id), torch.where(replaced, rnd, x0))
     return Corrupted(xt, masked, replaced)
 
@@ -70,6 +74,6 @@ def loss_weights(c: Corrupted, level: Tensor, cfg: NoiseConfig, min_level: float
     lv = torch.as_tensor(level, dtype=torch.float32, device=c.xt.device).expand(c.xt.shape).clamp_min(min_level)
     w_noised = 1.0 / lv
     if cfg.kind == 'absorbing': return torch.where(c.masked, w_noised, 0.0)
-    if cfg.kind in ('uniform', 'gamma_hybrid'): return torch.where(c.masked | c.replaced, w_noised, 0.0)
+    if cfg.kind in ('uniform', 'gamma_hybrid', 'gamma_split'): return torch.where(c.masked | c.replaced, w_noised, 0.0)
     vis = cfg.lam / (1.0 - lv).clamp_min(min_level)  # eps-hybrid
     return torch.where(c.masked, w_noised, torch.where(c.replaced, vis * (1 - cfg.eps), vis * cfg.eps))
