@@ -17,10 +17,10 @@ from .acceptance import AcceptanceConfig, accept_edits, should_stop
 from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats
 
 # %% auto #0
-__all__ = ['SCORES', 'REMDM_STRATEGIES', 'GATE_MODES', 'SAMPLERS', 'nucleus_sample', 'WindowOutput', 'Engine', 'StepInput',
-           'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'OrderedRule', 'ThresholdRule', 'remdm_times',
-           'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace',
-           'load_model', 'decode']
+__all__ = ['SCORES', 'REMDM_STRATEGIES', 'GATE_MODES', 'SAMPLERS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
+           'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput', 'reveal_counts', 'pick_k',
+           'candidates', 'Rule', 'DDPMRule', 'OrderedRule', 'ThresholdRule', 'remdm_times', 'ReMDMRule', 'P2Rule',
+           'ScheduleRule', 'GateRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace', 'load_model', 'decode']
 
 # %% ../nbs/80_samplers.ipynb #75ada5df
 def _draw_sorted(sp: Tensor, si: Tensor, generator: torch.Generator, top_p: float) -> Tensor: # [R] token ids
@@ -77,6 +77,16 @@ class WindowOutput:
         self.lm, self.hidden = lm, hidden
         self._logits = None if logits is None else subs(logits, None, lm.cfg.mask_id, carry_over=False)
 
+    @classmethod
+    def given(cls, logits: Tensor, # [B, n, V] a `WindowDenoiser`'s logits
+              hidden: Tensor|None, # [B, n, d], or None when it gives no hidden states
+              mask_id: int) -> WindowOutput:
+        "The output of a `WindowDenoiser`: its logits with MASK forbidden (nothing is left to project)."
+        out = cls.__new__(cls)
+        out.lm, out.hidden = None, hidden
+        out._logits = subs(logits, None, mask_id, carry_over=False)
+        return out
+
     def project(self, h: Tensor) -> Tensor: # [..., d] -> [..., V] logits, MASK forbidden
         return subs(self.lm.net.head(h), None, self.lm.cfg.mask_id, carry_over=False, inplace=True)
 
@@ -124,6 +134,116 @@ class Engine:
         out = WindowOutput(self.lm, out.hidden, out.logits)  # a network that ignores `project=False` hands its logits over
         self._last = (start, end, win.clone(), out)
         return out
+
+# %% ../nbs/80_samplers.ipynb #a13d0e02
+from typing import Protocol, runtime_checkable
+
+@runtime_checkable
+class WindowDenoiser(Protocol):
+    """Any denoiser `sample` can drive. `window(x, start, end)` returns (logits [B, end - start, V] float,
+    hidden [B, end - start, hidden_dim] or None): the output for positions [start, end) (whole blocks) when the
+    model may see x[:, :end] (earlier blocks as they are, the window's tokens, MASK where unwritten); it must not
+    modify `x`. One call = one NFE; no KV cache; a repeated identical input is not re-run; MASK is forbidden in
+    the logits by the engine. A bidirectional model sets block_size = max_len = the sequence length."""
+    block_size: int # tokens per block: windows are whole blocks
+    max_len: int # longest sequence it reads, a multiple of block_size
+    mask_id: int # the MASK token id
+    vocab_size: int # token ids 0..vocab_size-1, MASK included
+    hidden_dim: int # size of the hidden states `window` returns (0: it returns None)
+    device: torch.device|str # where its inputs go
+
+    def window(self, x: Tensor, # [B, N] every token so far (only x[:, :end] may be read)
+               start: int, # first position of the window (a multiple of block_size)
+               end: int # one past its last position (a multiple of block_size, <= max_len)
+              ) -> tuple[Tensor, Tensor|None]: ... # logits [B, end - start, V], hidden or None
+
+# %% ../nbs/80_samplers.ipynb #a13d0e03
+@dataclass
+class DenoiserSpec:
+    "What `sample` reads of a model: its shape and device, and whether it is the package's own network."
+    block_size: int
+    max_len: int
+    mask_id: int
+    vocab_size: int
+    hidden_dim: int # 0: no hidden states
+    device: torch.device
+    own: bool # a `BlockDiffusionLM` (driven by the cached `Engine`); False: a `WindowDenoiser`
+    subs: bool = False # SUBS carry-over (an absorbing model of the package): the gate refuses it
+
+    def check_ids(self, ids: Tensor, name: str = 'input_ids'):
+        "Raise `ValueError` for token ids outside the vocabulary."
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
+            lo, hi = int(ids.min()), int(ids.max())
+            raise ValueError(f"{name} contains ids in [{lo}, {hi}], outside the vocabulary [0, {self.vocab_size - 1}]")
+
+def denoiser_spec(model) -> DenoiserSpec:
+    "The `DenoiserSpec` of a `BlockDiffusionLM` (or a model holding one as `.lm`) or of a `WindowDenoiser`."
+    lm = getattr(model, 'lm', model)
+    if isinstance(lm, BlockDiffusionLM):
+        c = lm.cfg
+        dev = lm.net.embed.weight.device
+        return DenoiserSpec(c.block_size, c.max_len, c.mask_id, c.vocab_size, c.d_model, dev, True, c.subs)
+    if not isinstance(lm, WindowDenoiser):
+        raise TypeError(f"model must be a BlockDiffusionLM, an ArdmForDiffusionLM or a WindowDenoiser (attributes "
+                        f"block_size, max_len, mask_id, vocab_size, hidden_dim, device and a method window); "
+                        f"got a {type(model).__name__}")
+    V = check_int('vocab_size', lm.vocab_size, 2)
+    Lb = check_int('block_size', lm.block_size, 1)
+    M = check_int('max_len', lm.max_len, Lb)
+    if M % Lb: raise ValueError(f"the denoiser's block_size={Lb} must divide its max_len={M}")
+    check_int('mask_id', lm.mask_id, 0, V - 1)
+    check_int('hidden_dim', lm.hidden_dim, 0)
+    return DenoiserSpec(Lb, M, int(lm.mask_id), V, int(lm.hidden_dim), torch.device(lm.device), False)
+
+# %% ../nbs/80_samplers.ipynb #a13d0e04
+class DenoiserEngine:
+    "`Engine` for a `WindowDenoiser`: one `window` call per pass (one NFE), no cache; an unchanged input is not re-run."
+    def __init__(self, model: WindowDenoiser):
+        self.spec = denoiser_spec(model)
+        self.model, self.Lb, self.M = model, self.spec.block_size, self.spec.max_len
+        self.nfe, self.base = 0, 0  # `base` as in `Engine` (a denoiser never slides: always 0)
+        self._last = None  # (start, end, x[:, :end], output) of the last pass
+
+    def __call__(self, x: Tensor, # [B, N] all tokens
+                 start: int, end: int, # the window [start, end): whole blocks
+                 frozen: int = 0 # unused (no cache); kept so that both engines are called alike
+                ) -> WindowOutput: # the window's logits (MASK forbidden) and hidden states (or None)
+        Lb = self.Lb
+        if start % Lb or end % Lb or not 0 <= start < end:
+            raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
+        if end > self.M: raise ValueError(f"a window ending at {end} does not fit the denoiser's max_len={self.M}")
+        seen = x[:, :end]  # [B, end]: all the denoiser may read
+        last = self._last
+        if last is not None and last[:2] == (start, end) and torch.equal(last[2], seen): return last[3]
+        logits, hidden = self.model.window(seen, start, end)  # [B, n, V], [B, n, d] or None
+        self.nfe += 1
+        self._check(logits, hidden, x.shape[0], end - start)
+        out = WindowOutput.given(logits, hidden, self.spec.mask_id)
+        self._last = (start, end, seen.clone(), out)
+        return out
+
+    def _check(self, logits: Tensor, hidden: Tensor|None, B: int, n: int):
+        "Raise `ValueError` when `window` returned shapes other than the protocol's."
+        V, d = self.spec.vocab_size, self.spec.hidden_dim
+        if tuple(logits.shape) != (B, n, V) or not logits.is_floating_point():
+            raise ValueError(f"window() must return float logits of shape {(B, n, V)}, got {logits.dtype} {tuple(logits.shape)}")
+        if d and (hidden is None or tuple(hidden.shape) != (B, n, d)):
+            got = None if hidden is None else tuple(hidden.shape)
+            raise ValueError(f"window() must return hidden states of shape {(B, n, d)} (hidden_dim={d}), got {got}")
+
+class ModelWindow:
+    "A `BlockDiffusionLM` as a `WindowDenoiser`: one block-causal pass over x[:, :end] per window (uncached)."
+    def __init__(self, lm: BlockDiffusionLM):
+        c = lm.cfg
+        self.model, self.block_size, self.max_len = lm, c.block_size, c.max_len
+        self.mask_id, self.vocab_size, self.hidden_dim = c.mask_id, c.vocab_size, c.d_model
+        self.device = lm.net.embed.weight.device
+
+    def window(self, x: Tensor, start: int, end: int) -> tuple[Tensor, Tensor]:
+        "Logits [B, end - start, V] and hidden states [B, end - start, d] of the window."
+        mask = block_causal_mask(end, self.block_size).to(x.device) if end > self.block_size else None
+        out = self.model.net(x[:, :end], torch.arange(end, device=x.device), mask, keep=slice(start, end))
+        return out.logits, out.hidden
 
 # %% ../nbs/80_samplers.ipynb #738ac5e0
 @dataclass
@@ -334,15 +454,20 @@ class GateRule(Rule):
         if self.mode not in GATE_MODES: raise ValueError(f"mode={self.mode!r} must be one of {', '.join(GATE_MODES)}")
         check_int('window', self.window, 1); check_int('refine', self.refine, 0); check_range('theta_stop', self.theta_stop, 0, 1)
 
-    def prepare(self, lm: BlockDiffusionLM, S: int, N: int):
+    def prepare(self, lm: BlockDiffusionLM|WindowDenoiser, S: int, N: int):
         "A private copy of the gate for one run of N tokens (its running z-scores change while sampling), horizon T = S."
-        if lm.cfg.subs: raise ValueError("the gate needs a denoiser trained with hybrid noise and without carry-over (ModelConfig.subs=False): "
+        spec = denoiser_spec(lm)
+        if spec.subs: raise ValueError("the gate needs a denoiser trained with hybrid noise and without carry-over (ModelConfig.subs=False): "
                                          "under SUBS a written token predicts itself with probability 1 and there is nothing to judge; train one with `ardm train --noise eps_hybrid`")
         g = self.gate if self.gate is not None else OverwriteGate(GateConfig(kind='linear' if self.mode == 'gate' else 'none'))
         if self.mode == 'position': g = OverwriteGate(replace(g.cfg, kind='none'))
         self.run_gate = copy.deepcopy(g).eval(); self.run_gate.cfg = replace(g.cfg, T=S)
-        if self.run_gate.cfg.hidden_dim not in (0, lm.cfg.d_model):
-            raise ValueError(f"the gate reads hidden states of size {self.run_gate.cfg.hidden_dim} but the model's are {lm.cfg.d_model}")
+        wants = self.run_gate.cfg.hidden_dim
+        if wants and spec.hidden_dim == 0:
+            raise ValueError(f"the gate reads hidden states of size {wants} but this denoiser gives none (hidden_dim=0); "
+                             "use a gate without hidden states (GateConfig(hidden_dim=0))")
+        if wants not in (0, spec.hidden_dim):
+            raise ValueError(f"the gate reads hidden states of size {wants} but the model's are {spec.hidden_dim}")
         self.tracked, self.N, self._seen = None, N, None
 
     def begin(self, st):
@@ -447,7 +572,7 @@ class _Recorder:
                     tokens=torch.stack([t[:, :N] for t in self.tokens]))
 
 @torch.no_grad()
-def sample(model, # a `BlockDiffusionLM` or an `ArdmForDiffusionLM`
+def sample(model, # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`
            prompt_ids: Tensor|None = None, # [B, P] prompt, held fixed
            *, length: int, # total tokens incl. the prompt; a multiple of the block size (may exceed max_len for block samplers)
            sampler: str = 'bd3', # a key of SAMPLERS
@@ -462,13 +587,14 @@ def sample(model, # a `BlockDiffusionLM` or an `ArdmForDiffusionLM`
            trace: bool = False, # keep p and the changed positions of every step
            **options) -> SampleResult:
     "Generate with any sampler of `SAMPLERS`; NFE counts every forward pass of the denoiser."
-    lm = getattr(model, 'lm', model); cfg = lm.cfg; Lb, mask = cfg.block_size, cfg.mask_id
+    lm = getattr(model, 'lm', model); cfg = denoiser_spec(lm); Lb, mask = cfg.block_size, cfg.mask_id
     rule = make_rule(sampler, **options)
     check_int('length', length, 1)
     if length % Lb: raise ValueError(f"length={length} must be a multiple of block_size={Lb}")
     if isinstance(rule, ScheduleRule) and length > cfg.max_len: raise ValueError(f"sampler {sampler!r} decodes the whole sequence at once: length={length} must be at most max_len={cfg.max_len}")
+    if not cfg.own and length > cfg.max_len: raise ValueError(f"length={length} exceeds the denoiser's max_len={cfg.max_len} (a WindowDenoiser does not slide its context)")
     if sampler == 'l2r' and Lb != 1: raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
-    dev = lm.net.embed.weight.device
+    dev = cfg.device
     if infill is not None:
         if infill.ndim != 2 or infill.shape[1] != length: raise ValueError(f"infill must be [B, length={length}], got {tuple(infill.shape)}")
         x = infill.to(dev).clone()
@@ -477,8 +603,8 @@ def sample(model, # a `BlockDiffusionLM` or an `ArdmForDiffusionLM`
         P = prompt_ids.shape[1]
         if prompt_ids.shape[0] != x.shape[0]: raise ValueError(f"prompt_ids has {prompt_ids.shape[0]} rows but infill has {x.shape[0]}")
         if P >= length: raise ValueError(f"the prompt has {P} tokens; length={length} leaves nothing to generate")
-        lm.net.check_ids(prompt_ids, 'prompt_ids'); x[:, :P] = prompt_ids.to(dev)
-    lm.net.check_ids(x, 'infill')
+        cfg.check_ids(prompt_ids, 'prompt_ids'); x[:, :P] = prompt_ids.to(dev)
+    cfg.check_ids(x, 'infill')
     free = x == mask
     if editable is not None:
         if editable.shape != x.shape or editable.dtype != torch.bool: raise ValueError(f"editable must be a bool tensor of shape {tuple(x.shape)}, got {editable.dtype} {tuple(editable.shape)}")
@@ -504,7 +630,7 @@ def sample(model, # a `BlockDiffusionLM` or an `ArdmForDiffusionLM`
     if nfe_budget is not None and most > nfe_budget:  # refuse before any pass rather than overspend
         raise ValueError(f"nfe_budget={nfe_budget} is too small for sampler {sampler!r} with these settings: it may need {most} passes "
                          f"({'steps of its schedule' if isinstance(rule, ScheduleRule) else f'{n_blocks} blocks x {S} steps'}); give fewer steps or a larger budget")
-    eng, rec = Engine(lm, use_cache), _Recorder(trace)
+    eng, rec = Engine(lm, use_cache) if cfg.own else DenoiserEngine(lm), _Recorder(trace)
     stopped = False
     def one_step(start, end, s, S_, begin):
         fr = free[:, start:end]
