@@ -1,0 +1,109 @@
+"Metrics against the libraries called directly, hand-worked values, and the bootstrap against brute force."
+import itertools
+import math
+
+import pytest
+import torch
+
+from ardm_nb.metrics import (CI, beats, bleu, bootstrap_ci, distinct_n, failures, mbr_select, paired_diff_ci,
+                             repeated_ngram_rate, revision_accounting, rouge, unigram_entropy)
+
+HYPS = ['the cat sat on the mat', 'a dog ran in the parks today', 'nothing matches here', 'stars were shining bright']
+REFS = ['the cat is on the mat', 'the dogs ran in a park today', 'completely different words', 'the stars shone brightly']
+
+
+def test_bleu_parity_with_sacrebleu():
+    import sacrebleu
+    assert bleu(HYPS, REFS) == sacrebleu.corpus_bleu(HYPS, [REFS]).score
+
+
+def test_bleu_by_hand():
+    # p1..p4 = 5/6, 4/5, 3/4, 2/3 and equal lengths: 100 * (1/3) ** (1/4)
+    assert bleu(['a b c d e f'], ['a b c d e g']) == pytest.approx(100 * 3 ** -0.25, abs=1e-9)
+
+
+def test_rouge_parity_with_rouge_score():
+    from rouge_score import rouge_scorer
+    sc = rouge_scorer.RougeScorer(['rouge1', 'rouge2', 'rougeL'], use_stemmer=True)
+    direct = [sc.score(r, h) for h, r in zip(HYPS, REFS)]
+    got = rouge(HYPS, REFS)
+    for k in ('rouge1', 'rouge2', 'rougeL'):
+        assert got[k] == pytest.approx(sum(d[k].fmeasure for d in direct) / len(direct), abs=1e-12)
+
+
+def test_rouge_by_hand_with_stemming():
+    r = rouge(['the cats sat'], ['the cat sat on the mat'])
+    assert (r['rouge1'], r['rouge2'], r['rougeL']) == pytest.approx((2 / 3, 4 / 7, 2 / 3), abs=1e-12)
+
+
+@pytest.mark.parametrize('h,r,msg', [(['a'], ['a', 'b'], 'equally long'), ('a', 'a', 'list of strings'),
+                                     ([], [], 'not empty'), ([1], ['a'], 'list of strings')])
+def test_text_metrics_bad_input(h, r, msg):
+    for f in (bleu, rouge):
+        with pytest.raises(ValueError, match=msg): f(h, r)
+
+
+def test_diversity_by_hand():
+    rows = torch.tensor([[1, 2, 1, 2, 1], [3, 4, 5, 6, 7]])
+    assert distinct_n(rows, 2) == 0.75
+    assert repeated_ngram_rate(rows, 2).tolist() == [0.5, 0.0]
+    assert failures(rows).tolist() == [True, False]
+    assert unigram_entropy(torch.tensor([[2, 2, 3, 3]])).item() == pytest.approx(math.log(2))
+
+
+def test_revision_accounting_by_hand():
+    ref = torch.tensor([[1, 2, 3, 4, 5]])
+    hist = torch.tensor([[[1, 2, 9, 4, 5]], [[1, 2, 3, 8, 5]], [[1, 6, 3, 8, 5]]])
+    rv = revision_accounting(ref, torch.tensor([[1, 7, 9, 4, 5]]), hist, torch.ones(1, 5, dtype=torch.bool), 9)
+    assert (rv.fixed.item(), rv.broken.item(), rv.lost.item(), rv.revisions.item()) == (1, 1, 2, 3)
+    rv = revision_accounting(ref, torch.tensor([[1, 7, 9, 4, 5]]), hist, torch.tensor([[True, False, True, True, True]]), 9)
+    assert (rv.fixed.item(), rv.lost.item(), rv.revisions.item()) == (1, 1, 1)  # position 1 not counted
+
+
+def test_mbr_select_majority():
+    assert mbr_select([['a b c d', 'a b c d', 'w x y z']]) == [0]
+
+
+def test_bootstrap_constant_sample_zero_width():
+    assert bootstrap_ci([2.5, 2.5, 2.5]) == CI(2.5, 2.5, 2.5, 3)
+    assert bootstrap_ci([2.5] * 12) == CI(2.5, 2.5, 2.5, 12)  # the Monte-Carlo path too
+
+
+def _brute(vals, level=0.95):
+    n = len(vals)
+    means = [sum(vals[i] for i in t) / n for t in itertools.product(range(n), repeat=n)]
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    return torch.tensor(means, dtype=torch.float64).quantile(q).tolist()
+
+
+@pytest.mark.parametrize('vals', [[0.0, 1.0], [0.2, 0.5, 1.7], [3.0, -1.0, 0.5, 0.25]])
+def test_bootstrap_exact_against_brute_force(vals):
+    ci = bootstrap_ci(vals)
+    assert [ci.lo, ci.hi] == pytest.approx(_brute(vals), abs=1e-12)
+    assert ci.mean == pytest.approx(sum(vals) / len(vals))
+
+
+def test_bootstrap_monte_carlo_close_to_brute_force_and_seeded():
+    vals = [0.1, 0.4, 0.35, 0.9, 0.0, 0.6]
+    ci = bootstrap_ci(vals, n_boot=20_000)
+    assert [ci.lo, ci.hi] == pytest.approx(_brute(vals), abs=0.02)
+    assert bootstrap_ci(vals, seed=3) == bootstrap_ci(vals, seed=3)
+
+
+def test_paired_shift_detected_and_equal_not():
+    g = torch.Generator().manual_seed(0)
+    b = torch.randn(8, generator=g)
+    a = b + 0.5 + 0.05 * torch.randn(8, generator=g)
+    assert beats(a, b).better and not beats(b, a).better
+    assert beats(b, a, higher_is_better=False).better
+    assert not beats(b, b).better
+    # an unpaired reading of the same numbers would not see the shift: the spread of b is larger than 0.5
+    d = paired_diff_ci(a, b)
+    assert d.lo > 0.4 and d.hi < 0.6
+
+
+def test_bootstrap_bad_input():
+    with pytest.raises(ValueError, match='non-empty'): bootstrap_ci([])
+    with pytest.raises(ValueError, match='finite'): bootstrap_ci([1.0, float('nan')])
+    with pytest.raises(ValueError, match='level'): bootstrap_ci([1.0, 2.0], level=1.5)
+    with pytest.raises(ValueError, match='as many values'): paired_diff_ci([1.0], [1.0, 2.0])
