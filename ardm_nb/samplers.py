@@ -17,10 +17,11 @@ from .acceptance import AcceptanceConfig, accept_edits, should_stop
 from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats
 
 # %% auto #0
-__all__ = ['SCORES', 'REMDM_STRATEGIES', 'GATE_MODES', 'SAMPLERS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
-           'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput', 'reveal_counts', 'pick_k',
-           'candidates', 'Rule', 'DDPMRule', 'OrderedRule', 'ThresholdRule', 'remdm_times', 'ReMDMRule', 'P2Rule',
-           'ScheduleRule', 'GateRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace', 'load_model', 'decode']
+__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'SAMPLERS', 'nucleus_sample', 'WindowOutput', 'Engine',
+           'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput',
+           'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
+           'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'SampleResult',
+           'make_rule', 'sample', 'plot_trace', 'load_model', 'decode']
 
 # %% ../nbs/80_samplers.ipynb #75ada5df
 def _draw_sorted(sp: Tensor, si: Tensor, generator: torch.Generator, top_p: float) -> Tensor: # [R] token ids
@@ -313,13 +314,26 @@ class DDPMRule(Rule):
 
 # %% ../nbs/80_samplers.ipynb #c8f39ea6
 SCORES = ('random', 'confidence', 'entropy', 'margin')
+SCORED = ('sampling', 'model')
+
+def sampling_probs(z: Tensor, # [R, V] logits
+                   top_p: float, temperature: float, greedy: bool = False) -> Tensor: # [R, V]
+    "The distribution candidates are drawn from: softmax(z / temperature) (temperature 1 when greedy), cut to its top-p nucleus and renormalised."
+    q = torch.softmax(z.float() / (1.0 if greedy else temperature), -1)
+    if top_p >= 1: return q
+    sp, si = q.sort(-1, descending=True)
+    inside = (sp.cumsum(-1) - sp) < top_p  # the nucleus: tokens whose predecessors hold less than top_p
+    return torch.zeros_like(q).scatter_(-1, si, sp * inside) / (sp * inside).sum(-1, keepdim=True)
+
 @dataclass
 class OrderedRule(Rule):
     "Reveal exactly k_s masked tokens per step (LLaDA's schedule), the k_s with the highest score."
     score: str = 'confidence' # 'random' (MDLM order), 'confidence' (LLaDA low-confidence), 'entropy' / 'margin' (Dream)
+    scored: str = 'sampling' # entropy / margin of: 'sampling' the distribution drawn from (Dream's code), 'model' the raw softmax
     top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
     def __post_init__(self):
         if self.score not in SCORES: raise ValueError(f"score={self.score!r} must be one of {', '.join(SCORES)}")
+        if self.scored not in SCORED: raise ValueError(f"scored={self.scored!r} must be one of {', '.join(SCORED)}")
     def begin(self, st): self.k = reveal_counts(st.masked.sum(-1), st.S)
     def step(self, st):
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
@@ -328,9 +342,10 @@ class OrderedRule(Rule):
         else:
             sc = torch.zeros(st.tokens.shape, device=st.tokens.device)
             if st.masked.any():
-                logp = torch.log_softmax(st.rows(st.masked).float(), -1)  # [R, V]: masked rows only
-                if self.score == 'entropy': sc[st.masked] = (logp.exp() * logp).nansum(-1)  # negative entropy: the most certain first
-                else: top = logp.topk(2, -1).values.exp(); sc[st.masked] = top[:, 0] - top[:, 1]  # top-1 minus top-2 probability
+                z = st.rows(st.masked).float()  # [R, V]: masked rows only
+                q = torch.softmax(z, -1) if self.scored == 'model' else sampling_probs(z, self.top_p, self.temperature, self.greedy)
+                if self.score == 'entropy': sc[st.masked] = torch.xlogy(q, q).sum(-1)  # negative entropy: the most certain first
+                else: top = q.topk(2, -1).values; sc[st.masked] = top[:, 0] - top[:, 1]  # top-1 minus top-2 probability
         reveal = pick_k(sc.masked_fill(~st.masked, -math.inf), self.k[:, st.s])
         return torch.where(reveal, cand, st.tokens), None, False
 
@@ -352,34 +367,54 @@ class ThresholdRule(Rule):
 # %% ../nbs/80_samplers.ipynb #0c40ad5b
 REMDM_STRATEGIES = ('cap', 'rescale', 'loop')
 
-def remdm_times(S: int, strategy: str = 'cap', t_on: float = 0.55, loop_frac: float = 0.2) -> list:
-    "ReMDM's time grid: (t, s) per step; 'loop' holds t = t_on for `loop_frac` of the steps."
-    if strategy != 'loop': return [(1 - i / S, 1 - (i + 1) / S) for i in range(S)]
-    n_loop = min(S - 1, round(loop_frac * S)); n1 = round((S - n_loop) * (1 - t_on)); n3 = max(1, S - n_loop - n1); n1 = S - n_loop - n3
-    grid = [1 - (1 - t_on) * i / max(n1, 1) for i in range(n1 + 1)] if n1 else [t_on]
-    out = [(grid[i], grid[i + 1]) for i in range(n1)] + [(t_on, t_on)] * n_loop
-    return out + [(t_on * (1 - i / n3), t_on * (1 - (i + 1) / n3)) for i in range(n3)]
+def remdm_schedule(S: int, # steps (per block)
+                   strategy: str = 'cap', # one of REMDM_STRATEGIES
+                   t_on: float = 0.55, # loop: clock time at which the loop starts
+                   t_off: float = 0.05, # loop: clock time at which it ends
+                   alpha_on: float = 0.9 # loop: share of tokens decoded while it runs, alpha(t_on)
+                  ) -> list: # per step (alpha_t, alpha_s, in_loop)
+    "ReMDM's schedule on the clock t = 1 - i/S: alpha before and after each step, and whether the step is in the loop."
+    check_int('S', S, 1)
+    out = []
+    for i in range(S):
+        t, s = round(1 - i / S, 12), round(1 - (i + 1) / S, 12)  # rounded: 1 - 19/20 must compare equal to t_off = 0.05
+        if strategy != 'loop': out.append((1 - t, 1 - s, False))  # linear schedule alpha = 1 - t
+        elif t > t_on:  # phase 1: alpha rises linearly from 0 to alpha_on (MDLM steps), capped there at a coarse grid
+            out.append(tuple(min(alpha_on, (1 - u) * alpha_on / (1 - t_on)) for u in (t, s)) + (False,))
+        elif t <= t_off:  # phase 3: from alpha_on to 1 (MDLM steps)
+            out.append(tuple(1 - u * (1 - alpha_on) / t_off for u in (t, s)) + (False,))
+        else: out.append((alpha_on, alpha_on, True))  # phase 2: alpha held, remasking at rate eta
+    return out
+
 @dataclass
 class ReMDMRule(Rule):
-    "ReMDM: decoded tokens are remasked with probability sigma_t; masked ones revealed so that the marginals stay right."
-    strategy: str = 'cap' # 'cap': sigma = min(eta, sigma_max); 'rescale': eta * sigma_max; 'loop': eta while t is held at t_on
-    eta: float = 0.04; t_on: float = 0.55; loop_frac: float = 0.2
+    "ReMDM: decoded tokens are remasked with probability sigma; masked ones revealed so that the marginals stay right."
+    strategy: str = 'cap' # 'cap': sigma = min(eta, sigma_max); 'rescale': eta * sigma_max; 'loop': eta while alpha is held at alpha_on
+    eta: float = 0.04 # remasking strength
+    t_on: float = 0.55 # loop: clock time the loop starts (the reference scripts' 0.55)
+    t_off: float = 0.05 # loop: clock time the loop ends (0.05)
+    alpha_on: float = 0.9 # loop: share of tokens decoded during the loop (0.9)
     top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
     revises = True
     def __post_init__(self):
         if self.strategy not in REMDM_STRATEGIES: raise ValueError(f"strategy={self.strategy!r} must be one of {', '.join(REMDM_STRATEGIES)}")
-        check_range('eta', self.eta, 0, 1); check_range('t_on', self.t_on, 0, 1, True, True); check_range('loop_frac', self.loop_frac, 0, 1, hi_open=True)
-    def sigma(self, t: float, s: float, looping: bool) -> float:
-        a_t, a_s = 1 - t, 1 - s  # linear schedule: alpha_t = 1 - t
+        check_range('eta', self.eta, 0, 1)
+        check_range('t_on', self.t_on, 0, 1, True, True)
+        check_range('t_off', self.t_off, 0, 1, True, True)
+        check_range('alpha_on', self.alpha_on, 0, 1, True, True)
+        if self.t_off >= self.t_on: raise ValueError(f"t_off={self.t_off} must be below t_on={self.t_on} (the loop runs from t_on down to t_off)")
+    def sigma(self, a_t: float, a_s: float, looping: bool) -> float:
+        "Remasking probability of a decoded token on the step from alpha_t to alpha_s."
         sigma_max = 1.0 if a_t <= 0 else min(1.0, (1 - a_s) / a_t)
         if self.strategy == 'cap': return min(self.eta, sigma_max)
         if self.strategy == 'rescale': return self.eta * sigma_max
-        return min(self.eta, sigma_max) if looping else 0.0
-    def begin(self, st): self.grid = remdm_times(st.S, self.strategy, self.t_on, self.loop_frac)
+        return self.eta if looping else 0.0
+    def begin(self, st): self.grid = remdm_schedule(st.S, self.strategy, self.t_on, self.t_off, self.alpha_on)
     def step(self, st):
-        t, s = self.grid[st.s]; a_t, a_s = 1 - t, 1 - s
-        sig = self.sigma(t, s, t == s)
-        p_reveal = 1.0 if a_t >= 1 else min(1.0, max(0.0, (a_s - (1 - sig) * a_t) / (1 - a_t)))
+        a_t, a_s, looping = self.grid[st.s]
+        last = st.s == st.S - 1  # the last step reveals what is left (a loop with fewer than 1/t_off steps never reaches phase 3)
+        sig = 0.0 if last else self.sigma(a_t, a_s, looping)
+        p_reveal = 1.0 if a_t >= 1 or last else min(1.0, max(0.0, (a_s - (1 - sig) * a_t) / (1 - a_t)))
         u = torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
         new = candidates(st, self.top_p, self.temperature, self.greedy, where=st.masked & (u < p_reveal))[0]
         new = torch.where(st.written & (u < sig), torch.full_like(new, st.mask_id), new)  # a token decoded before this step
@@ -388,8 +423,8 @@ class ReMDMRule(Rule):
 # %% ../nbs/80_samplers.ipynb #2615eb50
 @dataclass
 class P2Rule(Rule):
-    "P2 path planning: after each step the k_s lowest-scored positions are masked, committed tokens included (score times eta)."
-    eta: float = 1.0 # weight of a committed token's own probability in the ranking (0: always remasked first; large: never)
+    "P2 path planning: after each step the lowest-scored positions are masked, committed tokens included (log-probability times eta)."
+    eta: float = 1.0 # scale of a committed token's log-probability score: 0 never remasks it, larger remasks more (the reference's eta)
     top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
     revises = True
     def __post_init__(self): check_range('eta', self.eta, 0)
@@ -397,8 +432,9 @@ class P2Rule(Rule):
     def step(self, st):
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
         z = st.logits.float()
-        own = (z.gather(-1, st.tokens[..., None]).squeeze(-1) - z.logsumexp(-1)).exp()  # q(current token); MASK rows are not used
-        score = torch.where(st.masked, conf, self.eta * own).masked_fill(~st.free, -math.inf)
+        own = z.gather(-1, st.tokens[..., None]).squeeze(-1) - z.logsumexp(-1)  # log q(current token); MASK rows are not used
+        own = torch.full_like(own, math.inf) if self.eta == 0 else self.eta * own  # eta = 0: kept, even against a sure candidate
+        score = torch.where(st.masked, conf.log(), own).masked_fill(~st.free, -math.inf)  # [B, n] log-probabilities
         keep = pick_k(score, st.free.sum(-1) - self.left[:, st.s])  # decoded after this step
         new = torch.where(st.masked & keep, cand, st.tokens)
         return torch.where(st.free & ~keep, torch.full_like(new, st.mask_id), new), None, False

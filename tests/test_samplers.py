@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 from ardm_nb.model import TINY, BlockDiffusionLM, ModelConfig, Output, block_causal_mask
 from ardm_nb.gate import Selector
 from ardm_nb import samplers as S
-from ardm_nb.samplers import (SAMPLERS, Engine, P2Rule, ReMDMRule, StepInput, pick_k, remdm_times, reveal_counts, sample,
-                              DDPMRule)
+from ardm_nb.samplers import (SAMPLERS, Engine, P2Rule, ReMDMRule, StepInput, pick_k, remdm_schedule, reveal_counts, sample,
+                              DDPMRule, OrderedRule, sampling_probs)
 
 BIN = Path(sys.executable).parent
 ENV = dict(os.environ, HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1', MPLBACKEND='Agg')
@@ -257,30 +257,31 @@ def test_ddpm_rule_reveals_one_over_steps_left():
 
 def test_remdm_sigma_by_hand():
     cap, rescale, loop = ReMDMRule('cap', eta=0.3), ReMDMRule('rescale', eta=0.3), ReMDMRule('loop', eta=0.1)
-    # sigma_max = min(1, (1 - alpha_s) / alpha_t) = min(1, s / (1 - t)) with alpha = 1 - t
-    assert cap.sigma(0.75, 0.5, False) == pytest.approx(0.3)  # sigma_max = min(1, 0.5 / 0.25) = 1; cap at eta
-    assert cap.sigma(0.4, 0.2, False) == pytest.approx(0.3)  # sigma_max = 0.2 / 0.6 = 1/3 > eta
-    assert cap.sigma(0.2, 0.1, False) == pytest.approx(0.125)  # sigma_max = 0.1 / 0.8 = 0.125 < eta
-    assert cap.sigma(1.0, 0.75, False) == pytest.approx(0.3)  # alpha_t = 0: sigma_max = 1
-    assert cap.sigma(0.25, 0.0, False) == 0.0  # alpha_s = 1: nothing may be remasked
-    assert rescale.sigma(0.4, 0.2, False) == pytest.approx(0.1)  # 0.3 * 1/3
-    assert rescale.sigma(0.75, 0.5, False) == pytest.approx(0.3)  # 0.3 * 1
-    assert rescale.sigma(0.2, 0.1, False) == pytest.approx(0.0375)  # 0.3 * 0.125
-    assert loop.sigma(0.55, 0.55, True) == pytest.approx(0.1)  # held at t_on: sigma_max = 0.55 / 0.45 > 1 -> 1
-    assert loop.sigma(0.75, 0.5, False) == 0.0  # outside the loop: plain MDLM
+    # sigma_max = min(1, (1 - alpha_s) / alpha_t)
+    assert cap.sigma(0.25, 0.5, False) == pytest.approx(0.3)  # sigma_max = min(1, 0.5 / 0.25) = 1; cap at eta
+    assert cap.sigma(0.6, 0.8, False) == pytest.approx(0.3)  # sigma_max = 0.2 / 0.6 = 1/3 > eta
+    assert cap.sigma(0.8, 0.9, False) == pytest.approx(0.125)  # sigma_max = 0.1 / 0.8 = 0.125 < eta
+    assert cap.sigma(0.0, 0.25, False) == pytest.approx(0.3)  # alpha_t = 0: sigma_max = 1
+    assert cap.sigma(0.75, 1.0, False) == 0.0  # alpha_s = 1: nothing may be remasked
+    assert rescale.sigma(0.6, 0.8, False) == pytest.approx(0.1)  # 0.3 * 1/3
+    assert rescale.sigma(0.25, 0.5, False) == pytest.approx(0.3)  # 0.3 * 1
+    assert rescale.sigma(0.8, 0.9, False) == pytest.approx(0.0375)  # 0.3 * 0.125
+    assert loop.sigma(0.9, 0.9, True) == pytest.approx(0.1)  # in the loop: sigma = eta (the reference's remdm-loop)
+    assert loop.sigma(0.25, 0.5, False) == 0.0  # outside the loop: plain MDLM
 
 
-def test_remdm_times_by_hand():
-    assert remdm_times(4, 'cap') == [(1.0, 0.75), (0.75, 0.5), (0.5, 0.25), (0.25, 0.0)]
-    assert remdm_times(4, 'rescale') == remdm_times(4, 'cap')
-    # S=10, t_on=0.5, loop_frac=0.2: 2 loop steps; round(8 * 0.5) = 4 steps from 1 down to 0.5, 4 from 0.5 down to 0
-    want = [(1, .875), (.875, .75), (.75, .625), (.625, .5), (.5, .5), (.5, .5), (.5, .375), (.375, .25), (.25, .125), (.125, 0)]
-    got = remdm_times(10, 'loop', t_on=0.5, loop_frac=0.2)
-    assert len(got) == 10 and all(a == pytest.approx(c) and b == pytest.approx(d) for (a, b), (c, d) in zip(got, want)), got
-    # S=5, t_on=0.55, loop_frac=0.2: 1 loop step; round(4 * 0.45) = 2 steps to t_on; 2 after it
-    want = [(1, .775), (.775, .55), (.55, .55), (.55, .275), (.275, 0)]
-    got = remdm_times(5, 'loop', t_on=0.55, loop_frac=0.2)
-    assert len(got) == 5 and all(a == pytest.approx(c) and b == pytest.approx(d) for (a, b), (c, d) in zip(got, want)), got
+def test_remdm_schedule_by_hand():
+    assert remdm_schedule(4, 'cap') == [(0.0, 0.25, False), (0.25, 0.5, False), (0.5, 0.75, False), (0.75, 1.0, False)]
+    assert remdm_schedule(4, 'rescale') == remdm_schedule(4, 'cap')
+    # S=20, t_on=.55, t_off=.05, alpha_on=.9: t = 1, .95, ..., .6 (9 steps) phase 1 with alpha = (1 - t) * 2;
+    # t = .55 ... .1 (10 steps) the loop; t = .05 phase 3: alpha = 1 - t * .1 / .05 = 1 - 2t: .9 -> 1
+    got = remdm_schedule(20, 'loop')
+    want = [(2 * i * .05, min(.9, 2 * (i + 1) * .05), False) for i in range(9)] + [(.9, .9, True)] * 10 + [(.9, 1.0, False)]
+    assert len(got) == 20
+    for (a, b, c), (x, y, z) in zip(got, want): assert a == pytest.approx(x) and b == pytest.approx(y) and c == z, (got, want)
+    # the paper's parameters change the phases: t_on=.75, t_off=.25, alpha_on=.5, S=4: t = 1 phase 1 (0 -> .5 capped),
+    # t = .75 and .5 the loop, t = .25 phase 3: 1 - .25 * .5 / .25 = .5 -> 1
+    assert remdm_schedule(4, 'loop', t_on=.75, t_off=.25, alpha_on=.5) == [(0.0, 0.5, False), (.5, .5, True), (.5, .5, True), (0.5, 1.0, False)]
 
 
 def test_remdm_step_marginals():
@@ -296,12 +297,14 @@ def test_remdm_step_marginals():
     assert abs(remask - 0.3) < 0.02 and abs(reveal - 0.325 / 0.75) < 0.02
     # the last step: alpha_s = 1, sigma = 0, reveal probability 1: everything revealed, nothing remasked
     assert shares(ReMDMRule('cap', eta=0.3, greedy=True), 3, 4) == (0.0, 1.0)
-    # loop, S=10, t_on=.5: step 4 holds alpha at .5: sigma = .1, reveal .1 * .5 / .5 = .1 (as many revealed as remasked)
-    remask, reveal = shares(ReMDMRule('loop', eta=0.1, t_on=0.5, loop_frac=0.2, greedy=True), 4, 10)
+    # loop, S=10, alpha_on=.5, t_on=.75, t_off=.05: step 4 (t = .6) holds alpha at .5: sigma = .1, reveal .1 * .5 / .5 = .1
+    remask, reveal = shares(ReMDMRule('loop', eta=0.1, t_on=0.75, alpha_on=0.5, greedy=True), 4, 10)
     assert abs(remask - 0.1) < 0.015 and abs(reveal - 0.1) < 0.015
-    # loop, step 3 (before the loop): .625 -> .5: sigma 0, reveal (.5 - .375) / .625 = .2
-    remask, reveal = shares(ReMDMRule('loop', eta=0.1, t_on=0.5, loop_frac=0.2, greedy=True), 3, 10)
-    assert remask == 0.0 and abs(reveal - 0.2) < 0.02
+    # loop, step 1 (t = .9, phase 1): alpha (1 - t) * .5 / .25 = .2 -> .4: sigma 0, reveal (.4 - .2) / .8 = .25
+    remask, reveal = shares(ReMDMRule('loop', eta=0.1, t_on=0.75, alpha_on=0.5, greedy=True), 1, 10)
+    assert remask == 0.0 and abs(reveal - 0.25) < 0.02
+    # the last step of a short loop (S=4: t = .25 > t_off, still in the loop) reveals everything and remasks nothing
+    assert shares(ReMDMRule('loop', eta=0.1, greedy=True), 3, 4) == (0.0, 1.0)
     # a written position that is not free (prompt, known infill token) is never remasked, even with eta = 1
     free = torch.ones(1, n, dtype=torch.bool); free[:, :n // 4] = False
     st1 = StepInput(engine_like(n), torch.zeros(1, n, 4), tokens, free, 0, 4, 0, gen(), MASK)
@@ -309,9 +312,10 @@ def test_remdm_step_marginals():
     assert (new[:, :n // 4] == 5).all() and (new[:, n // 4:n // 2] == MASK).float().mean() > 0.9
 
 
-def test_p2_remasks_a_doubted_token_unless_eta_protects_it():
+def test_p2_eta_scales_the_log_probability_of_a_committed_token():
     # window [5, M, M, M]; the model gives the committed 5 probability .1 (it prefers 12); candidates 6, 7, 8 with .9, .8, .3.
     # S=3 over 3 MASKs: LLaDA's counts [1, 1, 1], so 2 positions stay masked after step 0 and 4 - 2 = 2 are kept.
+    # Scores are log-probabilities: log .9 = -.105, log .8 = -.223, log .3 = -1.204; the committed token eta * log .1 = eta * -2.303.
     logits = torch.stack([probs_row({5: 0.1, 12: 0.9}), probs_row({6: 0.9, 20: 0.1}), probs_row({7: 0.8, 20: 0.2}),
                           probs_row({8: 0.3, **{t: 0.07 for t in range(20, 30)}})])[None]
     st_ = StepInput(logits, torch.zeros(1, 4, 4), torch.tensor([[5, MASK, MASK, MASK]]), torch.ones(1, 4, dtype=torch.bool),
@@ -320,10 +324,30 @@ def test_p2_remasks_a_doubted_token_unless_eta_protects_it():
         rule = P2Rule(eta=eta, greedy=True); rule.begin(st_)
         assert rule.left.tolist() == [[2, 1, 0]]
         return rule.step(st_)[0].tolist()
-    assert run(0.5) == [[MASK, 6, 7, MASK]]  # scores .05, .9, .8, .3: the committed token is remasked, 6 and 7 written
-    assert run(10.0) == [[5, 6, MASK, MASK]]  # scores 1.0, .9, .8, .3: eta keeps it; only the best candidate is written
-    assert run(0.0) == [[MASK, 6, 7, MASK]]  # eta = 0: committed tokens are always remasked first
-    assert run(2.0) == [[MASK, 6, 7, MASK]]  # 2 x q(5) = .2: the score is the token's own probability, not the best one's (.9)
+    assert run(1.0) == [[MASK, 6, 7, MASK]]  # -2.303 < -.223: remasked, 6 and 7 written
+    assert run(0.0) == [[5, 6, MASK, MASK]]  # eta = 0: a committed token is never remasked
+    assert run(0.04) == [[5, 6, MASK, MASK]]  # -.092 > -.105: kept, and it outranks even the best candidate
+    assert run(0.05) == [[5, 6, MASK, MASK]]  # -.115: between 6 (-.105) and 7 (-.223): kept, 7 not written
+    assert run(0.1) == [[MASK, 6, 7, MASK]]  # -.230 < -.223: remasked
+    assert run(3.0) == [[MASK, 6, 7, MASK]]  # larger eta: remasked all the more
+
+
+def test_dream_scores_the_distribution_it_samples_from():
+    # two masked positions, one revealed (S=2). A: (.69, .31, 0, 0); B: (.71, .0967 x 3). Raw entropies .619 (A) and .921 (B):
+    # the raw model ranks A first. Under the top-0.7 nucleus A keeps both tokens (entropy .619), B only its top (entropy 0): B first.
+    A, B = probs_row({1: .69, 2: .31}), probs_row({1: .71, 2: .0967, 3: .0967, 4: .0966})
+    st_ = StepInput(torch.stack([A, B])[None], torch.zeros(1, 2, 4), torch.full((1, 2), MASK), torch.ones(1, 2, dtype=torch.bool),
+                    0, 2, 0, gen(), MASK)
+    def run(**kw):
+        rule = OrderedRule('entropy', top_p=0.7, greedy=True, **kw); rule.begin(st_)
+        return rule.step(st_)[0].tolist()
+    assert run() == [[MASK, 1]]  # Dream's reference: the nucleus distribution
+    assert run(scored='model') == [[1, MASK]]  # the raw softmax
+    # margin: A raw .38, nucleus .38; B raw .613, nucleus 1.0: B first either way
+    rule = OrderedRule('margin', top_p=0.7, greedy=True); rule.begin(st_)
+    assert rule.step(st_)[0].tolist() == [[MASK, 1]]
+    q = sampling_probs(torch.stack([A, B]), 0.7, 1.0)
+    assert torch.allclose(q[1, 1], torch.tensor(1.0)) and torch.allclose(q[0, 1:3], torch.tensor([.69, .31]), atol=1e-4)
 
 
 def _revising_lm():
