@@ -4,14 +4,17 @@
 
 # %% ../nbs/65_hf.ipynb #b9664bc1
 from __future__ import annotations
+import json
 from dataclasses import dataclass, asdict, fields
+from pathlib import Path
 from torch import Tensor
 from transformers import PretrainedConfig, PreTrainedModel, AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers.utils import ModelOutput
 from .model import ModelConfig, BlockDiffusionLM
 
 # %% auto #0
-__all__ = ['ArdmConfig', 'ArdmOutput', 'ArdmForDiffusionLM', 'no_progress_bars']
+__all__ = ['WEIGHTS_NAME', 'PICKLED_WEIGHTS', 'TOKENIZER_FILES', 'ArdmConfig', 'check_model_folder', 'ArdmOutput',
+           'ArdmForDiffusionLM', 'no_progress_bars']
 
 # %% ../nbs/65_hf.ipynb #f9cb6b3b
 class ArdmConfig(PretrainedConfig):
@@ -28,6 +31,43 @@ class ArdmConfig(PretrainedConfig):
 
     @classmethod
     def from_model_config(cls, mc: ModelConfig, **kwargs) -> 'ArdmConfig': return cls(**asdict(mc), **kwargs)
+
+# %% ../nbs/65_hf.ipynb #307468a6
+WEIGHTS_NAME = 'model.safetensors'  # the only weights file read
+PICKLED_WEIGHTS = ('pytorch_model.bin', 'pytorch_model.bin.index.json', 'model.pt', 'model.ckpt')
+TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json')  # either one makes a tokenizer folder
+
+def _json_object(path: Path) -> dict:
+    "The JSON object in `path`; `ValueError` naming the file if it is not one."
+    try: obj = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{str(path)!r} is not valid JSON ({e}); the folder is damaged: save it again") from None
+    if not isinstance(obj, dict): raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
+    return obj
+
+def check_model_folder(path: str|Path, # a local folder written by `save_pretrained` (e.g. OUT/model of a run)
+                       tokenizer: bool = False # also require tokenizer files
+                      ) -> Path:
+    "`path` as a `Path` if it holds a loadable model; else `ValueError` saying what is missing or damaged."
+    path = Path(path)
+    if not path.exists(): raise ValueError(f"model folder {str(path)!r} does not exist")
+    if not path.is_dir(): raise ValueError(f"{str(path)!r} is a file; pass the model folder (e.g. OUT/model)")
+    if not (path / 'config.json').exists():
+        if (path / 'model' / 'config.json').exists():
+            raise ValueError(f"{str(path)!r} is a run folder; did you mean {str(path / 'model')!r}?")
+        raise ValueError(f"{str(path)!r} holds no model (config.json missing); pass the model folder of a run, "
+                         f"e.g. OUT/model")
+    _json_object(path / 'config.json')
+    if not (path / WEIGHTS_NAME).exists() and not (path / f'{WEIGHTS_NAME}.index.json').exists():
+        pickled = [n for n in PICKLED_WEIGHTS if (path / n).exists()]
+        if pickled:
+            raise ValueError(f"{str(path)!r} holds {pickled[0]} (a pickle, which can run code when loaded) but no "
+                             f"{WEIGHTS_NAME}; ardm_nb loads weights from safetensors only")
+        raise ValueError(f"{str(path)!r} holds config.json but no weights ({WEIGHTS_NAME} missing)")
+    if tokenizer and not any((path / n).exists() for n in TOKENIZER_FILES):
+        raise ValueError(f"{str(path)!r} holds no tokenizer ({' or '.join(TOKENIZER_FILES)} missing); "
+                         f"the model folder of a run holds both")
+    return path
 
 # %% ../nbs/65_hf.ipynb #ff3666c6
 @dataclass
@@ -54,6 +94,26 @@ class ArdmForDiffusionLM(PreTrainedModel):
                 **kwargs) -> ArdmOutput:
         out = self.lm.denoise(input_ids) if x0 is None else self.lm.denoise_vectorized(input_ids, x0)
         return ArdmOutput(logits=out.logits, hidden_states=out.hidden)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, # a local model folder or a Hub model name
+                        *args, **kwargs):
+        "Load from safetensors only (never a pickle); `ValueError` naming the file for a broken local folder."
+        from safetensors import SafetensorError
+        if kwargs.get('use_safetensors', True) is False:
+            raise ValueError("use_safetensors=False is refused: ardm_nb loads weights from safetensors only "
+                             "(a pickled checkpoint can run code when loaded)")
+        kwargs['use_safetensors'] = True
+        path = Path(pretrained_model_name_or_path)
+        local = path.exists() or str(path).startswith(('.', '/', '~')) or str(path).count('/') > 1
+        if local: check_model_folder(path)
+        try: return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as e:
+            raise ValueError(f"{str(path / WEIGHTS_NAME)!r} is not a readable safetensors file "
+                             f"(truncated or corrupted: {e}); save the model again") from None
+        except OSError as e:
+            if not local: raise ValueError(f"could not load the model {str(path)!r}: {e}") from None
+            raise ValueError(f"could not load the model in {str(path)!r}: {e}") from None
 
 # %% ../nbs/65_hf.ipynb #5fd4839c
 AutoConfig.register('ardm', ArdmConfig, exist_ok=True)
