@@ -17,11 +17,12 @@ from .acceptance import AcceptanceConfig, accept_edits, should_stop
 from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats
 
 # %% auto #0
-__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'SAMPLERS', 'nucleus_sample', 'WindowOutput', 'Engine',
-           'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput',
+__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'DETECT_ACTIONS', 'SAMPLERS', 'nucleus_sample', 'WindowOutput',
+           'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput',
            'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
-           'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'SampleResult',
-           'make_rule', 'sample', 'plot_trace', 'load_model', 'decode']
+           'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan',
+           'own_prob', 'DetectRule', 'WinoRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace', 'load_model',
+           'decode']
 
 # %% ../nbs/80_samplers.ipynb #75ada5df
 def _draw_sorted(sp: Tensor, si: Tensor, generator: torch.Generator, top_p: float) -> Tensor: # [R] token ids
@@ -541,6 +542,91 @@ class GateRule(Rule):
         stop = self.early_stop and settled and bool(should_stop(acc.num_accepted, p, self.theta_stop).all())
         return new, p, stop
 
+# %% ../nbs/80_samplers.ipynb #a14c0202
+DETECT_ACTIONS = ('replace', 'remask')
+
+def reveal_plan(m: Tensor, # [B] masked positions per row at the start of a block
+                S: int, # steps of the block
+                refine: int # steps at the end that only rewrite
+               ) -> Tensor: # [B, S] tokens to reveal at each step
+    "LLaDA's counts over the first S - refine steps (at least one step), none in the last `refine`."
+    k = reveal_counts(m, max(1, S - refine))
+    return torch.cat([k, torch.zeros(len(m), refine, dtype=torch.long, device=m.device)], 1)[:, :S]
+
+def own_prob(st: StepInput, where: Tensor # bool [B, n]: written positions to judge
+            ) -> tuple[Tensor, Tensor]: # q(x_i) [B, n] (1 elsewhere), argmax [B, n] (the current token elsewhere)
+    "The model's probability of the written token and its argmax, read from this pass at `where` only."
+    q, top = torch.ones(st.tokens.shape, device=st.tokens.device), st.tokens.clone()
+    if where.any():
+        z = st.rows(where).float()  # [R, V]
+        q[where] = torch.softmax(z, -1).gather(-1, st.tokens[where][:, None]).squeeze(-1)
+        top[where] = z.argmax(-1)
+    return q, top
+
+@dataclass
+class DetectRule(Rule):
+    "One-pass detector: reveal by confidence; rewrite the written tokens with the lowest q(x_i) (k per step, or q < tau) by the argmax, or remask them."
+    rho: float = 0.1 # k = ceil(rho n) lowest-q tokens per step, n the window (unused when tau is set)
+    tau: float|None = None # every written token with q(x_i) < tau instead of a fixed k
+    action: str = 'replace' # 'replace' by the argmax in place, or 'remask' (decoded afresh at the next step)
+    window: int = 2 # editable blocks: the current one and the one before it
+    refine: int = 1 # steps per block kept for rewriting only
+    early_stop: bool = True # end a block once nothing is masked and nothing was selected
+    top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
+    revises = True
+    def __post_init__(self):
+        check_range('rho', self.rho, 0, 1, lo_open=True); check_int('window', self.window, 1); check_int('refine', self.refine, 0)
+        if self.tau is not None: check_range('tau', self.tau, 0, 1, lo_open=True)
+        if self.action not in DETECT_ACTIONS: raise ValueError(f"action={self.action!r} must be one of {', '.join(DETECT_ACTIONS)}")
+    def begin(self, st): self.k = reveal_plan(st.masked.sum(-1), st.S, self.refine); self.plan = st.masked.sum(-1)
+    def select(self, st) -> tuple[Tensor, Tensor]: # bool [B, n] detected, argmax [B, n]
+        "The written tokens judged wrong at this step."
+        q, top = own_prob(st, st.written)
+        doubt = st.written & (top != st.tokens)  # a token that is the model's first choice is not judged wrong
+        if self.tau is not None: return doubt & (q < self.tau), top
+        k = torch.full((q.shape[0],), math.ceil(self.rho * q.shape[1] - 1e-9), device=q.device)
+        return pick_k((-q).masked_fill(~doubt, -math.inf), k), top
+    def step(self, st):
+        last = st.s == st.S - 1
+        sel, top = self.select(st)
+        if self.action == 'remask' and last: sel = torch.zeros_like(sel)  # a MASK made now would never be decoded
+        masked = st.masked
+        extra = (masked.sum(-1) - (self.plan - self.k[:, :st.s].sum(-1))).clamp_min(0)  # remasked at the last step: revealed first
+        k = masked.sum(-1) if last else self.k[:, st.s] + extra
+        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
+        reveal = pick_k(conf.masked_fill(~masked, -math.inf), k)
+        new = torch.where(reveal, cand, st.tokens)
+        fix = top if self.action == 'replace' else torch.full_like(top, st.mask_id)
+        new = torch.where(sel, fix, new)
+        stop = self.early_stop and not bool(masked.any()) and not bool(sel.any())
+        return new, None, stop
+
+@dataclass
+class WinoRule(Rule):
+    "WINO: draft every masked token above tau_draft (at least one), verify the block's earlier drafts against tau_verify, remask those that fail."
+    tau_draft: float = 0.6 # draft threshold on a masked token's confidence (the reference's `threshold`)
+    tau_verify: float = 0.9 # verify threshold on a drafted token's probability (the reference's `threshold_back`)
+    top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
+    def __post_init__(self): check_range('tau_draft', self.tau_draft, 0, 1); check_range('tau_verify', self.tau_verify, 0, 1)
+    def begin(self, st): self.last_accept = torch.full((st.tokens.shape[0],), 30, device=st.tokens.device)  # the reference's start value
+    def step(self, st):
+        masked, left = st.masked, st.S - st.s
+        m = masked.sum(-1)  # [B]
+        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
+        cap = (m * 7 // 10).clamp(5, 20)  # min(max(int(0.7 m), 5), 20)
+        need = torch.div(m + left - 1, left, rounding_mode='floor')  # ceil(m / steps left): the budget holds
+        above = (masked & (conf > self.tau_draft)).sum(-1)
+        k = torch.maximum(torch.minimum(above, cap), torch.maximum(need, (m > 0).long()))
+        draft = pick_k(conf.masked_fill(~masked, -math.inf), k)
+        q, _ = own_prob(st, st.written)
+        fail = st.written & (q < self.tau_verify)
+        n_rm = torch.where(fail.sum(-1) >= self.last_accept, self.last_accept - 1, fail.sum(-1))
+        n_rm = torch.where((draft.sum(-1) > 1) & (left > 1), n_rm, torch.zeros_like(n_rm))  # remask only after a wide draft, never at the last step
+        remask = pick_k((-q).masked_fill(~fail, -math.inf), n_rm)
+        self.last_accept = draft.sum(-1)
+        new = torch.where(draft, cand, st.tokens)
+        return torch.where(remask, torch.full_like(new, st.mask_id), new), None, False
+
 # %% ../nbs/80_samplers.ipynb #b0372759
 @dataclass
 class SampleResult:
@@ -567,6 +653,8 @@ SAMPLERS = {
     'fixed': ("fixed-schedule refinement: every written token is re-judged at every step", GateRule, dict(mode='fixed')),
     'position': ("position-only refinement: the gate with u = 0 (the maturity prior alone)", GateRule, dict(mode='position')),
     'gate': ("the dynamic overwrite gate (linear u over the z-scored signals, or the `gate` you pass)", GateRule, dict(mode='gate')),
+    'detect': ("one-pass detector: the written tokens with the lowest q(x_i) rewritten by the argmax (or remasked)", DetectRule, {}),
+    'wino': ("WINO wide-in narrow-out: draft above a low threshold, remask drafts that fail a high one", WinoRule, {}),
 }
 
 def make_rule(sampler: str, **options) -> Rule:

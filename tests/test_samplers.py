@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
 ENV = dict(os.environ, HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1', MPLBACKEND='Agg')
 MASK = TINY['vocab_size'] - 1  # 31: the default mask id of a TINY model
 GATES = ('fixed', 'position', 'gate')
-HYBRID = GATES + ('p2', 'acs')  # samplers that judge written tokens: they belong on hybrid-noise models
+HYBRID = GATES + ('p2', 'acs', 'detect', 'wino')  # samplers that judge written tokens: they belong on hybrid-noise models
 PROMPT = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]])
 gen = lambda seed=0: torch.Generator().manual_seed(seed)
 
@@ -506,7 +506,7 @@ def test_engine_slides_past_max_len(models):
     assert c.sizes == [4] + [8] * 11  # each pass: the window and the block before it (committed, or re-encoded after a slide)
 
 
-@pytest.mark.parametrize('name', ['bd3', 'confidence', 'threshold', 'remdm', 'p2', 'gate'])
+@pytest.mark.parametrize('name', ['bd3', 'confidence', 'threshold', 'remdm', 'p2', 'gate', 'detect', 'wino'])
 def test_generation_past_max_len(models, name):
     lm = model_for(models, name)
     with Counter(lm) as c:
@@ -659,3 +659,50 @@ def test_cli_nfe_below_one_pass_per_block(cli, capsys):
     code, stdout, stderr = run_main(['sample', '--model', cli[0], '--nfe', '3'], capsys)
     assert code == 2 and not stdout, stderr
     assert 'ardm sample: error: nfe_budget=3 is below one pass per block (8 blocks to generate)' in stderr, stderr
+
+
+# --- detect and wino, end to end on stub models -----------------------------------------------------------------
+
+def test_detect_repairs_the_lowest_probability_tokens_in_one_pass():
+    # repair: a given text of 8 tokens (two blocks of 4), all editable; the model is sure position p holds token p + 1 and gives
+    # the written token .1, except the wrong tokens at positions 1, 2 and 5 (20, 21, 22), which get .05, .3 and .08.
+    table = torch.stack([probs_row({p + 1: 0.9, 30 - p: 0.1}) for p in range(8)])
+    table[1] = probs_row({2: 0.95, 20: 0.05}); table[2] = probs_row({3: 0.7, 21: 0.3}); table[5] = probs_row({6: 0.92, 22: 0.08})
+    lm = stub(BlockDiffusionLM(ModelConfig(**TINY, subs=False)).eval(), table)
+    text = torch.tensor([[1, 20, 21, 4, 5, 22, 7, 8]])
+    kw = dict(length=8, sampler='detect', generator=gen(), infill=text, editable=torch.ones(1, 8, dtype=torch.bool), steps=1)
+    # rho = .125: k = 1 per pass. Block 0 (window 0..3): the lowest q among the doubted is position 1 (.05). Block 1 (window
+    # 0..7): position 5 (.08) beats position 2 (.3). One pass per block.
+    r = sample(lm, rho=0.125, **kw)
+    assert r.tokens.tolist() == [[1, 2, 21, 4, 5, 6, 7, 8]] and r.nfe == 2
+    r = sample(lm, tau=0.5, **kw)  # every doubted token with q < .5: 1 and 2 in the first pass, 5 in the second
+    assert r.tokens.tolist() == [[1, 2, 3, 4, 5, 6, 7, 8]] and r.nfe == 2
+    # remask: the doubted tokens go back to MASK at a block's first pass and are decoded afresh at its second
+    r = sample(lm, tau=0.5, action='remask', **{**kw, 'steps': 2}, greedy=True, trace=True)
+    assert r.tokens.tolist() == [[1, 2, 3, 4, 5, 6, 7, 8]] and r.nfe == 4
+    changed = [r.trace['changed'][s, 0].nonzero().flatten().tolist() for s in range(r.steps)]
+    assert changed == [[1, 2], [1, 2], [5], [5]]  # remasked, revealed; remasked, revealed
+
+
+def test_wino_drafts_wide_and_remasks_what_fails_verification():
+    # a block of 4 MASKs: confidences .95 (pos 0), .8 (1), .7 (2), .3 (3). With tau_draft .6 step 0 drafts 0, 1, 2 (three > .6).
+    # The model's probability of each written token is the same table: pos 1's token 2 has .8 < tau_verify .9, pos 2's .7:
+    # at step 1 (one draft: 3 is the only MASK), no remask (only a wide draft verifies); so tau_verify acts when two are drafted.
+    table = torch.stack([probs_row({1: .95, 20: .05}), probs_row({2: .8, 21: .2}), probs_row({3: .7, 22: .3}),
+                         probs_row({4: .3, **{t: .07 for t in range(23, 33) if t < 31}})])
+    lm = stub(BlockDiffusionLM(ModelConfig(**TINY, subs=False)).eval(), table)
+    r = sample(lm, length=4, sampler='wino', generator=gen(), steps=4, greedy=True, trace=True)
+    ch = [r.trace['changed'][s, 0].nonzero().flatten().tolist() for s in range(r.steps)]
+    assert ch == [[0, 1, 2], [3]] and r.nfe == 2 and r.tokens.tolist() == [[1, 2, 3, 4]]
+    # tau_draft .2: all four drafted at step 0 (k = 4 > 1) -- nothing written before, nothing verified; the block is done
+    r = sample(lm, length=4, sampler='wino', generator=gen(), steps=4, greedy=True, tau_draft=0.2)
+    assert r.nfe == 1
+    # two steps of two drafts each (budget: ceil(4 / 2) = 2 at step 0 with tau_draft .99): step 1 drafts 2 and 3 and verifies
+    # 0 (.95, passes) and 1 (.8 < .9, fails): remasked ... but step 1 is the last step, which remasks nothing
+    r = sample(lm, length=4, sampler='wino', generator=gen(), steps=2, greedy=True, tau_draft=0.99, trace=True)
+    assert r.tokens.tolist() == [[1, 2, 3, 4]] and r.nfe == 2
+    # three steps: step 0 drafts 2 (budget ceil(4/3) = 2: 0 and 1), step 1 drafts 2 and 3 (ceil(2/2) = 1, but .7 > .6 and
+    # .3 not: k = 1 -> pos 2 only); one draft: no verify; step 2 drafts 3
+    r = sample(lm, length=4, sampler='wino', generator=gen(), steps=3, greedy=True, tau_draft=0.99, trace=True)
+    ch = [r.trace['changed'][s, 0].nonzero().flatten().tolist() for s in range(r.steps)]
+    assert ch == [[0, 1], [2], [3]]
