@@ -12,9 +12,9 @@ from torch import nn, Tensor
 from .core import check_range, check_int
 
 # %% auto #0
-__all__ = ['TINY', 'DEMO', 'PAPER', 'ModelConfig', 'block_diff_mask', 'block_causal_mask', 'rope_cos_sin', 'apply_rope',
-           'Attention', 'TransformerBlock', 'Output', 'BlockDiffusionTransformer', 'subs', 'BlockDiffusionLM',
-           'KVCache', 'commit', 'denoise_step', 'encode_prefix']
+__all__ = ['TINY', 'DEMO', 'PAPER', 'ModelConfig', 'block_diff_mask', 'block_causal_mask', 'SplitMask', 'rope_cos_sin',
+           'apply_rope', 'Attention', 'TransformerBlock', 'Output', 'BlockDiffusionTransformer', 'subs',
+           'BlockDiffusionLM', 'compute_dtype', 'KVCache', 'commit', 'denoise_step', 'encode_prefix']
 
 # %% ../nbs/55_model.ipynb #09e9d675
 @dataclass
@@ -46,7 +46,7 @@ class ModelConfig:
     def n_blocks(self) -> int: return self.max_len // self.block_size
 
 TINY = dict(vocab_size=32, max_len=16, block_size=4, d_model=32, n_layers=2, n_heads=2)
-DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=192, n_layers=4, n_heads=4)
+DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=128, n_layers=4, n_heads=4)  # the network of `ardm train --config demo`
 PAPER = dict(vocab_size=50258, max_len=1024, block_size=16, d_model=768, n_layers=12, n_heads=12)  # BD3-LM on OWT (GPT-2 tokenizer + MASK)
 
 # %% ../nbs/55_model.ipynb #c47fef70
@@ -67,6 +67,26 @@ def block_diff_mask(seq_len: int, # L, length of x_t (and of x_0)
 def block_causal_mask(seq_len: int, block_size: int) -> Tensor:
     "Bool [L, L]: token i may attend token j iff block(j) <= block(i) (the clean half of `block_diff_mask`)."
     return block_diff_mask(seq_len, block_size)[seq_len:, seq_len:]
+
+@dataclass
+class SplitMask:
+    "`block_diff_mask` as two attention calls: the x_0 rows never look at x_t, so their x_t columns are skipped."
+    noisy: Tensor # bool [L, 2L]: the x_t rows over all keys (block-diagonal | offset block-causal)
+    clean: Tensor # bool [L, L]: the x_0 rows over the x_0 keys (block-causal)
+
+    @classmethod
+    def of(cls, seq_len: int, block_size: int, device=None) -> 'SplitMask':
+        "The two parts of `block_diff_mask(seq_len, block_size)`, on `device`."
+        m = block_diff_mask(seq_len, block_size).to(device)  # [2L, 2L]
+        return cls(m[:seq_len], m[seq_len:, seq_len:])
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor: # q, k, v [B, H, 2L, hd] -> [B, H, 2L, hd]
+        "Attention of the 2L queries, x_t rows over all 2L keys, x_0 rows over the L clean keys only."
+        L = self.clean.shape[0]
+        y_noisy = F.scaled_dot_product_attention(q[:, :, :L], k, v, attn_mask=self.noisy)  # [B, H, L, hd]
+        y_clean = F.scaled_dot_product_attention(q[:, :, L:], k[:, :, L:], v[:, :, L:], attn_mask=self.clean)
+        return torch.cat([y_noisy, y_clean], 2)
+
 
 # %% ../nbs/55_model.ipynb #61756add
 def rope_cos_sin(pos: Tensor, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
@@ -89,7 +109,7 @@ class Attention(nn.Module):
         self.qkv, self.out = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False), nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor|None, past: tuple|None = None):
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor|SplitMask|None, past: tuple|None = None):
         B, N, D = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.h, self.hd).permute(2, 0, 3, 1, 4)  # [3, B, H, N, hd]
         (q, k), v = apply_rope(qkv[:2], cos, sin), qkv[2]  # q and k rotated together: half the small operators
@@ -98,7 +118,8 @@ class Attention(nn.Module):
             kb, vb, P = past
             kb[:, :, P:P + N], vb[:, :, P:P + N] = k, v
             k, v = kb[:, :, :P + N], vb[:, :, :P + N]  # views: no copy of the cache
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if isinstance(mask, SplitMask): y = mask.attend(q, k, v)  # BD3 training: the x_0 rows skip the x_t keys
+        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.drop(self.out(y.transpose(1, 2).reshape(B, N, D))), kv
 
 class TransformerBlock(nn.Module):
@@ -147,14 +168,15 @@ class BlockDiffusionTransformer(nn.Module):
 
     def forward(self, ids: Tensor, # [B, N] token ids
                 pos: Tensor, # [N] positions, each < max_len
-                mask: Tensor|None, # bool [N, N + P] (True = attend) over (cached keys, then this call's keys); None = all
+                mask: Tensor|SplitMask|None, # bool [N, N + P] (True = attend) over (cached keys, then this call's keys); None = all
                 past: list|None = None, # per layer (k_buf, v_buf, P): buffers [B, H, >= P + N, hd] with P cached positions
                 keep: slice|None = None, # only these positions get logits and hidden states (saves the vocabulary projection)
                 project: bool = True # False: no logits at all (a caller that projects only the rows it reads, with `head`)
                ) -> Output:
-        self.check_ids(ids)
-        if pos.numel() and int(pos.max()) >= self.cfg.max_len:
-            raise ValueError(f"position {int(pos.max())} is past the model's maximum length {self.cfg.max_len} (max_len)")
+        if ids.device.type == 'cpu' and not torch.compiler.is_compiling():  # on a GPU each check would wait for the device
+            self.check_ids(ids)
+            if pos.numel() and int(pos.max()) >= self.cfg.max_len:
+                raise ValueError(f"position {int(pos.max())} is past the model's maximum length {self.cfg.max_len} (max_len)")
         cos, sin = rope_cos_sin(pos, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base)
         x, kvs = self.embed(ids), []
         for i, blk in enumerate(self.blocks):
@@ -196,12 +218,16 @@ class BlockDiffusionLM(nn.Module):
         if L > self.cfg.max_len: raise ValueError(f"sequence length {L} exceeds the model's max_len={self.cfg.max_len}")
         if L % self.cfg.block_size: raise ValueError(f"sequence length {L} must be a multiple of block_size={self.cfg.block_size}")
 
-    def denoise_vectorized(self, xt: Tensor, x0: Tensor, carry_over: bool|None = None) -> Output:
+    def denoise_vectorized(self, xt: Tensor, x0: Tensor, carry_over: bool|None = None,
+                           split: bool = True # two attention calls (`SplitMask`); False: one call under the full mask
+                          ) -> Output:
         "Logits/hidden of every block of `xt` [B, L] given the clean `x0` [B, L] before it, in one pass."
         if xt.shape != x0.shape: raise ValueError(f"xt has shape {tuple(xt.shape)} but x0 has shape {tuple(x0.shape)}")
         L = xt.shape[-1]; self._check_len(L)
         pos = torch.arange(L, device=xt.device).repeat(2)
-        out = self.net(torch.cat([xt, x0], 1), pos, block_diff_mask(L, self.cfg.block_size).to(xt.device), keep=slice(0, L))
+        Lb = self.cfg.block_size
+        mask = SplitMask.of(L, Lb, xt.device) if split else block_diff_mask(L, Lb).to(xt.device)
+        out = self.net(torch.cat([xt, x0], 1), pos, mask, keep=slice(0, L))
         return self._post(out, xt, carry_over)
 
     def denoise_block_loop(self, xt: Tensor, x0: Tensor, b: int, carry_over: bool|None = None) -> Output:
@@ -219,6 +245,11 @@ class BlockDiffusionLM(nn.Module):
         return self._post(self.net(xt, torch.arange(N, device=xt.device), None), xt)
 
 # %% ../nbs/55_model.ipynb #94f53493
+def compute_dtype(like: Tensor) -> torch.dtype:
+    "The dtype a pass computes in on `like`'s device: the autocast dtype when autocast is on there, else `like`'s."
+    dev = like.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else like.dtype
+
 class KVCache:
     "Keys/values of the committed (clean) prefix, positions 0..length-1, in buffers preallocated to `max_len`."
     def __init__(self): self.k, self.v, self.length = [], [], 0
@@ -227,7 +258,9 @@ class KVCache:
         "Per layer (k_buf, v_buf, length) for a forward pass; allocates the buffers on first use."
         if not self.k:
             c = lm.cfg; shape = (batch, c.n_heads, c.max_len, c.d_model // c.n_heads)
-            self.k = [like.new_zeros(shape) for _ in range(c.n_layers)]; self.v = [like.new_zeros(shape) for _ in range(c.n_layers)]
+            dtype = compute_dtype(like)  # bf16 under autocast: the keys a pass writes
+            self.k = [like.new_zeros(shape, dtype=dtype) for _ in range(c.n_layers)]
+            self.v = [like.new_zeros(shape, dtype=dtype) for _ in range(c.n_layers)]
         return [(k, v, self.length) for k, v in zip(self.k, self.v)]
 
     def truncate(self, pos: int, block_size: int):

@@ -1,20 +1,33 @@
-"""The denoiser's exactness guarantees, over random shapes: vectorized == per-block loop, KV cache == no cache
-(also after invalidation), L'=1 == AR, L'=L == MDLM; and its bad-input errors."""
-import math
+"""The denoiser's exactness guarantees, over random shapes: vectorized == per-block loop (split and full attention mask),
+KV cache == no cache (also after invalidation), L'=1 == AR, L'=L == MDLM, cached == uncached sampling; a bf16 autocast
+path; and the bad-input errors. `ARDM_TEST_DEVICE=cuda` runs the exactness tests on a GPU (scripts/gpu_check.sh)."""
+import math, os
 import pytest, torch
 from hypothesis import given, settings, strategies as st
 
-from ardm_nb.model import (ModelConfig, BlockDiffusionLM, KVCache, commit, denoise_step, encode_prefix, block_diff_mask)
+from ardm_nb.model import (ModelConfig, BlockDiffusionLM, KVCache, commit, denoise_step, encode_prefix, block_diff_mask,
+                           compute_dtype)
 from ardm_nb.block_diffusion import nelbo_terms, per_block_loop_terms, ar_nll, sample_block_times, evaluate_nelbo
 from ardm_nb.noise import corrupt, NoiseConfig
 
 FAST = settings(max_examples=15, deadline=None)
 shapes = st.sampled_from([(8, 1), (8, 2), (8, 4), (8, 8), (12, 3), (12, 6), (16, 4)])  # (L, L')
+DEV = torch.device(os.environ.get('ARDM_TEST_DEVICE', 'cpu'))  # the exactness tests run here
+
+
+def gen(seed=0):
+    "A generator on the test device (the model's random draws come from the device it runs on)."
+    return torch.Generator(DEV).manual_seed(seed)
+
+
+def ids(shape, seed, hi=16):
+    return torch.randint(0, hi, shape, generator=gen(seed), device=DEV)
 
 
 def model(L, Lb, seed=0, dtype=torch.float64):
     torch.manual_seed(seed)
-    return BlockDiffusionLM(ModelConfig(vocab_size=17, max_len=L, block_size=Lb, d_model=16, n_layers=2, n_heads=2)).to(dtype).eval()
+    cfg = ModelConfig(vocab_size=17, max_len=L, block_size=Lb, d_model=16, n_layers=2, n_heads=2)
+    return BlockDiffusionLM(cfg).to(dtype).to(DEV).eval()
 
 
 def finite_close(a, b, tol):
@@ -28,12 +41,25 @@ def finite_close(a, b, tol):
 def test_vectorized_equals_per_block_loop(shape, seed):
     L, Lb = shape
     lm = model(L, Lb, seed)
-    g = torch.Generator().manual_seed(seed)
-    x0 = torch.randint(0, 16, (2, L), generator=g)
+    x0 = ids((2, L), seed)
     with torch.no_grad():
-        a = nelbo_terms(lm, x0, torch.Generator().manual_seed(seed))
-        b = per_block_loop_terms(lm, x0, torch.Generator().manual_seed(seed))
+        a = nelbo_terms(lm, x0, gen(seed))
+        b = per_block_loop_terms(lm, x0, gen(seed))
     assert (a.per_token - b.per_token).abs().max().item() < 1e-10  # float64
+
+
+@FAST
+@given(shape=shapes, seed=st.integers(0, 10_000))
+def test_split_attention_equals_full_mask(shape, seed):
+    L, Lb = shape
+    lm = model(L, Lb, seed)
+    x0 = ids((2, L), seed)
+    xt = torch.where(torch.rand(2, L, generator=gen(seed + 1), device=DEV) < 0.5, 16, x0)
+    with torch.no_grad():
+        a = lm.denoise_vectorized(xt, x0, split=True)
+        b = lm.denoise_vectorized(xt, x0, split=False)
+    finite_close(a.logits, b.logits, 1e-10)
+    assert (a.hidden - b.hidden).abs().max().item() < 1e-10
 
 
 @FAST
@@ -41,9 +67,8 @@ def test_vectorized_equals_per_block_loop(shape, seed):
 def test_kv_cache_equals_uncached_and_survives_invalidation(shape, seed, data):
     L, Lb = shape
     lm = model(L, Lb, seed)
-    g = torch.Generator().manual_seed(seed)
-    x0 = torch.randint(0, 16, (2, L), generator=g)
-    xt = torch.where(torch.rand(2, L, generator=g) < 0.5, 16, x0)
+    x0 = ids((2, L), seed)
+    xt = torch.where(torch.rand(2, L, generator=gen(seed + 1), device=DEV) < 0.5, 16, x0)
     with torch.no_grad():
         ref = lm.denoise_vectorized(xt, x0)
         cache = KVCache()
@@ -63,18 +88,49 @@ def test_kv_cache_equals_uncached_and_survives_invalidation(shape, seed, data):
 @given(L=st.sampled_from([4, 6, 8]), seed=st.integers(0, 10_000))
 def test_block_size_one_full_masking_is_ar(L, seed):
     lm = model(L, 1, seed)
-    x0 = torch.randint(0, 16, (2, L), generator=torch.Generator().manual_seed(seed))
+    x0 = ids((2, L), seed)
     with torch.no_grad():
-        t = nelbo_terms(lm, x0, torch.Generator(), beta=1.0, omega=1.0)
+        t = nelbo_terms(lm, x0, gen(), beta=1.0, omega=1.0)
     assert (t.per_token - ar_nll(lm, x0)).abs().max().item() < 1e-10
-    res = evaluate_nelbo(lm, [x0], torch.Generator())
+    res = evaluate_nelbo(lm, [x0], gen())
     assert res['exact'] and abs(res['nelbo'] - ar_nll(lm, x0).mean().item()) < 1e-10
 
 
 def test_block_size_L_is_mdlm():
     lm = model(8, 8)
-    x0 = torch.randint(0, 16, (3, 8)); xt = torch.where(torch.rand(3, 8) < .5, 16, x0)
+    x0 = ids((3, 8), 0); xt = torch.where(torch.rand(3, 8, generator=gen(1), device=DEV) < .5, 16, x0)
     with torch.no_grad(): finite_close(lm.denoise_vectorized(xt, x0).logits, lm.denoise(xt).logits, 1e-12)
+
+
+@pytest.mark.parametrize('sampler', ['bd3', 'confidence'])
+def test_cached_sampling_equals_uncached(sampler):
+    from ardm_nb.samplers import sample
+    lm = model(16, 4, dtype=torch.float32)
+    run = lambda cache: sample(lm, length=16, sampler=sampler, generator=gen(3), batch_size=3, use_cache=cache)
+    a, b = run(True), run(False)
+    assert torch.equal(a.tokens, b.tokens) and a.nfe == b.nfe
+
+
+def test_bf16_autocast_training_and_cached_sampling():
+    # the autocast path: a training step runs in bf16 with a float32 loss, the cache stores bf16 keys, and cached
+    # logits match uncached ones to bf16 precision
+    lm = model(16, 4, dtype=torch.float32)
+    x0 = ids((2, 16), 0)
+    with torch.autocast(DEV.type, dtype=torch.bfloat16):
+        loss = nelbo_terms(lm, x0, gen()).loss
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in lm.parameters() if p.grad is not None)
+        assert compute_dtype(lm.net.embed.weight) == torch.bfloat16
+        with torch.no_grad():
+            xt = torch.where(torch.rand(2, 16, generator=gen(1), device=DEV) < .5, 16, x0)
+            ref = lm.denoise_vectorized(xt, x0)
+            cache = KVCache()
+            step = denoise_step(lm, xt[:, :4], cache); commit(lm, x0[:, :4], cache)
+            step = denoise_step(lm, xt[:, 4:8], cache)
+            assert cache.k[0].dtype == torch.bfloat16
+            finite_close(step.logits.float(), ref.logits[:, 4:8].float(), 0.1)
+    assert compute_dtype(lm.net.embed.weight) == torch.float32  # autocast off again
 
 
 def test_block_diff_mask_counts():
@@ -94,5 +150,5 @@ def test_block_diff_mask_counts():
     (lambda lm: sample_block_times(1, 2, 0.9, 0.1, torch.Generator()), 'beta=0.9 must not exceed omega=0.1'),
 ])
 def test_bad_input(call, msg):
-    with pytest.raises(ValueError) as e: call(model(8, 4))
+    with pytest.raises(ValueError) as e: call(model(8, 4).cpu())
     assert msg in str(e.value)
