@@ -98,6 +98,9 @@ class RunData:
 
 def prepare_data(cfg: TrainConfig, tokenizer=None) -> RunData:
     "Load, tokenize and pack the train/valid/test splits of `cfg.data`."
+    if cfg.data.startswith('task:'):  # a task of ardm_nb.tasks: its own rows and ids (chapter 88_eval)
+        from ardm_nb.eval import task_run_data
+        return task_run_data(cfg, tokenizer)
     texts = {s: load_texts(cfg.data, s, cfg.text_field)['text'] for s in ('train', 'valid', 'test')}
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else train_tokenizer(texts['train'], cfg.vocab_size)
