@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import check_range, check_int
+from .core import check_range, check_int, check_writable_dir
 from .noise import NoiseConfig, NOISE_KINDS
 from .model import ModelConfig, Output
 from .block_diffusion import draw_corruption, score, evaluate_nelbo
@@ -17,9 +17,9 @@ from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
 from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['PRESETS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at', 'step_generator', 'ema_update',
-           'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'train', 'plot_metrics',
-           'block_size_sweep']
+__all__ = ['PRESETS', 'STATE_KEYS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at', 'step_generator',
+           'ema_update', 'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state',
+           'run_config', 'config_diff', 'check_resume', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -189,9 +189,70 @@ def _precision(cfg: TrainConfig) -> str:
 def _append_jsonl(path: Path, row: dict):
     with open(path, 'a') as f: f.write(json.dumps(row) + '\n')
 
+def _metric_rows(path: Path) -> list[str]:
+    "The complete JSON lines of `path` (a line cut short by a kill is dropped)."
+    keep = []
+    for line in path.read_text().splitlines(True):
+        try: json.loads(line)
+        except ValueError: continue
+        keep.append(line if line.endswith('\n') else line + '\n')
+    return keep
+
 def _truncate_metrics(path: Path, step: int):
-    "Drop metric lines past `step` (a resumed run rewrites them)."
-    if path.exists(): path.write_text(''.join(l for l in path.read_text().splitlines(True) if json.loads(l)['step'] <= step))
+    "Drop metric lines past `step` (a resumed run rewrites them), atomically."
+    if not path.exists(): return
+    rows = [l for l in _metric_rows(path) if json.loads(l)['step'] <= step]
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(''.join(rows))
+    os.replace(tmp, path)
+
+# %% ../nbs/75_train.ipynb #089830f5
+STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # what every state.pt holds
+
+def load_state(ckpt: Path) -> dict:
+    "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickled object."
+    import pickle
+    path = Path(ckpt) / 'state.pt'
+    try: st = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TrainingError(f"{str(path)!r} holds more than tensors and plain containers and is refused unread "
+                            f"(a pickled object can run code when loaded; was the run folder tampered with?): "
+                            f"{first}") from None
+    bad = [k for k, t in STATE_KEYS.items() if not isinstance(st, dict) or not isinstance(st.get(k), t)]
+    if bad: raise TrainingError(f"{str(path)!r} is not a training state of ardm_nb (missing or wrong: {', '.join(bad)})")
+    return st
+
+def run_config(out: str|Path) -> TrainConfig|None:
+    "The `TrainConfig` recorded in `out/config.json` (None if there is none); `ValueError` if it is damaged."
+    path = Path(out) / 'config.json'
+    if not path.exists(): return None
+    try: return TrainConfig(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{str(path)!r} is not a training configuration ({e})") from None
+
+def config_diff(a: TrainConfig, b: TrainConfig) -> dict:
+    "{field: (value in a, value in b)} for every field where `a` and `b` differ."
+    da, db = asdict(a), asdict(b)
+    return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
+
+def check_resume(cfg: TrainConfig, out: Path):
+    "`ValueError` if `out` holds a run whose recorded configuration differs from `cfg`."
+    saved = run_config(out)
+    if saved is None: return
+    diff = config_diff(saved, cfg)
+    if not diff: return
+    was = ', '.join(f'{k}={a!r}' for k, (a, b) in diff.items())
+    now = ', '.join(f'{k}={b!r}' for k, (a, b) in diff.items())
+    raise ValueError(f"the run in {str(out)!r} was started with {was}, but this resume gives {now}; resume with the "
+                     f"run's own configuration (run_config(out); on the command line, leave out --config and the "
+                     f"settings that differ)")
+
+def _remove_partial_checkpoints(out: Path, log=print):
+    "Remove `.tmp-step-*` folders left by a checkpoint write that was killed."
+    for tmp in sorted((out / 'checkpoints').glob('.tmp-step-*')):
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f"removed {tmp.name}, a checkpoint whose write was interrupted")
 
 # %% ../nbs/75_train.ipynb #6caa683a
 def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool = True, log=print,
@@ -200,16 +261,23 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     "Train a block-diffusion model as configured; write metrics, checkpoints and the final model under `out`."
     from accelerate import Accelerator
     from tqdm.auto import tqdm
-    out = Path(out); acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
+    out = check_writable_dir('out', out)  # before any work: nothing is written until the inputs are checked
+    if until is not None: check_int('until', until, 1)
+    if resume: check_resume(cfg, out)
+    acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
     is_main = acc.is_main_process
+    if is_main: _remove_partial_checkpoints(out, log)
     ckpt = latest_checkpoint(out, log) if resume else None
     if resume and ckpt is None: log(f"no usable checkpoint in {out}; starting from scratch")
+    st = load_state(ckpt) if ckpt is not None else None  # refused here, before anything is written
     tokenizer = load_tokenizer(out / 'tokenizer') if ckpt is not None else None
     data = prepare_data(cfg, tokenizer)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / 'config.json').write_text(json.dumps(asdict(cfg), indent=1)); (out / 'data.json').write_text(json.dumps(data.info, indent=1))
-        if ckpt is None: data.tokenizer.save_pretrained(out / 'tokenizer')
+        if ckpt is None:  # a resumed run keeps its own records (its configuration was checked above)
+            (out / 'config.json').write_text(json.dumps(asdict(cfg), indent=1))
+            (out / 'data.json').write_text(json.dumps(data.info, indent=1))
+            data.tokenizer.save_pretrained(out / 'tokenizer')
     tok = data.tokenizer
     torch.manual_seed(cfg.seed)
     model = ArdmForDiffusionLM(ArdmConfig.from_model_config(cfg.model_config(len(tok), tok.mask_token_id)))
@@ -221,10 +289,14 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
     start, ema = 0, ({k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None)
-    if ckpt is not None:
-        st = torch.load(ckpt / 'state.pt', weights_only=False)
-        opt.load_state_dict(st['optimizer']); sched.load_state_dict(st['scheduler']); start = st['step']
-        torch.set_rng_state(st['rng']); ema = st['ema']
+    tokens_seen, train_s = 0, 0.0  # over the whole run, resumes included: the throughput of the training steps
+    if st is not None:
+        opt.load_state_dict(st['optimizer'])
+        sched.load_state_dict(st['scheduler'])
+        start = st['step']
+        torch.set_rng_state(st['rng'])
+        ema = st.get('ema')
+        tokens_seen, train_s = st.get('tokens_seen', 0), st.get('train_seconds', 0.0)
         log(f"resuming from {ckpt.name} at step {start}")
     model, opt = acc.prepare(model, opt)
     lm = acc.unwrap_model(model).lm
@@ -243,11 +315,11 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         res = evaluate_nelbo(lm, batches, g, noise=noise)
         if weights is not None: lm.load_state_dict(weights)
         return res
-    t0, tokens_seen = time.time(), 0
     stop = cfg.steps if until is None else min(check_int('until', until, 1), cfg.steps)
     bar = tqdm(range(start, stop), initial=start, total=cfg.steps, disable=not (progress and is_main), desc='train', dynamic_ncols=True)
     last = {}
     for step in bar:
+        t_step = time.perf_counter()
         model.train()
         x0 = data.train[batch_rows(step, len(data.train), cfg.batch_size, cfg.seed)]
         d = draw_corruption(lm.cfg, x0, step_generator(cfg.seed, step), beta, omega, noise)
@@ -263,15 +335,17 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         if ema is not None: ema_update(ema, acc.unwrap_model(model), cfg.ema)
         tokens_seen += x0.numel()
         lval = acc.reduce(loss.detach(), 'mean').item()
-        if is_main and ((step + 1) % cfg.log_every == 0 or step == start):
+        train_s += time.perf_counter() - t_step
+        if is_main and ((step + 1) % cfg.log_every == 0 or step == 0):  # the same rows as an uninterrupted run
             last = dict(step=step + 1, loss=lval, ppl=math.exp(min(lval, 50)), lr=sched.get_last_lr()[0], grad_norm=float(gnorm),
-                        tokens_per_s=tokens_seen / (time.time() - t0))
+                        tokens_per_s=tokens_seen / train_s)
             _append_jsonl(metrics, last); bar.set_postfix(loss=f'{lval:.3f}', ppl=f'{last["ppl"]:.1f}')
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             v = evaluate(data.valid)
             if is_main: _append_jsonl(metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl'])); bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
         if is_main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 in (cfg.steps, stop)):
-            state = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step + 1, rng=torch.get_rng_state(), ema=ema, config=asdict(cfg))
+            state = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step + 1, rng=torch.get_rng_state(), ema=ema,
+                         config=asdict(cfg), tokens_seen=tokens_seen, train_seconds=train_s)
             save_checkpoint(out, step + 1, acc.unwrap_model(model), state, cfg.keep_ckpts)
         acc.wait_for_everyone()
     bar.close()
@@ -284,7 +358,7 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         if ema is not None: final.load_state_dict(ema)
         with no_progress_bars(): final.save_pretrained(out / 'model')
         tok.save_pretrained(out / 'model')
-        result.update(test=evaluate(data.test, None), valid=evaluate(data.valid, None), train_tokens_per_s=last.get('tokens_per_s'))
+        result.update(test=evaluate(data.test, None), valid=evaluate(data.valid, None), train_tokens_per_s=tokens_seen / train_s if train_s else None)
         (out / 'results.json').write_text(json.dumps(result, indent=1)); plot_metrics(metrics, out / 'loss.png')
         kind = 'exact AR NLL' if result['test']['exact'] else 'upper bound' if result['test']['bound'] else f'{cfg.noise} training objective, not a proven bound'
         log(f"test NELBO perplexity {result['test']['ppl']:.2f} ({kind}); "
