@@ -13,9 +13,9 @@ from .signals import uncertainty_signals, RunningNorm, Signals
 from .schedules import maturity_prior
 
 # %% auto #0
-__all__ = ['noisy_or', 'gate_features', 'LinearGate', 'MLPGate', 'GateConfig', 'GateOutput', 'OverwriteGate', 'linear_schedule',
-           'budget', 'editable_tail', 'select_bernoulli', 'select_threshold', 'select_topk', 'Selector',
-           'toy_refinement', 'gate_trace']
+__all__ = ['SELECTION_METHODS', 'noisy_or', 'gate_features', 'LinearGate', 'MLPGate', 'GateConfig', 'GateOutput', 'OverwriteGate',
+           'linear_schedule', 'budget', 'editable_tail', 'select_bernoulli', 'select_threshold', 'select_calibrated',
+           'select_topk', 'Selector', 'toy_refinement', 'gate_trace']
 
 # %% ../nbs/30_gate.ipynb #7e807f8b
 def noisy_or(u: Tensor, # [...] uncertainty gate in [0, 1]
@@ -27,11 +27,11 @@ def noisy_or(u: Tensor, # [...] uncertainty gate in [0, 1]
 
 # %% ../nbs/30_gate.ipynb #1c0a73c5
 def gate_features(hidden: Tensor|None, # [..., n, d] denoiser hidden states, or None
-                  signals_z: Tensor, # [..., n, 3] z-scored (entropy, margin, confidence change)
+                  signals_z: Tensor, # [..., n, F] z-scored signals (entropy, margin, confidence change[, log q, its change])
                   step: int, T: int, # refinement step t of T
                   r: Tensor # [n] maturity prior at step t
-                 ) -> Tensor: # [..., n, d + 6]
-    "The gate's features [h; H~; M~; dl~; i/n; t/T; r] of every position."
+                 ) -> Tensor: # [..., n, d + F + 3]
+    "The gate's features [h; H~; M~; dl~(; lq~; dlq~); i/n; t/T; r] of every position."
     n = signals_z.shape[-2]
     pos = torch.stack([positions(n, signals_z.device) / n, torch.full((n,), step / T, device=signals_z.device), r.to(signals_z)], -1)  # [n, 3]
     parts = [signals_z, pos.expand(*signals_z.shape[:-1], 3)]
@@ -39,29 +39,33 @@ def gate_features(hidden: Tensor|None, # [..., n, d] denoiser hidden states, or 
 
 # %% ../nbs/30_gate.ipynb #6e12d4ea
 class LinearGate(nn.Module):
-    "u = sigmoid(w . phi + b), initialised to sigmoid(b0 + bH H~ - bM M~ - bD dl~)."
+    "u = sigmoid(w . phi + b), initialised to sigmoid(b0 + bH H~ - bM M~ - bD dl~ [- bQ lq~ - bW dlq~])."
     def __init__(self, hidden_dim: int = 0, # d, size of h (0: no hidden state)
-                 b0: float = -2.0, bH: float = 1.0, bM: float = 1.0, bD: float = 1.0): # the write-up's coefficients
+                 b0: float = -2.0, bH: float = 1.0, bM: float = 1.0, bD: float = 1.0, # the write-up's coefficients
+                 logq: bool = False, # two more signals: the written token's log-probability and its change since written
+                 bQ: float = 1.0, bW: float = 1.0): # their coefficients (a low or falling log q pushes u up)
         super().__init__()
         self.hidden_dim = check_int('hidden_dim', hidden_dim, 0)
-        self.linear = nn.Linear(hidden_dim + 6, 1)
+        self.linear = nn.Linear(hidden_dim + 6 + 2 * logq, 1)
         with torch.no_grad():
             self.linear.weight.zero_(); self.linear.bias.fill_(b0)
             self.linear.weight[0, hidden_dim:hidden_dim + 3] = torch.tensor([bH, -bM, -bD])
+            if logq: self.linear.weight[0, hidden_dim + 3:hidden_dim + 5] = torch.tensor([-bQ, -bW])
 
-    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6] -> [..., n]
+    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6(+2)] -> [..., n]
         return torch.sigmoid(self.linear(features)).squeeze(-1)
 
 # %% ../nbs/30_gate.ipynb #5d7e6fd2
 class MLPGate(nn.Module):
     "u = sigmoid(MLP(phi)) with one hidden layer; starts at u = sigmoid(b0)."
-    def __init__(self, hidden_dim: int = 0, width: int = 64, b0: float = -2.0):
+    def __init__(self, hidden_dim: int = 0, width: int = 64, b0: float = -2.0,
+                 logq: bool = False): # two more input signals (see `LinearGate`)
         super().__init__()
         self.hidden_dim = check_int('hidden_dim', hidden_dim, 0); check_int('width', width, 1)
-        self.net = nn.Sequential(nn.Linear(hidden_dim + 6, width), nn.GELU(), nn.Linear(width, 1))
+        self.net = nn.Sequential(nn.Linear(hidden_dim + 6 + 2 * logq, width), nn.GELU(), nn.Linear(width, 1))
         with torch.no_grad(): self.net[-1].weight.zero_(); self.net[-1].bias.fill_(b0)
 
-    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6] -> [..., n]
+    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6(+2)] -> [..., n]
         return torch.sigmoid(self.net(features)).squeeze(-1)
 
 # %% ../nbs/30_gate.ipynb #57a14c77
@@ -78,6 +82,7 @@ class GateConfig:
     temperature: float = 1.0 # calibration temperature of the signals
     momentum: float = 0.05 # running z-score momentum: small is stable, large adapts fast
     b0: float = -2.0 # gate bias: u = sigmoid(b0) ~ 0.12 for an average token
+    logq: bool = False # two more signals: log q_t(x_i) of the written token and its change since written (off: the write-up's three)
 
     def __post_init__(self):
         check_int('T', self.T, 1); check_range('alpha', self.alpha, 0, lo_open=True); check_int('hidden_dim', self.hidden_dim, 0)
@@ -98,7 +103,9 @@ class OverwriteGate(nn.Module):
     def __init__(self, cfg: GateConfig = GateConfig()):
         super().__init__()
         self.cfg, self.norm = cfg, RunningNorm(3, momentum=cfg.momentum)
-        self.u_net = {'linear': lambda: LinearGate(cfg.hidden_dim, cfg.b0), 'mlp': lambda: MLPGate(cfg.hidden_dim, cfg.mlp_width, cfg.b0),
+        if cfg.logq: self.norm_q = RunningNorm(2, momentum=cfg.momentum)  # statistics over written tokens only
+        self.u_net = {'linear': lambda: LinearGate(cfg.hidden_dim, cfg.b0, logq=cfg.logq),
+                      'mlp': lambda: MLPGate(cfg.hidden_dim, cfg.mlp_width, cfg.b0, logq=cfg.logq),
                       'none': lambda: None}[cfg.kind]()
 
     def forward(self, logits: Tensor, # [..., n, V] logits at step t
@@ -106,19 +113,38 @@ class OverwriteGate(nn.Module):
                 hidden: Tensor|None, # [..., n, d] denoiser hidden states (None if hidden_dim = 0)
                 step: int, # refinement step t, 1..T
                 tokens: Tensor|None = None, # [..., n] tracked tokens for the confidence change
-                update_norm: bool|None = None) -> GateOutput:
+                update_norm: bool|None = None,
+                token_logq: Tensor|None = None, # [..., n, 2] log q_t(x_i) and its change since written (GateConfig.logq)
+                written: Tensor|None = None) -> GateOutput: # bool [..., n]: where token_logq means something
         "Gate output at step `step`."
-        return self.from_signals(uncertainty_signals(logits, prev_logits, tokens, self.cfg.temperature), hidden, step, update_norm)
+        sig = uncertainty_signals(logits, prev_logits, tokens, self.cfg.temperature)
+        return self.from_signals(sig, hidden, step, update_norm, token_logq, written)
+
+    def _logq_z(self, token_logq: Tensor|None, written: Tensor|None, like: Tensor, update: bool|None) -> Tensor: # [..., n, 2]
+        "Z-scores of the written token's log q and its change, statistics from written positions only."
+        if token_logq is None or token_logq.shape != (*like.shape, 2):
+            raise ValueError(f"GateConfig(logq=True) needs token_logq of shape {(*like.shape, 2)}, got {None if token_logq is None else tuple(token_logq.shape)}")
+        written = torch.ones(like.shape, dtype=torch.bool, device=like.device) if written is None else written
+        if (self.training if update is None else update) and written.any(): self.norm_q.update(token_logq[written])
+        return self.norm_q(token_logq, update=False).masked_fill(~written[..., None], 0.0)
 
     def from_signals(self, sig: Signals, # raw signals, each [..., n] (e.g. from `signals_from_stats` inside a sampler)
-                     hidden: Tensor|None, step: int, update_norm: bool|None = None) -> GateOutput:
+                     hidden: Tensor|None, step: int, update_norm: bool|None = None,
+                     token_logq: Tensor|None = None, # [..., n, 2] (GateConfig.logq)
+                     written: Tensor|None = None) -> GateOutput: # bool [..., n]
         "Gate output from signals computed elsewhere."
         cfg, n, dev = self.cfg, sig.entropy.shape[-1], sig.entropy.device
-        if (hidden is None) != (cfg.hidden_dim == 0) or hidden is not None and hidden.shape[-1] != cfg.hidden_dim:
-            raise ValueError(f"hidden must be None when hidden_dim=0 and [..., n, {cfg.hidden_dim}] otherwise, got {None if hidden is None else tuple(hidden.shape)}")
+        got = None if hidden is None else tuple(hidden.shape)
+        if cfg.hidden_dim == 0 and hidden is not None:
+            raise ValueError(f"hidden must be None: this gate has hidden_dim=0 (signals only), got shape {got}")
+        want = (*sig.entropy.shape, cfg.hidden_dim)  # [..., n, d]: one hidden state per position of the signals
+        if cfg.hidden_dim and (hidden is None or hidden.shape != want):
+            raise ValueError(f"hidden must have shape {want} (the signals' shape and hidden_dim={cfg.hidden_dim}), got {got}")
         r = maturity_prior(n, step, cfg.T, cfg.alpha, cfg.delta).to(dev) if cfg.use_prior else torch.zeros(n, device=dev)
-        if self.u_net is None: u = torch.zeros(sig.entropy.shape, device=dev)
-        else: u = self.u_net(gate_features(hidden, self.norm(torch.stack(sig, -1), update_norm), step, cfg.T, r))
+        if self.u_net is None: return GateOutput(noisy_or(torch.zeros(sig.entropy.shape, device=dev), r), torch.zeros(sig.entropy.shape, device=dev), r, sig)
+        z = self.norm(torch.stack(sig, -1), update_norm)  # [..., n, 3]
+        if cfg.logq: z = torch.cat([z, self._logq_z(token_logq, written, sig.entropy, update_norm)], -1)  # [..., n, 5]
+        u = self.u_net(gate_features(hidden, z, step, cfg.T, r))
         return GateOutput(noisy_or(u, r), u, r, sig)
 
 # %% ../nbs/30_gate.ipynb #714fb865
@@ -152,6 +178,15 @@ def select_threshold(p: Tensor, theta: float, editable: Tensor|None = None) -> T
     sel = p >= check_range('theta', theta, 0, 1, lo_open=True)
     return sel if editable is None else sel & editable
 
+def select_calibrated(p: Tensor, # [..., n] estimated probability that the written token is wrong
+                      q_new: Tensor, # [..., n] probability of the candidate that would replace it
+                      margin: float = 0.0, # the gain a rewrite must show, in probability of being right
+                      editable: Tensor|None = None) -> Tensor: # bool [..., n]
+    "Bool mask q_new - (1 - p) > margin: the candidate is likelier right than the kept token (and editable)."
+    check_range('margin', margin, 0, 1, hi_open=True)
+    sel = q_new - (1 - p) > margin
+    return sel if editable is None else sel & editable
+
 def select_topk(p: Tensor, k: int, editable: Tensor|None = None) -> Tensor:
     "Bool mask of the k largest p_i per row (fewer if fewer positions are editable)."
     n = p.shape[-1]; k = min(check_int('k', k, 0), n)
@@ -160,26 +195,34 @@ def select_topk(p: Tensor, k: int, editable: Tensor|None = None) -> Tensor:
     return mask if editable is None else mask & editable
 
 # %% ../nbs/30_gate.ipynb #bc9e66bc
+SELECTION_METHODS = ('bernoulli', 'threshold', 'topk', 'calibrated')
+
 @dataclass
 class Selector:
-    "Turns p into a rewrite mask at step t: 'bernoulli', 'threshold' (theta_t rising) or 'topk' (rho_t falling)."
+    "Turns p into a rewrite mask at step t: 'bernoulli', 'threshold' (theta_t rising), 'topk' (rho_t falling) or 'calibrated'."
     method: str = 'topk'
     rho: tuple = (0.5, 0.1) # top-k budget at t = 1 and t = T (fraction of n)
     theta: tuple = (0.5, 0.9) # threshold at t = 1 and t = T
     tail: int|None = None # only the last `tail` positions are editable (None: all)
+    margin: float = 0.0 # calibrated: the gain in probability of being right a rewrite must show
 
     def __post_init__(self):
-        if self.method not in ('bernoulli', 'threshold', 'topk'): raise ValueError(f"method={self.method!r} must be 'bernoulli', 'threshold' or 'topk'")
+        if self.method not in SELECTION_METHODS: raise ValueError(f"method={self.method!r} must be one of {', '.join(SELECTION_METHODS)}")
         for v in self.rho: check_range('rho', v, 0, 1, lo_open=True)
         for v in self.theta: check_range('theta', v, 0, 1, lo_open=True)
+        check_range('margin', self.margin, 0, 1, hi_open=True)
 
     def __call__(self, p: Tensor, t: int, T: int, generator: torch.Generator|None = None,
-                 editable: Tensor|None = None # bool [..., n]: only these positions may be selected (and the tail)
+                 editable: Tensor|None = None, # bool [..., n]: only these positions may be selected (and the tail)
+                 q_new: Tensor|None = None # [..., n] probability of each position's candidate (method 'calibrated')
                 ) -> Tensor: # [..., n] -> bool [..., n]
         n = p.shape[-1]
         if self.tail is not None: editable = editable_tail(n, self.tail, p.device) if editable is None else editable & editable_tail(n, self.tail, p.device)
         if self.method == 'topk': return select_topk(p, budget(linear_schedule(t, T, *self.rho), n), editable)
         if self.method == 'threshold': return select_threshold(p, linear_schedule(t, T, *self.theta), editable)
+        if self.method == 'calibrated':
+            if q_new is None: raise ValueError("method='calibrated' needs q_new, the candidates' probabilities")
+            return select_calibrated(p, q_new, self.margin, editable)
         if generator is None: raise ValueError("method='bernoulli' needs an explicit torch.Generator")
         return select_bernoulli(p, generator, editable)
 

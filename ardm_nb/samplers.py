@@ -9,17 +9,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import check_range, check_int
+from .core import check_range, check_int, check_token_ids
 from .model import BlockDiffusionLM, KVCache, block_causal_mask, subs
 from .schedules import Hyperschedule
 from .gate import OverwriteGate, GateConfig, Selector
 from .acceptance import AcceptanceConfig, accept_edits, should_stop
-from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats
+from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats, LOG_FLOOR
 
 # %% auto #0
-__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'DETECT_ACTIONS', 'SAMPLERS', 'nucleus_sample', 'WindowOutput',
-           'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput',
-           'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
+__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'GATE_ACTIONS', 'DETECT_ACTIONS', 'SAMPLERS', 'nucleus_sample',
+           'WindowOutput', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow',
+           'StepInput', 'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
            'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan',
            'own_prob', 'DetectRule', 'WinoRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace', 'load_model',
            'decode']
@@ -472,31 +472,42 @@ class ScheduleRule(Rule):
 
 # %% ../nbs/80_samplers.ipynb #e85da53d
 GATE_MODES = ('gate', 'position', 'fixed')
+GATE_ACTIONS = ('replace', 'remask')
 
 @dataclass
 class GateRule(Rule):
     "The dynamic overwrite gate in the loop: reveal the block's MASKs by confidence, and rewrite written tokens the gate selects and acceptance lets through."
-    gate: OverwriteGate|None = None # the gate (its `cfg.T` is set to the steps per block); None: a fresh linear gate
+    gate: OverwriteGate|GateConfig|dict|None = None # the gate (its `cfg.T` is set to the steps per block), or the config (a dict) of a fresh one; None: a fresh linear gate
     mode: str = 'gate' # 'gate': p = noisy_or(u, r); 'position': u = 0, p = r (the prior alone); 'fixed': every written token, every step
-    selector: Selector = field(default_factory=lambda: Selector('topk', rho=(0.25, 0.05)))
-    acceptance: AcceptanceConfig = field(default_factory=AcceptanceConfig)
+    selector: Selector|dict = field(default_factory=lambda: Selector('topk', rho=(0.25, 0.05))) # or Selector's fields as a dict
+    acceptance: AcceptanceConfig|dict = field(default_factory=AcceptanceConfig) # or its fields as a dict
     window: int = 2 # editable blocks: the current one and the one before it
-    refine: int = 1 # steps per block kept for rewriting only (the MASKs are all revealed before them)
+    refine: int = 1 # steps per block kept for rewriting only (the MASKs are all revealed before them); 0: every step reveals
     early_stop: bool = True # end a block once nothing is masked and a step accepts no edit (or max p < theta_stop)
     theta_stop: float = 0.0 # the p threshold of that rule (0: only the no-edit rule)
+    action: str = 'replace' # an accepted edit: 'replace' the token by the proposal, or 'remask' it (decoded afresh at the next step)
+    guards: bool = True # False: no repetition guards (n-gram, neighbour) and no top-2 fallback, for tasks where repeats are legal
+    accept: bool = True # False: commit every selected edit whose argmax differs (no acceptance test, no guards)
     top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
     revises = True
 
     def __post_init__(self):
         if self.mode not in GATE_MODES: raise ValueError(f"mode={self.mode!r} must be one of {', '.join(GATE_MODES)}")
+        if self.action not in GATE_ACTIONS: raise ValueError(f"action={self.action!r} must be one of {', '.join(GATE_ACTIONS)}")
         check_int('window', self.window, 1); check_int('refine', self.refine, 0); check_range('theta_stop', self.theta_stop, 0, 1)
+        if isinstance(self.gate, dict): self.gate = GateConfig(**self.gate)
+        if isinstance(self.selector, dict): self.selector = Selector(**self.selector)
+        if isinstance(self.acceptance, dict): self.acceptance = AcceptanceConfig(**self.acceptance)
+        if not self.guards: self.acceptance = replace(self.acceptance, ngram=0, neighbour_guard=False, top2_fallback=False)
+        if not self.accept:  # the floor rule with lam = 0, delta_p = 0 passes every argmax
+            self.acceptance = replace(self.acceptance, rule='floor', lam=0.0, delta_p=0.0, ngram=0, neighbour_guard=False, top2_fallback=False)
 
     def prepare(self, lm: BlockDiffusionLM|WindowDenoiser, S: int, N: int):
         "A private copy of the gate for one run of N tokens (its running z-scores change while sampling), horizon T = S."
         spec = denoiser_spec(lm)
         if spec.subs: raise ValueError("the gate needs a denoiser trained with hybrid noise and without carry-over (ModelConfig.subs=False): "
                                          "under SUBS a written token predicts itself with probability 1 and there is nothing to judge; train one with `ardm train --noise eps_hybrid`")
-        g = self.gate if self.gate is not None else OverwriteGate(GateConfig(kind='linear' if self.mode == 'gate' else 'none'))
+        g = self.gate if isinstance(self.gate, OverwriteGate) else OverwriteGate(self.gate or GateConfig(kind='linear' if self.mode == 'gate' else 'none'))
         if self.mode == 'position': g = OverwriteGate(replace(g.cfg, kind='none'))
         self.run_gate = copy.deepcopy(g).eval(); self.run_gate.cfg = replace(g.cfg, T=S)
         wants = self.run_gate.cfg.hidden_dim
@@ -505,11 +516,10 @@ class GateRule(Rule):
                              "use a gate without hidden states (GateConfig(hidden_dim=0))")
         if wants not in (0, spec.hidden_dim):
             raise ValueError(f"the gate reads hidden states of size {wants} but the model's are {spec.hidden_dim}")
-        self.tracked, self.N, self._seen = None, N, None
+        self.tracked, self.wrote, self.N, self._seen = None, None, N, None
 
     def begin(self, st):
-        m = st.masked.sum(-1)
-        self.k = torch.cat([reveal_counts(m, max(1, st.S - self.refine)), torch.zeros(len(m), self.refine, dtype=torch.long, device=m.device)], 1)[:, :st.S]
+        self.k, self.plan = reveal_plan(st.masked.sum(-1), st.S, self.refine), st.masked.sum(-1)
 
     def _confidence_change(self, st, stats: LogitStats, tau: float) -> tuple[Tensor, Tensor]:
         "log q_t and log q_{t-1} of the tracked token (last step's argmax) per window position; equal where there is no last step."
@@ -523,21 +533,45 @@ class GateRule(Rule):
         y.copy_(stats.top_ids[..., 0]); lq.copy_(-stats.log_norm); has.fill_(True)
         return now, prev
 
+    def _written_logq(self, st, stats: LogitStats, tau: float) -> Tensor: # [B, n, 2]
+        "log q_t(x_i) of each written token and its change since the pass that wrote it (0 for a token first seen now)."
+        B, n = st.tokens.shape
+        if self.wrote is None:  # per absolute position: the token the baseline belongs to, its log q when written
+            dev = st.tokens.device
+            self.wrote = (torch.full((B, self.N), -1, dtype=torch.long, device=dev), torch.zeros(B, self.N, device=dev))
+        tok, base = (b[:, st.start:st.start + n] for b in self.wrote)
+        now = log_prob_of(st.logits, stats, st.tokens, tau).clamp_min(LOG_FLOOR)  # [B, n]; MASK rows sit at the floor, unread
+        first = tok != st.tokens  # given to the sampler (or remasked): its baseline is now
+        base.copy_(torch.where(first, now, base)); tok.copy_(st.tokens)
+        return torch.stack([now, now - base], -1)
+
+    def _remember_writes(self, st, stats: LogitStats, tau: float, new: Tensor):
+        "Keep the log-probability each newly written token has under the pass that wrote it."
+        tok, base = (b[:, st.start:st.start + new.shape[1]] for b in self.wrote)
+        ch = (new != st.tokens) & (new != st.mask_id)
+        base.copy_(torch.where(ch, log_prob_of(st.logits, stats, new, tau).clamp_min(LOG_FLOOR), base)); tok.copy_(torch.where(ch, new, tok))
+
     def step(self, st):
         g, t, tau = self.run_gate, st.s + 1, self.run_gate.cfg.temperature
         stats = logit_stats(st.logits, tau)  # the one pass over the window's logits: signals and acceptance read it
         sig = signals_from_stats(stats, tau, *self._confidence_change(st, stats, tau))
         fresh = st.source is not self._seen; self._seen = st.source  # a reused pass brings no new signals: no norm update
-        go = g.from_signals(sig, st.hidden if g.cfg.hidden_dim else None, t, update_norm=fresh)
         written = st.written
+        lq = self._written_logq(st, stats, tau) if g.cfg.logq else None
+        go = g.from_signals(sig, st.hidden if g.cfg.hidden_dim else None, t, update_norm=fresh, token_logq=lq, written=written)
         p = (torch.ones_like(go.p) if self.mode == 'fixed' else go.p).masked_fill(~written, 0.0)
-        sel = written if self.mode == 'fixed' else self.selector(p, t, st.S, st.generator, editable=written)
+        q_top = (-stats.log_norm).exp()  # [B, n] the argmax's probability: the calibrated rule's gain
+        sel = written if self.mode == 'fixed' else self.selector(p, t, st.S, st.generator, editable=written, q_new=q_top)
         acc = accept_edits(st.logits, st.tokens, sel & written, self.acceptance, tau, stats)
+        last = st.s == st.S - 1
+        kept = torch.where(acc.accepted, st.mask_id, st.tokens) if self.action == 'remask' and not last else acc.tokens
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
         masked = st.masked
-        k = self.k[:, st.s] if st.s < st.S - 1 else masked.sum(-1)  # the last step reveals whatever is left
+        extra = (masked.sum(-1) - (self.plan - self.k[:, :st.s].sum(-1))).clamp_min(0)  # remasked at the last step: revealed first
+        k = masked.sum(-1) if last else self.k[:, st.s] + extra  # the last step reveals whatever is left
         reveal = pick_k(conf.masked_fill(~masked, -math.inf), k)
-        new = torch.where(reveal, cand, acc.tokens)
+        new = torch.where(reveal, cand, kept)
+        if self.wrote is not None: self._remember_writes(st, stats, tau, new)
         settled = not bool((new == st.mask_id)[st.free].any()) and not bool(reveal.any())  # nothing masked, nothing new to judge
         stop = self.early_stop and settled and bool(should_stop(acc.num_accepted, p, self.theta_stop).all())
         return new, p, stop
@@ -719,6 +753,11 @@ def sample(model, # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `Windo
     if not cfg.own and length > cfg.max_len: raise ValueError(f"length={length} exceeds the denoiser's max_len={cfg.max_len} (a WindowDenoiser does not slide its context)")
     if sampler == 'l2r' and Lb != 1: raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
     dev = cfg.device
+    if prompt_ids is not None:  # held fixed: a MASK in it would be silently overwritten
+        check_token_ids('prompt_ids', prompt_ids, cfg.vocab_size, 2, mask, 'MASK; a prompt is held fixed: '
+                        'to have positions generated, pass infill with MASK there')
+    if infill is not None: check_token_ids('infill', infill, cfg.vocab_size, 2)
+    if prompt_ids is None and infill is None: check_int('batch_size', batch_size, 1)
     if infill is not None:
         if infill.ndim != 2 or infill.shape[1] != length: raise ValueError(f"infill must be [B, length={length}], got {tuple(infill.shape)}")
         x = infill.to(dev).clone()
@@ -800,9 +839,9 @@ def plot_trace(res: SampleResult, row: int = 0, path: str|Path|None = None, titl
 def load_model(path: str|Path):
     "(model, tokenizer) from a folder written by `ardm train` (OUT/model) or any `save_pretrained` folder with a tokenizer."
     from transformers import AutoTokenizer
-    from ardm_nb.hf import ArdmForDiffusionLM, no_progress_bars
+    from ardm_nb.hf import ArdmForDiffusionLM, no_progress_bars, check_model_folder
     path = Path(path)
-    if not (path / 'config.json').exists(): raise ValueError(f"{str(path)!r} holds no model (config.json missing); pass the model folder of a run, e.g. OUT/model")
+    check_model_folder(path, tokenizer=True)  # ValueError naming what is missing or damaged
     with no_progress_bars(): model = ArdmForDiffusionLM.from_pretrained(path).eval()
     tok = AutoTokenizer.from_pretrained(path)
     if len(tok) != model.config.vocab_size:

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from ardm_nb.model import TINY, BlockDiffusionLM, ModelConfig, Output, block_causal_mask
 from ardm_nb.gate import Selector
 from ardm_nb import samplers as S
-from ardm_nb.samplers import (SAMPLERS, Engine, P2Rule, ReMDMRule, StepInput, pick_k, remdm_schedule, reveal_counts, sample,
+from ardm_nb.samplers import (SAMPLERS, Engine, GateRule, P2Rule, ReMDMRule, StepInput, pick_k, remdm_schedule, reveal_counts, sample,
                               DDPMRule, OrderedRule, sampling_probs)
 
 BIN = Path(sys.executable).parent
@@ -706,3 +706,74 @@ def test_wino_drafts_wide_and_remasks_what_fails_verification():
     r = sample(lm, length=4, sampler='wino', generator=gen(), steps=3, greedy=True, tau_draft=0.99, trace=True)
     ch = [r.trace['changed'][s, 0].nonzero().flatten().tolist() for s in range(r.steps)]
     assert ch == [[0, 1], [2], [3]]
+
+
+# --- gate options: the written token's log q, remask, guards, acceptance, calibrated selection -------------------
+
+GATE_VARIANTS = [dict(gate=dict(logq=True)), dict(selector=dict(method='calibrated')), dict(action='remask'),
+                 dict(guards=False), dict(accept=False), dict(refine=0), dict(gate=dict(logq=True, use_prior=False), action='remask')]
+
+
+@pytest.mark.parametrize('opts', GATE_VARIANTS, ids=lambda o: json_id(o))
+def test_gate_variants_keep_the_invariants(models, opts):
+    lm = models['hybrid']
+    run = lambda seed=1, **kw: sample(lm, PROMPT, length=16, sampler='gate', generator=gen(seed), steps=3, **opts, **kw)
+    with Counter(lm) as c: r = run()
+    assert r.nfe == c.n and not (r.tokens == MASK).any() and torch.equal(r.tokens[:, :6], PROMPT)
+    assert torch.equal(run().tokens, r.tokens) and torch.equal(run(use_cache=False).tokens, r.tokens)
+    assert sample(lm, PROMPT, length=16, sampler='gate', generator=gen(1), nfe_budget=9, **opts).nfe <= 9
+
+
+def json_id(o): return ','.join(f'{k}={v}' for k, v in o.items())
+
+
+def _changing_mind(full_row1: torch.Tensor):
+    "One block of 4; the stub is sure of tokens 1..4 until positions 2 and 3 are written; then row 1 becomes `full_row1`."
+    lm = BlockDiffusionLM(ModelConfig(**TINY, subs=False)).eval()
+    table = torch.full((4, 32), -5.0); table[torch.arange(4), torch.arange(1, 5)] = 5.0
+    full = table.clone(); full[1] = full_row1
+    def forward(ids, pos, mask=None, past=None, keep=None, project=True):
+        t = table if (ids[:, 2:4] == MASK).any() else full
+        return Output(t[pos].expand(ids.shape[0], -1, -1).clone(), torch.zeros(ids.shape[0], len(pos), lm.cfg.d_model), [])
+    lm.net.forward = forward
+    return lm
+
+
+def test_gate_remask_decodes_the_doubted_token_afresh():
+    # S=6, refine=1: positions 0..3 revealed one per step as 1..4; at step 4 the stub wants 20 at position 1.
+    row = torch.full((32,), -5.0); row[20] = 5.0
+    kw = dict(length=4, sampler='gate', generator=gen(), steps=6, greedy=True, trace=True, selector=dict(rho=(1.0, 1.0)))
+    r = sample(_changing_mind(row), **kw)  # replace: the edit is written in place at step 4
+    assert r.tokens.tolist() == [[1, 20, 3, 4]] and reveal_order(r) == [[0], [1], [2], [3], [1], []]
+    r = sample(_changing_mind(row), action='remask', **kw)  # remask: MASK at step 4, decoded (as 20) at step 5
+    assert r.tokens.tolist() == [[1, 20, 3, 4]] and reveal_order(r) == [[0], [1], [2], [3], [1], [1]]
+    assert r.trace['changed'][4, 0, 1] and r.nfe == 6
+
+
+def test_gate_guards_and_acceptance_switch_off():
+    kw = dict(length=4, sampler='gate', generator=gen(), steps=6, greedy=True, selector=dict(rho=(1.0, 1.0)))
+    # the stub wants position 1 to copy its left neighbour (token 1): the neighbour guard refuses, the top-2 fallback's
+    # runner-up (probability ~ 1e-5) fails the no-regression test; without guards the copy is written
+    row = torch.full((32,), -5.0); row[1] = 5.0
+    assert sample(_changing_mind(row), **kw).tokens.tolist() == [[1, 2, 3, 4]]
+    assert sample(_changing_mind(row), guards=False, **kw).tokens.tolist() == [[1, 1, 3, 4]]
+    # q(20) = .52 against q(2) = .48: the ratio rule needs .52 >= max(1.2 * .48, .48 + .1) = .58 and refuses; accept=False commits
+    row = torch.full((32,), -30.0); row[20], row[2] = math.log(.52), math.log(.48)
+    assert sample(_changing_mind(row), **kw).tokens.tolist() == [[1, 2, 3, 4]]
+    assert sample(_changing_mind(row), accept=False, **kw).tokens.tolist() == [[1, 20, 3, 4]]
+
+
+def test_gate_tracks_the_written_tokens_log_probability(models):
+    # two passes over a window of 4: tokens [3, 4, M, M], then [3, 4, 5, M] after the first step wrote 5 at position 2
+    rule = GateRule(gate=dict(logq=True)); rule.prepare(models['hybrid'], 2, 4)
+    lg1 = torch.stack([probs_row({3: .5, 9: .5}), probs_row({4: .25, 9: .75}), probs_row({5: .8, 9: .2}), probs_row({9: 1.})])[None]
+    lg2 = torch.stack([probs_row({3: .5, 9: .5}), probs_row({4: .5, 9: .5}), probs_row({5: .2, 9: .8}), probs_row({9: 1.})])[None]
+    st1 = StepInput(lg1, torch.zeros(1, 4, 4), torch.tensor([[3, 4, MASK, MASK]]), torch.ones(1, 4, dtype=torch.bool), 0, 2, 0, gen(), MASK)
+    stats = S.logit_stats(lg1)
+    lq = rule._written_logq(st1, stats, 1.0)
+    assert torch.allclose(lq[0, :2], torch.tensor([[math.log(.5), 0.], [math.log(.25), 0.]]))  # given tokens: no change yet
+    rule._remember_writes(st1, stats, 1.0, torch.tensor([[3, 4, 5, MASK]]))  # 5 written with q = .8
+    st2 = replace(st1, source=lg2, tokens=torch.tensor([[3, 4, 5, MASK]]), s=1)
+    lq = rule._written_logq(st2, S.logit_stats(lg2), 1.0)
+    want = torch.tensor([[math.log(.5), 0.], [math.log(.5), math.log(.5) - math.log(.25)], [math.log(.2), math.log(.2) - math.log(.8)]])
+    assert torch.allclose(lq[0, :3], want, atol=1e-5)
