@@ -15,15 +15,14 @@ from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failure
                              mbr_sample, repeated_ngram_rate, revision_accounting, unigram_entropy)
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLERS', 'MODES', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS',
-           'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'load_setup', 'special_ids', 'corrupt_rows',
-           'eval_inputs', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate', 'higher_is_better',
-           'summarize', 'best_at', 'default_metrics', 'markdown_table', 'plot_eval', 'report', 'run_eval',
-           'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config', 'task_run_data']
+__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'EvalConfig',
+           'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids', 'eval_inputs',
+           'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
+           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'plot_eval', 'report',
+           'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
-MODES = ('generate', 'repair')
 ORACLE_NOISES = ('absorbing', 'eps_hybrid')
 
 def _tuple(name: str, value) -> tuple:
@@ -41,15 +40,15 @@ class EvalConfig:
     samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS
     nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
     seeds: int = 3 # seeds 0 .. seeds-1; a mean over fewer than 3 has no useful interval
-    rows: int = 64 # samples (or repair inputs) per seed
-    modes: tuple = MODES # 'generate' and/or 'repair'
+    rows: int = 64 # samples (or problems) per seed
+    modes: tuple = () # 'generate' and/or problem kinds of the task (default: generate and repair)
     block_size: int = 16 # the oracle's blocks (a trained model brings its own)
     noise: str = 'eps_hybrid' # the oracle's noise: 'absorbing' trusts every visible token, 'eps_hybrid' does not
     eps: float = 0.1 # the oracle's eps-hybrid swap rate (the DEMO models are trained with 0.1)
-    corrupt: int = 6 # repair: tokens of each row replaced by other random ones
     top_p: float = 1.0 # nucleus of every draw; 1 samples the model's own distribution
     mbr: int = 0 # k >= 2: minimum-Bayes-risk choice among k candidates sharing the budget; 0: off
-    metrics: tuple = () # metrics of the table and the figure (default: the task's and the repair's main ones)
+    judge: str|None = None # an AR (block-size-1) model folder of the same task: judge NLL of generated rows
+    metrics: tuple = () # metrics of the table and the figure (default: the task's and the problems' main ones)
     options: dict = field(default_factory=dict) # per-sampler options, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
@@ -60,12 +59,10 @@ class EvalConfig:
         if not self.nfe: raise ValueError("nfe is empty; give at least one NFE budget")
         for n in self.nfe: check_int('nfe', n, 1)
         check_int('seeds', self.seeds, 1); check_int('rows', self.rows, 1)
-        check_int('block_size', self.block_size, 1); check_int('corrupt', self.corrupt, 0)
-        bad = [m for m in self.modes if m not in MODES]
-        if bad or not self.modes: raise ValueError(f"modes={self.modes!r}: choose one or more of {', '.join(MODES)}")
+        check_int('block_size', self.block_size, 1)
         if self.noise not in ORACLE_NOISES:
             raise ValueError(f"noise={self.noise!r} must be one of {', '.join(ORACLE_NOISES)}")
-        check_range('eps', self.eps, 0, 1); check_range('top_p', self.top_p, 0, 1, lo_open=True)
+        check_range('eps', self.eps, 0, 1, hi_open=True); check_range('top_p', self.top_p, 0, 1, lo_open=True)
         if self.mbr != 0: check_int('mbr', self.mbr, 2)
         bad = [s for s in self.options if s not in SAMPLERS]
         if bad: raise ValueError(f"options given for unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
@@ -82,11 +79,11 @@ def block_size_of(model) -> int:
 
 def load_task_model(task, # a task of `ardm_nb.tasks`
                     model: str, # 'oracle' or a model folder
-                    block_size: int = 16, noise: str = 'eps_hybrid', eps: float = 0.1):
+                    block_size: int = 16, noise: str = 'eps_hybrid', eps: float = 0.1, name: str = '--model'):
     "The task's oracle, or a trained model folder checked against the task."
     if model == 'oracle':
-        if not callable(getattr(task, 'oracle', None)):
-            raise ValueError(f"task {task.name!r} has no oracle; pass a trained model folder as --model")
+        if not callable(getattr(task, 'oracle', None)) or type(task).oracle is _task_module().Task.oracle:
+            raise ValueError(f"task {task.name!r} has no oracle; pass a trained model folder as {name}")
         if task.seq_len % block_size:
             raise ValueError(f"block_size={block_size} must divide the task's seq_len={task.seq_len}")
         return task.oracle(block_size, noise=noise, eps=eps)
@@ -95,10 +92,10 @@ def load_task_model(task, # a task of `ardm_nb.tasks`
     with no_progress_bars(): m = ArdmForDiffusionLM.from_pretrained(path).eval()
     c = m.lm.cfg
     if c.vocab_size != task.vocab_size or c.mask_id != task.mask_id:
-        raise ValueError(f"the model in {str(model)!r} has vocabulary {c.vocab_size} and MASK {c.mask_id}, but task "
+        raise ValueError(f"{name} {str(model)!r} has vocabulary {c.vocab_size} and MASK {c.mask_id}, but task "
                          f"{task.name!r} has {task.vocab_size} and {task.mask_id}: it was not trained on this task")
     if c.max_len < task.seq_len or task.seq_len % c.block_size:
-        raise ValueError(f"the model in {str(model)!r} reads {c.max_len} tokens in blocks of {c.block_size}; task "
+        raise ValueError(f"{name} {str(model)!r} reads {c.max_len} tokens in blocks of {c.block_size}; task "
                          f"{task.name!r} has rows of {task.seq_len}")
     return m
 
@@ -109,15 +106,12 @@ class Setup:
     task: object # the task
     model: object # the oracle or the loaded model
     block_size: int # the model's block size
+    modes: tuple # the modes to run
     metrics: dict # mode -> the metric names of its rows
+    judge: object = None # an AR model scoring generated rows, or None
 
-def load_setup(cfg: EvalConfig) -> Setup:
-    "Build the task and the model of `cfg` and check every budget and metric name before a pass is spent."
-    tasks = _task_module()
-    if cfg.task not in tasks.TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; choose one of: {', '.join(tasks.TASKS)}")
-    task = tasks.get_task(cfg.task, **cfg.task_params)
-    model = load_task_model(task, cfg.model, cfg.block_size, cfg.noise, cfg.eps)
+def make_setup(cfg: EvalConfig, task, model, judge=None) -> Setup:
+    "Check `cfg` against a task and a model (budgets, modes, samplers, metric names) before a pass is spent."
     Lb = block_size_of(model)
     blocks = task.seq_len // Lb
     for n in cfg.nfe:
@@ -127,14 +121,33 @@ def load_setup(cfg: EvalConfig) -> Setup:
                              f"need at least {blocks}{f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''}")
     if 'l2r' in cfg.samplers and Lb != 1:
         raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
-    if 'repair' in cfg.modes and cfg.corrupt > task.seq_len - 1:
-        raise ValueError(f"corrupt={cfg.corrupt} exceeds the {task.seq_len - 1} editable positions of a row")
-    probe = task.sample(2, torch.Generator().manual_seed(0))
-    names = {m: tuple(score_rows(task, m, probe, probe, _probe_inputs(task, m, probe))) for m in cfg.modes}
+    kinds = tuple(getattr(task, 'problem_kinds', ()))
+    modes = cfg.modes or (('generate', 'repair') if 'repair' in kinds else ('generate', *kinds))
+    bad = [m for m in modes if m != 'generate' and m not in kinds]
+    if bad: raise ValueError(f"task {task.name!r} has no mode {bad[0]!r}; its modes: {', '.join(('generate',) + kinds)}")
+    names = {}
+    for m in modes:
+        x = eval_inputs(task, m, 2, 0)
+        names[m] = tuple(score_rows(task, m, x['reference'], x, judge=judge))
     known = sorted({k for v in names.values() for k in v} | set(COST_METRICS))
     bad = [m for m in cfg.metrics if m not in known]
     if bad: raise ValueError(f"unknown metric {bad[0]!r}; choose from: {', '.join(known)}")
-    return Setup(task, model, Lb, names)
+    return Setup(task, model, Lb, modes, names, judge)
+
+def load_setup(cfg: EvalConfig) -> Setup:
+    "Build the task, the model and the judge of `cfg`, and check them (`make_setup`)."
+    tasks = _task_module()
+    if cfg.task not in tasks.TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; choose one of: {', '.join(tasks.TASKS)}")
+    task = tasks.get_task(cfg.task, **cfg.task_params)
+    model = load_task_model(task, cfg.model, cfg.block_size, cfg.noise, cfg.eps)
+    judge = None
+    if cfg.judge is not None:
+        judge = load_task_model(task, cfg.judge, name='--judge')
+        if block_size_of(judge) != 1:
+            raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; a judge is an AR model "
+                             f"(train it with --block-size 1)")
+    return make_setup(cfg, task, model, judge)
 
 # %% ../nbs/88_eval.ipynb #00ca8c1a
 def special_ids(task) -> tuple:
@@ -142,84 +155,83 @@ def special_ids(task) -> tuple:
     ids = [task.bos_id, task.mask_id] + [getattr(task, k, None) for k in ('eos_id', 'pad_id')]
     return tuple(sorted({int(i) for i in ids if i is not None}))
 
-def corrupt_rows(clean: Tensor, # [B, L] rows; position 0 (BOS) is kept
-                 k: int, # positions per row to replace
-                 ordinary: Tensor, # [n] the ids a replacement may take (n >= 2)
-                 generator: torch.Generator) -> Tensor: # [B, L]
-    "Replace `k` random positions of every row (never position 0) by a different ordinary token."
-    B, L = clean.shape
-    check_int('k', k, 0, L - 1)
-    pos = torch.rand(B, L - 1, generator=generator).argsort(-1)[:, :k] + 1  # [B, k] distinct positions
-    lookup = torch.full((int(max(clean.max(), ordinary.max())) + 1,), 0, dtype=torch.long)
-    lookup[ordinary] = torch.arange(len(ordinary))  # id -> its index among the ordinary ids
-    n = len(ordinary)
-    shift = torch.randint(1, n, (B, k), generator=generator)  # [B, k] never 0: never the same token
-    new = ordinary[(lookup[clean.gather(1, pos)] + shift) % n]
-    return clean.scatter(1, pos, new)
+def eval_inputs(task, mode: str, rows: int, seed: int) -> dict:
+    "The inputs of `mode` for `seed`: prompt, infill, editable, the reference rows and the problems."
+    g = torch.Generator().manual_seed(10007 * seed + 1)
+    if mode == 'generate':
+        ref = task.sample(rows, g)  # [rows, L]
+        return dict(prompt=ref[:, :1].clone(), infill=None, editable=None, reference=ref, problems=None)
+    pr = task.problems(rows, g, mode)
+    return dict(prompt=None, infill=pr.infill, editable=pr.editable, reference=pr.target, problems=pr)
 
 # %% ../nbs/88_eval.ipynb #c50d66bc
-def eval_inputs(task, mode: str, rows: int, seed: int, corrupt: int = 6) -> dict:
-    "The inputs of `mode` for `seed`: prompt, infill, editable, and the reference rows."
-    ref = task.sample(rows, torch.Generator().manual_seed(10007 * seed + 1))  # [rows, L]
-    if mode == 'generate': return dict(prompt=ref[:, :1].clone(), infill=None, editable=None, reference=ref)
-    sp = torch.tensor(special_ids(task))
-    ordinary = torch.tensor([i for i in range(task.vocab_size) if i not in sp])
-    bad = corrupt_rows(ref, corrupt, ordinary, torch.Generator().manual_seed(10007 * seed + 2))
-    editable = torch.ones_like(ref, dtype=torch.bool)
-    editable[:, 0] = False
-    return dict(prompt=None, infill=bad, editable=editable, reference=ref)
-
-def _probe_inputs(task, mode, probe):
-    return eval_inputs(task, mode, len(probe), 0, min(1, task.seq_len - 1))
-
-# %% ../nbs/88_eval.ipynb #36936ae1
 COST_METRICS = ('nfe', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
 
 def _mean(v) -> float:
     return float(torch.as_tensor(v, dtype=torch.float64).mean())
 
+def is_text_task(task) -> bool:
+    "Whether BLEU and ROUGE of the decoded span mean something (the Shakespeare tasks)."
+    return isinstance(task, _task_module().ShakespeareChar)
+
+# %% ../nbs/88_eval.ipynb #d2b54598
 def score_rows(task, mode: str, tokens: Tensor, # [B, L] the run's output
-               reference: Tensor, # [B, L] the seed's task rows
-               inputs: dict, history: Tensor|None = None # [S, B, L] the run's trace of tokens, if kept
+               inputs: dict, history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
+               judge=None # an AR model of the task, or None
               ) -> dict: # metric name -> mean over the rows
-    "Every metric of one run's tokens (task metrics, diversity, failures; repair: accuracy and revisions)."
-    out = {k: _mean(v) for k, v in task.score(tokens).items()}
+    "Every metric of one run's tokens (task metrics, diversity, failures; problems: accuracy and revisions)."
+    from ardm_nb.metrics import bleu, rouge, judge_nll, entropy_flag
+    pr = inputs['problems']
+    out = {k: _mean(v) for k, v in (task.score(tokens) if pr is None else task.score(tokens, pr)).items()}
     body = tokens[:, 1:]
     n = min(4, body.shape[1])
-    out.update(unigram_entropy=_mean(unigram_entropy(body)), distinct_2=distinct_n(body, min(2, n)),
+    out.update(unigram_entropy=_mean(unigram_entropy(body)), distinct_2_pooled=distinct_n(body, min(2, n)),
                repeated_4gram=_mean(repeated_ngram_rate(body, n)),
                failure_rate=_mean(failures(body, special_ids(task)).float()))
-    if mode == 'repair':
+    if judge is not None and pr is None:
+        ref_entropy = _mean(unigram_entropy(inputs['reference'][:, 1:]))
+        out.update(judge_nll=_mean(judge_nll(judge, tokens)),
+                   low_entropy=float(entropy_flag(out['unigram_entropy'], ref_entropy)))
+    if pr is not None:
         hist = tokens[None] if history is None else history
-        rv = revision_accounting(reference, inputs['infill'], hist, inputs['editable'], task.mask_id)
-        out.update(accuracy=_mean(rv.accuracy), accuracy_before=_mean(rv.accuracy_before), fixed=_mean(rv.fixed),
-                   broken=_mean(rv.broken), lost=_mean(rv.lost) if history is not None else math.nan,
-                   revisions=_mean(rv.revisions) if history is not None else math.nan)
+        rv = revision_accounting(pr.target, pr.infill, hist, pr.editable & pr.scored, task.mask_id)
+        out.update(fixed=_mean(rv.fixed), broken=_mean(rv.broken),
+                   lost=_mean(rv.lost) if history is not None else math.nan,
+                   revisions=_mean(rv.revisions) if history is not None else math.nan,
+                   accuracy_before=_mean(rv.accuracy_before))
+        if is_text_task(task):
+            hyp, ref = task.texts(tokens, pr)
+            r = rouge(hyp, ref)
+            out.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'], rougeL=r['rougeL'])
     return out
 
-# %% ../nbs/88_eval.ipynb #c9950768
+# %% ../nbs/88_eval.ipynb #36936ae1
 def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: str,
-            cfg: EvalConfig) -> dict: # metric name -> value, cost included
+            cfg: EvalConfig, judge=None) -> dict: # metric name -> value, cost included
     "Decode the inputs of one (mode, seed) with one sampler and budget; score it and its cost."
+    from ardm_nb.metrics import ids_to_text
     kw = dict(length=task.seq_len, sampler=sampler, generator=torch.Generator().manual_seed(seed), nfe_budget=nfe,
               infill=inputs['infill'], editable=inputs['editable'], top_p=cfg.top_p, **cfg.options.get(sampler, {}))
     t0 = time.perf_counter()
-    if cfg.mbr: res = mbr_sample(model, cfg.mbr, inputs['prompt'], **kw)
-    else: res = sample(model, inputs['prompt'], trace=mode == 'repair', **kw)
+    if cfg.mbr:
+        to_text = task.decode if is_text_task(task) else ids_to_text
+        res = mbr_sample(model, cfg.mbr, inputs['prompt'], to_text=to_text, **kw)
+    else: res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
     seconds = time.perf_counter() - t0
     hist = None if res.trace is None else res.trace['tokens']
-    m = score_rows(task, mode, res.tokens, inputs['reference'], inputs, hist)
-    generated = task.seq_len - 1  # every position but BOS is written (generate) or editable (repair)
+    m = score_rows(task, mode, res.tokens, inputs, hist, judge)
+    ed = inputs['editable']
+    generated = task.seq_len - 1 if ed is None else float(ed.sum(-1).float().mean())
     m.update(asdict(cost_metrics(res, seconds, generated)))
     return m
 
-# %% ../nbs/88_eval.ipynb #4a31c6f0
+# %% ../nbs/88_eval.ipynb #031cb6d4
 REFERENCE = 'task samples'
 
 def row_key(row: dict) -> str:
     "What decides a row's numbers, as one string: equal keys, equal rows."
     keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed', 'rows', 'top_p',
-            'mbr', 'corrupt', 'block_size', 'noise', 'eps')
+            'mbr', 'block_size', 'noise', 'eps', 'judge')
     return json.dumps({k: row.get(k) for k in keys}, sort_keys=True, default=str)
 
 def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None) -> dict:
@@ -227,13 +239,14 @@ def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None
     return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode, sampler=sampler,
                 options=cfg.options.get(sampler, {}), nfe_budget=nfe, seed=seed, rows=cfg.rows,
                 top_p=cfg.top_p if nfe is not None else None, mbr=cfg.mbr if nfe is not None else 0,
-                corrupt=cfg.corrupt if mode == 'repair' else None,
                 block_size=cfg.block_size if oracle else None, noise=cfg.noise if oracle else None,
-                eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None)
+                eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None,
+                judge=cfg.judge if mode == 'generate' else None)
 
 def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
+# %% ../nbs/88_eval.ipynb #4a31c6f0
 def write_rows(path: Path, cfg: EvalConfig, rows: list[dict]):
     "Write `{'config', 'rows'}` to `path` atomically."
     doc = dict(config=asdict(cfg), torch=torch.__version__,
@@ -247,7 +260,7 @@ def read_rows(path: Path) -> list[dict]:
     if not path.exists(): return []
     try: rows = json.loads(path.read_text())['rows']
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out")
+        raise ValueError(f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out") from None
     for r in rows: r['metrics'] = {k: math.nan if v is None else v for k, v in r['metrics'].items()}
     return rows
 
@@ -261,26 +274,27 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     if path is not None: path.parent.mkdir(parents=True, exist_ok=True)
     rows = [] if path is None else read_rows(path)
     done = {row_key(r) for r in rows}
-    jobs = [(m, seed, nfe, smp) for m in cfg.modes for seed in range(cfg.seeds) for nfe in (None, *cfg.nfe)
-            for smp in ((REFERENCE,) if nfe is None else cfg.samplers) if not (nfe is None and m == 'repair')]
-    todo = [j for j in jobs if row_key(_base_row(cfg, j[0], j[1], j[3], j[2])) not in done]
+    jobs = [(m, seed, nfe, smp) for m in s.modes for seed in range(cfg.seeds) for nfe in (None, *cfg.nfe)
+            for smp in ((REFERENCE,) if nfe is None else cfg.samplers) if not (nfe is None and m != 'generate')]
+    key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2]))
+    todo = [j for j in jobs if key(j) not in done]
     inputs = {}
     for mode, seed, nfe, smp in tqdm(todo, desc=f'eval {cfg.task}', dynamic_ncols=True, disable=not progress):
-        if (mode, seed) not in inputs: inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed, cfg.corrupt)
+        if (mode, seed) not in inputs: inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed)
         x = inputs[mode, seed]
         row = _base_row(cfg, mode, seed, smp, nfe)
-        if nfe is None: row.update(nfe=None, metrics=score_rows(s.task, mode, x['reference'], x['reference'], x))
+        if nfe is None: row.update(nfe=None, metrics=score_rows(s.task, mode, x['reference'], x, judge=s.judge))
         else:
-            m = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg)
+            m = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg, s.judge)
             row.update(nfe=m['nfe'], metrics=m)
         rows.append(row)
         if path is not None: write_rows(path, cfg, rows)
-    keys = {row_key(_base_row(cfg, *j[:2], j[3], j[2])): None for j in jobs}
     by_key = {row_key(r): r for r in rows}
-    return [by_key[k] for k in keys]
+    return [by_key[key(j)] for j in jobs]
 
 # %% ../nbs/88_eval.ipynb #0365673a
-LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeated', 'seconds', 'nfe')
+LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeat', 'seconds', 'nfe',
+                   'low_entropy')
 
 def higher_is_better(metric: str, task=None) -> bool:
     "Direction of `metric`: the task's own word if it gives one, else read from the name."
@@ -294,11 +308,12 @@ def summarize(rows: list[dict], metric: str) -> list[dict]:
     for r in rows: groups.setdefault((r['mode'], r['sampler'], r['nfe_budget']), []).append(r)
     out = []
     for (mode, smp, nfe), rs in groups.items():
-        vals = [r['metrics'].get(metric, math.nan) for r in sorted(rs, key=lambda r: r['seed'])]
-        ok = [v for v in vals if v is not None and math.isfinite(v)]
+        rs = sorted(rs, key=lambda r: r['seed'])
+        vals = [r['metrics'].get(metric, math.nan) for r in rs]
+        finite = all(v is not None and math.isfinite(v) for v in vals)  # (an infinite NLL is not averaged away)
         used = [r['nfe'] for r in rs if r['nfe'] is not None]
         out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=[r['seed'] for r in rs],
-                        ci=bootstrap_ci(ok) if ok else None, values=vals,
+                        ci=bootstrap_ci(vals) if finite else None, values=vals,
                         nfe=sum(used) / len(used) if used else None))
     return out
 
@@ -324,10 +339,13 @@ def best_at(rows: list[dict], metric: str, mode: str, task=None) -> list[dict]:
 
 # %% ../nbs/88_eval.ipynb #89800aec
 def default_metrics(setup: Setup, mode: str) -> tuple:
-    "The table's metrics for `mode`: the task's own (generate), accuracy and revisions (repair)."
-    if mode == 'repair': return ('accuracy', 'fixed', 'broken', 'lost')
-    own = [k for k in setup.metrics[mode] if k not in ('unigram_entropy', 'distinct_2', 'repeated_4gram')]
-    return tuple(own[:6])
+    "The table's metrics for `mode`: the task's own (generate); the problem's own, BLEU/ROUGE and revisions."
+    names = setup.metrics[mode]
+    own = names[:names.index('unigram_entropy')]  # the task's keys come first
+    if mode == 'generate': return tuple(own[:5]) + (('judge_nll',) if 'judge_nll' in names else ())
+    plain = set(setup.task.score(setup.task.sample(2, torch.Generator().manual_seed(0))))
+    text = tuple(k for k in ('bleu', 'rougeL') if k in names)
+    return tuple(k for k in own if k not in plain) + text + ('fixed', 'broken', 'lost')
 
 def _fmt(ci: CI|None) -> str:
     if ci is None: return '–'
@@ -373,7 +391,13 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
             if s['nfe_budget'] is None:
                 ax.axhline(s['ci'].mean, color='k', ls=':', lw=1.5, label=f"{s['sampler']} (exact)")
                 ax.axhspan(s['ci'].lo, s['ci'].hi, color='k', alpha=0.08, lw=0)
+        before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
+        if mode == 'repair' and metric == 'token_accuracy' and before:
+            ax.axhline(sum(before) / len(before), color='grey', ls='--', lw=1.2, label='input before repair')
+        budgets = sorted({s['nfe_budget'] for s in summ if s['nfe_budget'] is not None})
         ax.set_xscale('log', base=2)
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_xlabel('NFE budget (denoiser passes, log scale)')
         arrow = 'higher is better' if higher_is_better(metric) else 'lower is better'
         ax.set_ylabel(f'{metric} ({arrow})')
@@ -389,13 +413,13 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
 # %% ../nbs/88_eval.ipynb #21245dd7
 def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[tuple], str]:
     "The Markdown report, the figure's panels and its title for the rows of `cfg`."
-    metrics = {m: cfg.metrics or default_metrics(setup, m) for m in cfg.modes}
+    metrics = {m: cfg.metrics or default_metrics(setup, m) for m in setup.modes}
     seeds = cfg.seeds
     parts = [f"# `ardm eval`: task {cfg.task}, model {cfg.model}",
              f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; the same seeds "
              f"and inputs for every sampler."]
     panels = []
-    for mode in cfg.modes:
+    for mode in setup.modes:
         ms = tuple(k for k in metrics[mode] if k in setup.metrics[mode] or k in COST_METRICS)
         if not ms: continue
         parts += [f"## {mode}", markdown_table(rows, ms, mode)]
@@ -426,7 +450,7 @@ def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -
     log(f"written: {out / 'eval.json'}, {out / 'eval.md'}, {out / 'eval.png'}")
     return dict(rows=rows, markdown=md, title=title)
 
-# %% ../nbs/88_eval.ipynb #d61b2a28
+# %% ../nbs/88_eval.ipynb #55ebd2bc
 def _ints(name: str, text: str) -> tuple:
     try: return tuple(int(t) for t in text.split(','))
     except ValueError: raise ValueError(f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}") from None
@@ -451,15 +475,17 @@ def add_eval_arguments(p):
     p.add_argument('--nfe', default='4,8,16,32', help='comma-separated NFE budgets (default 4,8,16,32)')
     p.add_argument('--seeds', type=int, default=3, help='seeds 0..N-1, the same for every sampler (default 3)')
     p.add_argument('--rows', type=int, default=64, help='samples or repair inputs per seed (default 64)')
-    p.add_argument('--modes', default='generate,repair', help='generate and/or repair (default both)')
+    p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds (repair, infill, "
+                   "continue, solve) (default: generate,repair)")
     p.add_argument('--metrics', help='comma-separated metrics for the table and figure (default: the task\'s)')
     p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE', help='a task parameter')
     p.add_argument('--block-size', type=int, default=16, dest='block_size', help="the oracle's block size")
     p.add_argument('--noise', default='eps_hybrid', help="the oracle's noise: absorbing or eps_hybrid")
     p.add_argument('--eps', type=float, default=0.1, help="the oracle's eps-hybrid swap rate (default 0.1)")
-    p.add_argument('--corrupt', type=int, default=6, help='repair: tokens replaced per row (default 6)')
     p.add_argument('--top-p', type=float, default=1.0, dest='top_p', help='nucleus of every draw (default 1)')
     p.add_argument('--mbr', type=int, default=0, help='MBR over K candidates sharing the budget (default off)')
+    p.add_argument('--judge', help='an AR model folder of the same task (ardm train --task NAME --block-size 1): '
+                   'judge NLL of the generated rows')
     p.add_argument('--out', default='out/eval', help='output folder (default out/eval)')
 
 def eval_command(args, log=print) -> dict:
@@ -467,11 +493,11 @@ def eval_command(args, log=print) -> dict:
     cfg = EvalConfig(task=args.task, task_params=dict(_param(t) for t in args.param), model=args.model,
                      samplers=_names(args.samplers) or DEFAULT_SAMPLERS, nfe=_ints('--nfe', args.nfe),
                      seeds=args.seeds, rows=args.rows, modes=_names(args.modes), block_size=args.block_size,
-                     noise=args.noise, eps=args.eps, corrupt=args.corrupt, top_p=args.top_p, mbr=args.mbr,
+                     noise=args.noise, eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
                      metrics=_names(args.metrics))
     return run_eval(cfg, args.out, log=log)
 
-# %% ../nbs/88_eval.ipynb #5edd6106
+# %% ../nbs/88_eval.ipynb #80972abd
 def task_tokenizer(task):
     "A word-level HF tokenizer whose token `<i>` is the task's id i (BOS and MASK named as such)."
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -1,0 +1,136 @@
+"`ardm eval` end to end on the markov-words oracle (tiny sizes), rerun skipping, pairing, MBR, task training, bad input."
+import json
+
+import pytest
+import torch
+
+import ardm_nb.eval as ev
+from ardm_nb.cli import main
+
+TINY = ['--task', 'markov-words', '--model', 'oracle', '--samplers', 'bd3,fixed', '--nfe', '4,8', '--seeds', '3',
+        '--rows', '4']
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    yield
+
+
+def _cfg(**kw):
+    return ev.EvalConfig(**{**dict(samplers=('bd3', 'fixed'), nfe=(4, 8), seeds=3, rows=4), **kw})
+
+
+def test_cli_eval_on_the_oracle_writes_rows_table_and_figure(tmp_path, capsys):
+    assert main(['eval', *TINY, '--out', str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / 'eval.json').read_text())
+    rows = doc['rows']
+    assert len(rows) == 3 + 2 * 3 * 2 * 2  # reference rows + modes x seeds x budgets x samplers
+    for r in rows:
+        for k in ('task', 'model', 'sampler', 'options', 'nfe_budget', 'nfe', 'seed', 'metrics'): assert k in r
+    run = [r for r in rows if r['nfe_budget'] is not None]
+    assert all(r['nfe'] <= r['nfe_budget'] and r['metrics']['nfe'] == r['nfe'] for r in run)
+    assert {'invalid_word_rate', 'token_accuracy', 'fixed', 'broken', 'lost', 'tokens_per_pass',
+            'seconds_per_sample', 'edits_per_step', 'stopped_early'} <= set().union(*(r['metrics'] for r in run))
+    md = (tmp_path / 'eval.md').read_text()
+    assert '| fixed | 8 |' in md and 'mean over 3 seeds [95% bootstrap CI]' in md
+    assert (tmp_path / 'eval.png').stat().st_size > 10_000
+    # the exact samples of the chain: no invalid word, and fixed (a reviser) repairs more than it breaks
+    ref = [r for r in rows if r['sampler'] == 'task samples']
+    assert len(ref) == 3 and all(r['metrics']['invalid_word_rate'] == 0 for r in ref)
+    fixed = [r for r in run if r['mode'] == 'repair' and r['sampler'] == 'fixed']
+    assert sum(r['metrics']['fixed'] for r in fixed) > sum(r['metrics']['broken'] for r in fixed)
+
+
+def test_rerun_skips_rows_already_done(tmp_path, monkeypatch):
+    cfg = _cfg(modes=('generate',))
+    first = ev.evaluate(cfg, tmp_path, progress=False)
+    stamp = (tmp_path / 'eval.json').stat().st_mtime_ns
+
+    def fail(*a, **k): raise AssertionError('a row that was already done ran again')
+    monkeypatch.setattr(ev, 'run_one', fail)
+    again = ev.evaluate(cfg, tmp_path, progress=False)
+    assert [ev.row_key(r) for r in again] == [ev.row_key(r) for r in first]
+    assert (tmp_path / 'eval.json').stat().st_mtime_ns == stamp  # nothing rewritten
+
+
+def test_interrupted_run_resumes_with_only_the_missing_rows(tmp_path, monkeypatch):
+    cfg = _cfg(modes=('generate',), seeds=2)
+    real, calls = ev.run_one, []
+
+    class Killed(Exception): "The process dying half-way."
+
+    kill_at = [3]
+
+    def flaky(*a, **k):
+        calls.append(a[2:5])
+        if len(calls) == kill_at[0]: raise Killed
+        return real(*a, **k)
+    monkeypatch.setattr(ev, 'run_one', flaky)
+    with pytest.raises(Killed): ev.evaluate(cfg, tmp_path, progress=False)
+    done = json.loads((tmp_path / 'eval.json').read_text())['rows']
+    assert len(done) == 1 + 2  # the reference row of seed 0 and the two runs before the interruption
+    calls.clear()
+    kill_at[0] = None
+    rows = ev.evaluate(cfg, tmp_path, progress=False)
+    assert len(rows) == 2 + 2 * 2 * 2 and len(calls) == 2 * 2 * 2 - 2
+
+
+def test_samplers_are_paired_on_the_same_inputs():
+    rows = ev.evaluate(_cfg(modes=('repair',), samplers=('bd3', 'confidence', 'fixed')), None, progress=False)
+    for seed in range(3):
+        before = {r['metrics']['accuracy_before'] for r in rows if r['seed'] == seed}
+        assert len(before) == 1
+    # bd3 and confidence only reveal MASKs: with nothing masked they return the corrupted input unchanged
+    for r in rows:
+        if r['sampler'] != 'fixed': assert r['metrics']['token_accuracy'] == r['metrics']['accuracy_before']
+
+
+def test_mbr_counts_every_candidate():
+    rows = ev.evaluate(_cfg(modes=('generate',), samplers=('confidence',), nfe=(8,), seeds=1, mbr=2), None,
+                       progress=False)
+    run = [r for r in rows if r['nfe_budget'] is not None]
+    assert [r['nfe'] for r in run] == [8]  # 2 candidates x 4 passes (one per block)
+
+
+def test_summary_ci_and_verdict():
+    rows = ev.evaluate(_cfg(modes=('repair',)), None, progress=False)
+    s = {(x['sampler'], x['nfe_budget']): x for x in ev.summarize(rows, 'token_accuracy')}
+    bd3 = s['bd3', 4]['ci']
+    assert bd3.lo <= bd3.mean <= bd3.hi and len(s['bd3', 4]['seeds']) == 3
+    best = ev.best_at(rows, 'token_accuracy', 'repair')
+    assert [b['nfe_budget'] for b in best] == [4, 8]
+
+
+def test_train_a_task_model_and_evaluate_it(tmp_path, capsys):
+    run = tmp_path / 'run'
+    assert main(['train', '--task', 'markov-words', '--config', 'tiny', '--out', str(run)]) == 0
+    assert (run / 'model' / 'model.safetensors').exists()
+    out = tmp_path / 'eval'
+    assert main(['eval', '--task', 'markov-words', '--model', str(run / 'model'), '--samplers', 'bd3,gate',
+                 '--nfe', '4', '--seeds', '3', '--rows', '2', '--out', str(out)]) == 0
+    rows = json.loads((out / 'eval.json').read_text())['rows']
+    assert {r['model'] for r in rows} == {str(run / 'model')} and len(rows) == 3 + 2 * 3 * 2
+    from ardm_nb.samplers import load_model
+    model, tok = load_model(run / 'model')  # the task's word-level tokenizer travels with the model
+    assert len(tok) == model.config.vocab_size and tok.mask_token_id == model.config.mask_id
+
+
+@pytest.mark.parametrize('args,msg', [
+    (['--task', 'nope'], "unknown task 'nope'"),
+    (['--task', 'markov-words', '--samplers', 'bd3,nope'], "unknown sampler 'nope'"),
+    (['--task', 'markov-words', '--metrics', 'shininess'], "unknown metric 'shininess'"),
+    (['--task', 'sudoku'], 'has no oracle'),
+    (['--task', 'markov-words', '--nfe', '2'], 'below one pass per block'),
+    (['--task', 'markov-words', '--nfe', '4,x'], 'comma-separated integers'),
+    (['--task', 'markov-words', '--param', 'n_words=63'], 'n_words=63'),
+    (['--task', 'markov-words', '--param', 'colour=3'], "no parameter 'colour'"),
+    (['--task', 'markov-words', '--modes', 'generate,sing'], "no mode 'sing'"),
+    (['--task', 'markov-words', '--samplers', 'l2r'], 'block-size-1'),
+    (['--task', 'markov-words', '--model', '/nonexistent/model'], 'does not exist'),
+    (['--task', 'markov-words', '--seeds', '0'], 'seeds=0'),
+])
+def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
+    assert main(['eval', *args, '--out', str(tmp_path / 'o')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert msg in err and err.startswith('ardm eval: error:') and '\n' not in err and 'Traceback' not in err
+    assert not (tmp_path / 'o' / 'eval.json').exists()
