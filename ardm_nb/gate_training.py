@@ -359,9 +359,10 @@ def train_gate(model_dir: str|Path, # a model folder (OUT/model of a hybrid-nois
     "Train an overwrite gate on the frozen denoiser in `model_dir` and save it there."
     from tqdm.auto import tqdm
     from ardm_nb.samplers import load_model
-    model_dir = Path(model_dir); out = Path(out) if out is not None else model_dir; out.mkdir(parents=True, exist_ok=True)
+    model_dir = Path(model_dir); out = Path(out) if out is not None else model_dir
     model, tok = load_model(model_dir); lm = model.lm.requires_grad_(False).eval()
     check_denoiser(lm, cfg.window_blocks)
+    out.mkdir(parents=True, exist_ok=True)  # only once the model has loaded: a failed start leaves no folder
     rows, held = _packed(cfg.data, 'train', tok, lm.cfg.max_len), _packed(cfg.data, 'valid', tok, lm.cfg.max_len)[:cfg.eval_rows]
     noise = NoiseConfig('eps_hybrid', eps=cfg.eps)
     gate = new_gate(gate_config(cfg, lm.cfg), torch.Generator().manual_seed(cfg.seed))

@@ -90,13 +90,18 @@ def _first_max(c: Tensor, tv: Tensor, ti: Tensor) -> tuple[Tensor, Tensor]:
 _LOG2E = 1 / math.log(2)
 
 def logit_stats(logits: Tensor, # [..., V] logits
-                temperature: float = 1.0, chunk_bytes: int = 2**20) -> LogitStats:
+                temperature: float = 1.0, chunk_bytes: int = 2**20,
+                name: str = 'logits') -> LogitStats: # the argument's name, for the error message
     "Log-sum-exp, entropy and top-2 of `softmax(logits / temperature)`, one chunked pass."
     check_range('temperature', temperature, 0, lo_open=True)
     if logits.shape[-1] < 2: raise ValueError(f"signals need a vocabulary of at least 2 entries, got {logits.shape[-1]}")
     lead, V = logits.shape[:-1], logits.shape[-1]
     z = logits.reshape(-1, V); N = z.shape[0]
     tv, ti = top2(z); tv = tv.float() / temperature  # dividing by tau > 0 keeps the order
+    bad = ~(tv[:, 0] < math.inf)  # NaN or +inf is a row's maximum (-inf, a forbidden token, is fine)
+    if bool(bad.any()):
+        raise ValueError(f"{name} contains NaN or +inf (first in row {int(bad.nonzero()[0])} of {N}); the signals "
+                         f"need finite logits (-inf, a forbidden token, is allowed)")
     m = tv[:, :1]
     tot, S = tv.new_empty(N), tv.new_empty(N)  # per row: sum e^d and sum e^d d
     rows = max(1, min(N, chunk_bytes // (4 * V)))
@@ -134,9 +139,12 @@ def uncertainty_signals(logits: Tensor, # [..., V] logits at step t
     "`Signals` (entropy, margin, confidence change) from one `logit_stats` pass over `logits` (and one over `prev_logits`)."
     check_range('temperature', temperature, 0, lo_open=True)
     if prev_logits is not None: check_same_shape('logits', logits, 'prev_logits', prev_logits)
+    if tokens is not None and (tokens.shape != logits.shape[:-1] or tokens.dtype.is_floating_point):
+        raise ValueError(f"tokens must be integer ids of shape {tuple(logits.shape[:-1])} (the logits' without "
+                         f"the vocabulary), got {tokens.dtype} {tuple(tokens.shape)}")
     st = logit_stats(logits, temperature, chunk_bytes)
     if prev_logits is None: return signals_from_stats(st, temperature)
-    stp = logit_stats(prev_logits, temperature, chunk_bytes)
+    stp = logit_stats(prev_logits, temperature, chunk_bytes, 'prev_logits')
     y = stp.top_ids[..., 0] if tokens is None else tokens  # the argmax of the raw logits: log-probs may round near-ties together
     return signals_from_stats(st, temperature, log_prob_of(logits, st, y, temperature), log_prob_of(prev_logits, stp, y, temperature))
 

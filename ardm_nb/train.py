@@ -104,7 +104,10 @@ def prepare_data(cfg: TrainConfig, tokenizer=None) -> RunData:
     texts = {s: load_texts(cfg.data, s, cfg.text_field)['text'] for s in ('train', 'valid', 'test')}
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else train_tokenizer(texts['train'], cfg.vocab_size)
-    packed = {s: tokenize_and_pack(t, tokenizer, cfg.seq_len) for s, t in texts.items()}
+    packed = {}
+    for s, t in texts.items():
+        try: packed[s] = tokenize_and_pack(t, tokenizer, cfg.seq_len)
+        except ValueError as e: raise ValueError(f"the {s} split of data {cfg.data!r}: {e}") from None
     info = dict(data=cfg.data, rows={s: len(p) for s, p in packed.items()}, docs={s: len(t) for s, t in texts.items()},
                 tokens={s: p.numel() for s, p in packed.items()}, vocab_size=len(tokenizer), mask_id=tokenizer.mask_token_id,
                 tokenizer=cfg.tokenizer or 'byte-level BPE trained on the training split')
