@@ -96,6 +96,7 @@ class GateOutput:
     u: Tensor # [..., n] uncertainty gate
     r: Tensor # [n] maturity prior
     signals: Signals # raw signals, each [..., n]
+    features: Tensor|None = None # [..., n, F] what u read (None when u = 0): gate training on the sampler's own states
 
 # %% ../nbs/30_gate.ipynb #b5d17b03
 class OverwriteGate(nn.Module):
@@ -144,8 +145,9 @@ class OverwriteGate(nn.Module):
         if self.u_net is None: return GateOutput(noisy_or(torch.zeros(sig.entropy.shape, device=dev), r), torch.zeros(sig.entropy.shape, device=dev), r, sig)
         z = self.norm(torch.stack(sig, -1), update_norm)  # [..., n, 3]
         if cfg.logq: z = torch.cat([z, self._logq_z(token_logq, written, sig.entropy, update_norm)], -1)  # [..., n, 5]
-        u = self.u_net(gate_features(hidden, z, step, cfg.T, r))
-        return GateOutput(noisy_or(u, r), u, r, sig)
+        phi = gate_features(hidden, z, step, cfg.T, r)  # [..., n, F]
+        u = self.u_net(phi)
+        return GateOutput(noisy_or(u, r), u, r, sig, phi)
 
 # %% ../nbs/30_gate.ipynb #714fb865
 def linear_schedule(t: int, T: int, start: float, end: float) -> float:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .core import check_range, check_int
-from .noise import NoiseConfig, corrupt
+from .noise import NoiseConfig, corrupt, random_tokens
 from .model import BlockDiffusionLM, ModelConfig, Output
 from .block_diffusion import Draw, draw_corruption, sample_block_times
 from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate
@@ -23,7 +23,8 @@ __all__ = ['OBJECTIVES', 'ESTIMATORS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'check_den
            'window_draw', 'step_draws', 'ProxyBatch', 'gate_on_windows', 'proxy_batch', 'proxy_loss', 'auroc', 'logit',
            'logistic_noise', 'hard_mask', 'gumbel_sigmoid', 'straight_through', 'relaxed_mask', 'hold_probabilities',
            'SeqLoss', 'seq_loss', 'Unroll', 'unroll', 'GateTrainConfig', 'gate_config', 'new_gate', 'gate_step',
-           'gate_separation', 'refinement_accuracy', 'save_gate', 'load_gate', 'train_gate', 'plot_gate_curves']
+           'gate_separation', 'refinement_accuracy', 'rollout_states', 'dagger_gate', 'save_gate', 'load_gate',
+           'train_gate', 'plot_gate_curves']
 
 # %% ../nbs/85_gate_training.ipynb #af972a1c
 def check_denoiser(lm: BlockDiffusionLM, window_blocks: int):
@@ -299,6 +300,54 @@ def refinement_accuracy(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, w
     u = unroll(lm, gate, x0, x_start, window_blocks, generator, update_norm=False)
     return dict(acc_start=(x_start == x0).float().mean().item(), acc_end=(u.x == x0).float().mean().item(),
                 edit_rate=(u.edits.sum() / u.gated.sum().clamp_min(1)).item())
+
+# %% ../nbs/85_gate_training.ipynb #a14c0402
+def rollout_states(model, # a hybrid-noise denoiser (or any `WindowDenoiser`)
+                   gate: OverwriteGate, # the gate the sampler runs (linear or MLP)
+                   clean: Tensor, # [B, L] the right tokens x*
+                   start: Tensor, # [B, L] the sampler's input (a corrupted copy of `clean`)
+                   editable: Tensor, # bool [B, L] positions the sampler may change
+                   generator: torch.Generator, steps: int = 4, **options) -> tuple[Tensor, Tensor]: # features [R, F], wrong [R]
+    "Run the gate sampler from `start` and collect, at every step, the gate's features at written positions and 1[x_i != x*_i]."
+    from ardm_nb.samplers import sample  # imported here: this chapter comes before the samplers in reading order
+    rec = []
+    sample(model, length=clean.shape[1], sampler='gate', generator=generator, infill=start, editable=editable,
+           steps=steps, gate=gate, record=rec, **options)
+    feats, wrong = [], []
+    for r in rec:
+        n = r['tokens'].shape[1]
+        w = r['written'] & editable[:, r['start']:r['start'] + n].to(r['written'].device)
+        feats.append(r['features'][w])
+        wrong.append((r['tokens'] != clean[:, r['start']:r['start'] + n].to(r['tokens'].device))[w])
+    return torch.cat(feats), torch.cat(wrong)
+
+def dagger_gate(model, gate: OverwriteGate, # trained in place (its u only; the running norm is the sampler's own)
+                clean: Tensor, # [B, L] clean rows
+                editable: Tensor|None = None, # bool [B, L] (default: every position)
+                rounds: int = 3, rate: float = 0.15, # rollouts and the share of editable tokens corrupted in each
+                epochs: int = 200, lr: float = 1e-2, steps: int = 4, seed: int = 0, **options) -> list[dict]:
+    "Train the gate's u on 'the current token is wrong' over the states its own sampler visits, aggregated over rounds."
+    if gate.u_net is None: raise ValueError("dagger_gate needs a gate with a learned u (GateConfig(kind='linear' or 'mlp'))")
+    check_int('rounds', rounds, 1); check_range('rate', rate, 0, 1); check_int('epochs', epochs, 0)
+    g = torch.Generator().manual_seed(seed)
+    editable = torch.ones_like(clean, dtype=torch.bool) if editable is None else editable
+    lm = getattr(model, 'lm', model)
+    mask_id, V = (lm.cfg.mask_id, lm.cfg.vocab_size) if hasattr(lm, 'cfg') else (lm.mask_id, lm.vocab_size)  # a `WindowDenoiser` has no cfg
+    data_f, data_y, history = [], [], []
+    opt = torch.optim.Adam(gate.u_net.parameters(), lr=lr)
+    for k in range(rounds):
+        swap = editable & (torch.rand(clean.shape, generator=g) < rate)
+        start = torch.where(swap, random_tokens(clean.shape, V, mask_id, g), clean)
+        f, y = rollout_states(model, gate, clean, start, editable, g, steps, **options)
+        with torch.no_grad(): u = gate.u_net(f)
+        history.append(dict(round=k, states=len(y), wrong_rate=y.float().mean().item(), auroc=auroc(u, y)))
+        data_f.append(f); data_y.append(y.float())
+        F_all, Y_all = torch.cat(data_f), torch.cat(data_y)
+        for _ in range(epochs):
+            loss = F.binary_cross_entropy(gate.u_net(F_all).clamp(1e-6, 1 - 1e-6), Y_all)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        history[-1]['bce_after'] = loss.item() if epochs else math.nan
+    return history
 
 # %% ../nbs/85_gate_training.ipynb #7ba5213d
 GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'

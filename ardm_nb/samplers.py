@@ -488,6 +488,7 @@ class GateRule(Rule):
     action: str = 'replace' # an accepted edit: 'replace' the token by the proposal, or 'remask' it (decoded afresh at the next step)
     guards: bool = True # False: no repetition guards (n-gram, neighbour) and no top-2 fallback, for tasks where repeats are legal
     accept: bool = True # False: commit every selected edit whose argmax differs (no acceptance test, no guards)
+    record: list|None = None # a list that gets, per step, the gate's features and the window's tokens (gate training on these states)
     top_p: float = 0.9; temperature: float = 1.0; greedy: bool = False
     revises = True
 
@@ -559,6 +560,8 @@ class GateRule(Rule):
         written = st.written
         lq = self._written_logq(st, stats, tau) if g.cfg.logq else None
         go = g.from_signals(sig, st.hidden if g.cfg.hidden_dim else None, t, update_norm=fresh, token_logq=lq, written=written)
+        if self.record is not None and go.features is not None and fresh:
+            self.record.append(dict(start=st.start, tokens=st.tokens.clone(), written=written.clone(), features=go.features.detach().clone()))
         p = (torch.ones_like(go.p) if self.mode == 'fixed' else go.p).masked_fill(~written, 0.0)
         q_top = (-stats.log_norm).exp()  # [B, n] the argmax's probability: the calibrated rule's gain
         sel = written if self.mode == 'fixed' else self.selector(p, t, st.S, st.generator, editable=written, q_new=q_top)
