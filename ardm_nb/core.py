@@ -53,25 +53,31 @@ def _probe_writable(folder: Path) -> str|None:
 
 def check_writable_dir(name: str, # the option's name as the user wrote it, e.g. '--out'
                        path) -> Path: # a folder that exists or may be created
-    "`path` as a `Path` if it is, or can be created as, a writable folder; else `ValueError`. Writes nothing."
+    "`path` as a `Path` if it is, or can be created as, a writable folder; else `ValueError`."
     path = Path(path).expanduser()
-    if path.exists() and not path.is_dir(): raise ValueError(f"{name} {str(path)!r} is a file, not a folder")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a file, not a folder")
     parent = path
     while not parent.exists(): parent = parent.parent
-    if not parent.is_dir(): raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
+    if not parent.is_dir():
+        raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
     why = _probe_writable(parent)
-    if why is not None: raise ValueError(f"{name} {str(path)!r}: cannot write in {str(parent)!r} ({why})")
+    if why is not None:
+        raise ValueError(f"{name} {str(path)!r}: cannot write in {str(parent)!r} ({why})")
     return path
 
 def check_writable_file(name: str, # the option's name as the user wrote it, e.g. '--trace'
                         path) -> Path: # a file to be written (its folder must exist)
     "`path` as a `Path` if a file can be written there; else `ValueError`. Writes nothing."
     path = Path(path).expanduser()
-    if path.is_dir(): raise ValueError(f"{name} {str(path)!r} is a folder; give a file name inside it")
+    if path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a folder; give a file name inside it")
     folder = path.parent
-    if not folder.is_dir(): raise ValueError(f"{name} {str(path)!r}: the folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{name} {str(path)!r}: the folder {str(folder)!r} does not exist")
     why = _probe_writable(folder)
-    if why is not None: raise ValueError(f"{name} {str(path)!r}: cannot write in {str(folder)!r} ({why})")
+    if why is not None:
+        raise ValueError(f"{name} {str(path)!r}: cannot write in {str(folder)!r} ({why})")
     return path
 
 # %% ../nbs/00_core.ipynb #9bf65ab6
@@ -81,21 +87,23 @@ def check_token_ids(name: str, # the argument's name, e.g. 'prompt_ids'
                     ndim: int = 2, # the rank required, e.g. 2 for [B, P]
                     forbidden: int|None = None, # an id that must not occur (e.g. MASK in a prompt)
                     why: str = '') -> Tensor: # the reason `forbidden` is refused, for the message
-    "`ids` if it is an integer tensor of rank `ndim` with every id in the vocabulary; else `TypeError`/`ValueError`."
+    "`ids` if it is an integer tensor of rank `ndim` within the vocabulary; else an error."
+    dims = '[' + ', '.join('BPXYZ'[:ndim]) + ']' if ndim <= 5 else f'{ndim}-D'
     if not isinstance(ids, Tensor):
-        raise TypeError(f"{name} must be a torch.LongTensor of shape {_dims(ndim)}, got {type(ids).__name__}; "
+        got = type(ids).__name__
+        raise TypeError(f"{name} must be a torch.LongTensor of shape {dims}, got {got}; "
                         f"wrap it as torch.tensor([...])")
     if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if ids.ndim != ndim: raise ValueError(f"{name} must have shape {_dims(ndim)}, got {tuple(ids.shape)}")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} contains ids in [{int(ids.min())}, {int(ids.max())}], outside the vocabulary "
+    if ids.ndim != ndim:
+        raise ValueError(f"{name} must have shape {dims}, got {tuple(ids.shape)}")
+    lo, hi = (int(ids.min()), int(ids.max())) if ids.numel() else (0, 0)
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(f"{name} contains ids in [{lo}, {hi}], outside the vocabulary "
                          f"[0, {vocab_size - 1}]")
     if forbidden is not None and bool((ids == forbidden).any()):
         raise ValueError(f"{name} contains the id {forbidden}{' (' + why + ')' if why else ''}")
     return ids
-
-def _dims(ndim: int) -> str: return '[' + ', '.join(['B', 'P', 'X', 'Y', 'Z'][:ndim]) + ']' if ndim <= 5 else f'{ndim}-D'
 
 # %% ../nbs/00_core.ipynb #8ffb6d3d
 def positions(n: int, # sequence length

@@ -41,31 +41,34 @@ def _json_object(path: Path) -> dict:
     "The JSON object in `path`; `ValueError` naming the file if it is not one."
     try: obj = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{str(path)!r} is not valid JSON ({e}); the folder is damaged: save it again") from None
-    if not isinstance(obj, dict): raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
+        raise ValueError(f"{str(path)!r} is not valid JSON ({e}); the folder is damaged") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
     return obj
 
-def check_model_folder(path: str|Path, # a local folder written by `save_pretrained` (e.g. OUT/model of a run)
+def check_model_folder(path: str|Path, # a folder written by `save_pretrained` (e.g. OUT/model)
                        tokenizer: bool = False # also require tokenizer files
                       ) -> Path:
-    "`path` as a `Path` if it holds a loadable model; else `ValueError` saying what is missing or damaged."
+    "`path` as a `Path` if it holds a loadable model; else `ValueError` saying what is missing."
     path = Path(path)
-    if not path.exists(): raise ValueError(f"model folder {str(path)!r} does not exist")
-    if not path.is_dir(): raise ValueError(f"{str(path)!r} is a file; pass the model folder (e.g. OUT/model)")
+    where = repr(str(path))
+    if not path.exists(): raise ValueError(f"model folder {where} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{where} is a file; pass the model folder, e.g. OUT/model")
     if not (path / 'config.json').exists():
         if (path / 'model' / 'config.json').exists():
-            raise ValueError(f"{str(path)!r} is a run folder; did you mean {str(path / 'model')!r}?")
-        raise ValueError(f"{str(path)!r} holds no model (config.json missing); pass the model folder of a run, "
-                         f"e.g. OUT/model")
+            raise ValueError(f"{where} is a run folder; did you mean {str(path / 'model')!r}?")
+        raise ValueError(f"{where} holds no model (config.json missing); pass the model folder "
+                         f"of a run, e.g. OUT/model")
     _json_object(path / 'config.json')
     if not (path / WEIGHTS_NAME).exists() and not (path / f'{WEIGHTS_NAME}.index.json').exists():
         pickled = [n for n in PICKLED_WEIGHTS if (path / n).exists()]
         if pickled:
-            raise ValueError(f"{str(path)!r} holds {pickled[0]} (a pickle, which can run code when loaded) but no "
-                             f"{WEIGHTS_NAME}; ardm_nb loads weights from safetensors only")
-        raise ValueError(f"{str(path)!r} holds config.json but no weights ({WEIGHTS_NAME} missing)")
+            raise ValueError(f"{where} holds {pickled[0]} (a pickle, which can run code when "
+                             f"loaded) but no {WEIGHTS_NAME}: weights load from safetensors only")
+        raise ValueError(f"{where} holds config.json but no weights ({WEIGHTS_NAME} missing)")
     if tokenizer and not any((path / n).exists() for n in TOKENIZER_FILES):
-        raise ValueError(f"{str(path)!r} holds no tokenizer ({' or '.join(TOKENIZER_FILES)} missing); "
+        raise ValueError(f"{where} holds no tokenizer ({' or '.join(TOKENIZER_FILES)} missing); "
                          f"the model folder of a run holds both")
     return path
 
@@ -96,13 +99,13 @@ class ArdmForDiffusionLM(PreTrainedModel):
         return ArdmOutput(logits=out.logits, hidden_states=out.hidden)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, # a local model folder or a Hub model name
+    def from_pretrained(cls, pretrained_model_name_or_path, # a local model folder or a Hub name
                         *args, **kwargs):
-        "Load from safetensors only (never a pickle); `ValueError` naming the file for a broken local folder."
+        "Load from safetensors only (never a pickle); `ValueError` naming what is broken."
         from safetensors import SafetensorError
         if kwargs.get('use_safetensors', True) is False:
-            raise ValueError("use_safetensors=False is refused: ardm_nb loads weights from safetensors only "
-                             "(a pickled checkpoint can run code when loaded)")
+            raise ValueError("use_safetensors=False is refused: ardm_nb loads weights from "
+                             "safetensors only (a pickled checkpoint can run code when loaded)")
         kwargs['use_safetensors'] = True
         path = Path(pretrained_model_name_or_path)
         local = path.exists() or str(path).startswith(('.', '/', '~')) or str(path).count('/') > 1
