@@ -280,7 +280,7 @@ def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed:
     def prepare():
         x = torch.cat([prompt, torch.full((batch, Lb), mask, device=device())], 1)  # [B, L]
         eng = Engine(lm, use_cache)
-        eng(x, P - Lb, P, frozen=P)  # the prompt's pass; with the cache its keys are kept
+        if use_cache: eng(x, P - Lb, P, frozen=P)  # the prompt's pass, its keys kept (without the cache: no use)
         return x, eng
     def decode(x, eng):  # the loop of `sample` for the 'bd3' rule, on the last block
         rule, g = make_rule('bd3'), torch.Generator(device()).manual_seed(seed)
@@ -298,22 +298,22 @@ def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed:
 def _cost_curve(lengths: tuple = (256, 512, 1024, 2048), batch: int = 4, repeats: int = 3) -> dict:
     "Per length: cached and uncached times of the last block, FLOPs of their passes, and token agreement."
     res = {}
+    warmup = 1 if device().type == 'cuda' else 0  # on a GPU the first calls also pay for its start-up
     with torch.no_grad():
         for L in lengths:
             lm = demo_network(L)
             runs = {c: tail_decoder(lm, L, batch, c) for c in (True, False)}
-            flops, tokens = {}, {}
-            for c, (prepare, decode) in runs.items():  # the warm-up run, counted: passes made and tokens drawn
-                x, eng = prepare()
-                passes = count_passes(lm, lambda: decode(x, eng))
-                flops[c] = sum(pass_flops(lm.cfg, n, k, batch) for n, k in passes)
-                tokens[c] = x[:, L - lm.cfg.block_size:].clone()
-            head = batch * lm.cfg.block_size * 2 * lm.cfg.d_model * lm.cfg.vocab_size  # logits of each token, once
-            times = {True: [], False: []}
-            for r in range(repeats):
+            times, passes, tokens = {True: [], False: []}, {}, {}
+            for r in range(warmup + repeats):
                 for c, (prepare, decode) in runs.items():
                     x, eng = prepare()
-                    times[c].append(timed(lambda: decode(x, eng)))
+                    if r == 0:  # the first round also records the passes made (a hook on the network)
+                        t = timed(lambda: passes.setdefault(c, count_passes(lm, lambda: decode(x, eng))))
+                        tokens[c] = x[:, L - lm.cfg.block_size:].clone()
+                    else: t = timed(lambda: decode(x, eng))
+                    if r >= warmup: times[c].append(t)
+            flops = {c: sum(pass_flops(lm.cfg, n, k, batch) for n, k in p) for c, p in passes.items()}
+            head = batch * lm.cfg.block_size * 2 * lm.cfg.d_model * lm.cfg.vocab_size  # logits of each token, once
             agree = (tokens[True] == tokens[False]).float().mean().item()
             res[L] = dict(cached=times[True], uncached=times[False], flops_cached=flops[True] + head,
                           flops_uncached=flops[False] + head, agreement=agree, tokens=batch * lm.cfg.block_size)
@@ -362,9 +362,14 @@ def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4), repe
     def run(n):
         g = torch.Generator(device()).manual_seed(0)
         return sample(lm, length=n * M, sampler='bd3', generator=g, batch_size=batch, steps=lm.cfg.block_size)
-    nfe = {n: run(n).nfe for n in multiples}
+    nfe, flops = {}, {}
+    with torch.no_grad():
+        for n in multiples:  # the warm-up runs, counted: passes made and their FLOPs per generated token
+            passes = count_passes(lm, functools.partial(run, n))
+            nfe[n] = len(passes)
+            flops[n] = sum(pass_flops(lm.cfg, q, k, batch) for q, k in passes) / (n * M * batch)
     times = interleaved_times(*(functools.partial(run, n) for n in multiples), repeats=repeats, warmup=0)
-    return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, times=dict(zip(multiples, times)))
+    return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, flops=flops, times=dict(zip(multiples, times)))
 
 @register
 def sliding_window_curve() -> Table:
@@ -376,15 +381,17 @@ def sliding_window_curve() -> Table:
         whole = Measured.of([t / (n * M * s['batch']) * 1e3 for t in T[n]])
         prev = T[s['multiples'][i - 1]] if i else [0.0] * len(T[n])
         last = Measured.of([(t - p) / (M * s['batch']) * 1e3 for t, p in zip(T[n], prev)])
-        rows.append([n * M, s['nfe'][n], whole, last])
-    return Table(['tokens', 'NFE', 'ms/token (whole run)', f'ms/token (last {M})'], rows,
+        rows.append([n * M, s['nfe'][n], s['flops'][n] / 1e6, whole, last])
+    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', f'ms/token (last {M})']
+    return Table(cols, rows,
                  note=f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch")
 
 @register
 def sliding_window_cost_growth_1x_to_4x() -> Measured:
     "time per token generating 4 x max_len tokens / generating max_len tokens (flat: about 1)."
-    T = _sliding()['times']
-    return Measured.of([b / 4 / a for a, b in zip(T[1], T[4])])
+    s = _sliding()
+    T, F = s['times'], s['flops']
+    return Measured.of([b / 4 / a for a, b in zip(T[1], T[4])], note=f"FLOP-count growth {F[4] / F[1]:.3g}")
 
 # %% ../nbs/90_bench.ipynb #a2c4e6f8
 @functools.lru_cache(maxsize=None)
