@@ -4,7 +4,7 @@
 
 # %% ../nbs/55_model.ipynb #b879dc56
 from __future__ import annotations
-import math
+import functools, math
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
@@ -75,6 +75,7 @@ class SplitMask:
     clean: Tensor # bool [L, L]: the x_0 rows over the x_0 keys (block-causal)
 
     @classmethod
+    @functools.lru_cache(maxsize=16)  # built once per shape and device: no mask made or copied to the GPU per step
     def of(cls, seq_len: int, block_size: int, device=None) -> 'SplitMask':
         "The two parts of `block_diff_mask(seq_len, block_size)`, on `device`."
         m = block_diff_mask(seq_len, block_size).to(device)  # [2L, 2L]
