@@ -60,14 +60,16 @@ def load_texts(source: str|Path, # 'shakespeare', a local file/folder, or a Hub 
     path = Path(source).expanduser()
     if path.exists():
         kind, files = _local_files(path)
-        if all(os.path.getsize(f) == 0 for f in files): raise ValueError(f"data path {str(path)!r} contains no text (empty)")
+        if all(os.path.getsize(f) == 0 for f in files):
+            raise ValueError(f"data path {str(path)!r} contains no text (empty)")
         kw = dict(sample_by='paragraph') if kind == 'text' else {}
         try: ds = datasets.load_dataset(kind, data_files=files, split='train', **kw)
         except ValueError as e: raise ValueError(f"data path {str(path)!r} contains no text ({e})") from None  # empty files
-        except datasets.exceptions.DatasetGenerationError as e:  # a file that is not what its suffix says
+        except datasets.exceptions.DatasetGenerationError as e:  # not what its suffix says
             cause = e.__cause__ or e
-            raise ValueError(f"data path {str(path)!r} could not be read as {kind} ({type(cause).__name__}: "
-                             f"{str(cause).splitlines()[0] if str(cause) else ''})") from None
+            why = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+            where = repr(str(path))
+            raise ValueError(f"data path {where} could not be read as {kind} ({why})") from None
         if text_field not in ds.column_names: raise ValueError(f"{str(path)!r} has no field {text_field!r} (fields: {ds.column_names})")
         ds = ds.rename_column(text_field, 'text') if text_field != 'text' else ds
         ds = ds.filter(lambda r: bool(r['text'] and r['text'].strip()))
@@ -75,14 +77,15 @@ def load_texts(source: str|Path, # 'shakespeare', a local file/folder, or a Hub 
         a, b = int(len(ds) * fractions[0]), int(len(ds) * (fractions[0] + fractions[1]))
         if not 0 < a < b < len(ds):
             unit = 'paragraphs' if kind == 'text' else 'rows'
-            raise ValueError(f"data path {str(path)!r} holds {len(ds)} {unit} of text, too few to cut into train, "
-                             f"valid and test splits (fractions {fractions}); give it at least 20 {unit}")
+            raise ValueError(f"data path {str(path)!r} holds {len(ds)} {unit} of text, too few "
+                             f"to cut into train, valid and test splits (fractions {fractions}); "
+                             f"give it at least 20 {unit}")
         return ds.select(range(*{'train': (0, a), 'valid': (a, b), 'test': (b, len(ds))}[split]))
     if _looks_local(source): raise ValueError(f"data path {str(source)!r} does not exist")
     return _load_hub(str(source), split).rename_column(text_field, 'text') if text_field != 'text' else _load_hub(str(source), split)
 
 def _looks_local(source) -> bool:
-    "A path, never a Hub name ('name' or 'org/name'): starts with . / ~, has a file suffix or a path's separators."
+    "A path, never a Hub name ('name', 'org/name'): starts with . / ~, has a suffix or separators."
     s = str(source)
     first = s.split('/')[0]
     return (s.startswith(('.', '/', '~')) or bool(Path(s).suffix) or s.count('/') > 1 or '\\' in s
@@ -94,9 +97,10 @@ def _load_hub(name: str, split: str):
     try: return datasets.load_dataset(name, split={'valid': 'validation'}.get(split, split))
     except Exception as e:  # datasets raises several types for a missing network or an unknown name
         first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        raise ValueError(f"{name!r} is no local file or folder, and the Hub data set {name!r} could not be loaded "
-                         f"(split {split!r}): {type(e).__name__}: {first}. Offline, pass a local .txt/.jsonl/.parquet "
-                         f"file or folder instead") from None
+        why = f"{type(e).__name__}: {first}"
+        raise ValueError(f"{name!r} is no local file or folder, and the Hub data set {name!r} "
+                         f"could not be loaded (split {split!r}): {why}. Offline, pass a local "
+                         f".txt/.jsonl/.parquet file or folder instead") from None
 
 # %% ../nbs/70_data.ipynb #3972042b
 SPECIAL_TOKENS = dict(bos_token='<bos>', eos_token='<eos>', pad_token='<pad>', mask_token='<mask>')
