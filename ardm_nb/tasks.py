@@ -143,16 +143,23 @@ def markov_chain(cfg: MarkovWordsConfig) -> tuple[Tensor, Tensor]: # P [W, W], p
 
 # %% ../nbs/82_tasks.ipynb #ae7de6ec
 def _into(a: Tensor, # [R, W] forward message at position pos - 1
-          pos: Tensor, # [R] the position each row moves into
+          pos: int|Tensor, # the position each row moves into: one for all rows, or [R]
           P: Tensor, pi: Tensor) -> Tensor: # [R, W] alpha_{pos-1} T_pos
     "The forward move into `pos`: from pi at position 1, by P at odd positions, unchanged at even ones."
+    if isinstance(pos, int):  # every row at the same position: no selection needed
+        if pos == 0: return torch.full_like(a, 1.0 / a.shape[-1])  # BOS: no word yet
+        if pos == 1: return a.sum(-1, keepdim=True) * pi
+        return a @ P if pos % 2 else a
     out = torch.where((pos % 2 == 1)[:, None], a @ P, a)
     out = torch.where((pos == 1)[:, None], a.sum(-1, keepdim=True) * pi, out)
-    return torch.where((pos == 0)[:, None], torch.full_like(a, 1.0 / a.shape[-1]), out)  # BOS: no word yet
+    return torch.where((pos == 0)[:, None], torch.full_like(a, 1.0 / a.shape[-1]), out)
 
 def _back(v: Tensor, # [R, W] e_pos * beta_pos
-          pos: Tensor, P: Tensor, pi: Tensor) -> Tensor: # [R, W] beta_{pos-1}
+          pos: int|Tensor, P: Tensor, pi: Tensor) -> Tensor: # [R, W] beta_{pos-1}
     "The backward move out of `pos`: T_pos applied from the right."
+    if isinstance(pos, int):
+        if pos == 1: return (v * pi).sum(-1, keepdim=True).expand_as(v)
+        return v @ P.T if pos % 2 else v
     out = torch.where((pos % 2 == 1)[:, None], v @ P.T, v)
     return torch.where((pos == 1)[:, None], (v * pi).sum(-1, keepdim=True).expand_as(v), out)
 
@@ -168,7 +175,7 @@ class Forward:
 
 def forward_messages(a: Tensor, # [R, W] message before the first position
                      E: Tensor, # [R, n, W] evidence of n consecutive positions
-                     pos0: Tensor, # [R] position of E[:, 0]
+                     pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
                      P: Tensor, pi: Tensor) -> Forward:
     "Normalised forward messages and the log-likelihood of the evidence so far."
     R, n, W = E.shape
@@ -183,7 +190,7 @@ def forward_messages(a: Tensor, # [R, W] message before the first position
     return Forward(torch.stack(alphas, 1), torch.stack(logz, 1))
 
 def backward_messages(E: Tensor, # [R, n, W]
-                      pos0: Tensor, # [R]
+                      pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
                       P: Tensor, pi: Tensor) -> Tensor: # [R, n, W] beta (each normalised; beta = 1 at the end)
     "Backward messages within n consecutive positions (nothing after them is seen)."
     R, n, W = E.shape
@@ -267,7 +274,7 @@ def _markov_log_likelihood(self: MarkovWords, tokens: Tensor) -> Tensor: # [n] n
     x = self.check_tokens(tokens)
     E = evidence(x, self.tok, self.mask_id, self.vocab_size, 0.0)  # [n, L, W]
     start = torch.ones(len(x), self.cfg.n_words, dtype=torch.float64)
-    logz = forward_messages(start, E, torch.zeros(len(x), dtype=torch.long), self.P, self.pi).log_evidence[:, -1]
+    logz = forward_messages(start, E, 0, self.P, self.pi).log_evidence[:, -1]
     bos_ok = (x[:, 0] == self.bos_id) | (x[:, 0] == self.mask_id)
     return logz.masked_fill(~bos_ok, -math.inf)
 
@@ -325,8 +332,29 @@ class MarkovOracle:
         self.eps = eps if noise == 'eps_hybrid' else 0.0
         self.block_size, self.max_len = block_size, task.seq_len
         self.mask_id, self.vocab_size, self.device = task.mask_id, task.vocab_size, torch.device('cpu')
+        self._prefix = None  # (tokens [B, m], Forward) of the last clean prefix: a frozen prefix is not redone
 
-# %% ../nbs/82_tasks.ipynb #5cf5be24
+# %% ../nbs/82_tasks.ipynb #807aac85
+def _clean_prefix(self: MarkovOracle, x: Tensor) -> Forward: # x [B, m]: forward messages over positions 0..m-1
+    "Forward messages of a clean prefix (exact evidence); the part shared with the last call's prefix is reused."
+    t = self.task
+    B, m = x.shape
+    d, last = 0, self._prefix
+    if last is not None and last[0].shape[0] == B:  # d: first position where the prefix changed
+        k = min(m, last[0].shape[1])
+        changed = (last[0][:, :k] != x[:, :k]).any(0).nonzero()
+        d = int(changed[0]) if len(changed) else k
+    if d == m: f = Forward(last[1].alpha[:, :m], last[1].log_evidence[:, :m])
+    else:
+        a = last[1].alpha[:, d - 1] if d else torch.ones(B, t.cfg.n_words, dtype=torch.float64)
+        new = forward_messages(a, evidence(x[:, d:], t.tok[d:m], t.mask_id, t.vocab_size, 0.0), d, t.P, t.pi)
+        base = last[1].log_evidence[:, d - 1:d] if d else torch.zeros(B, 1, dtype=torch.float64)
+        f = Forward(torch.cat([last[1].alpha[:, :d], new.alpha], 1) if d else new.alpha,
+                    torch.cat([last[1].log_evidence[:, :d], new.log_evidence + base], 1) if d else new.log_evidence)
+    self._prefix = (x.clone(), f)
+    return f
+
+# %% ../nbs/82_tasks.ipynb #c175794f
 @torch.no_grad()
 def _blocks(self: MarkovOracle, x: Tensor, # [B, N] tokens, N >= end
             start: int, end: int, Lb: int, # window [start, end) of blocks of Lb
@@ -340,25 +368,26 @@ def _blocks(self: MarkovOracle, x: Tensor, # [B, N] tokens, N >= end
     a_in = one[:, None].repeat(1, nb, 1)  # [B, nb, W] message before each block
     dead_in = torch.zeros(B, nb, dtype=torch.bool)
     if end - Lb > 0:  # the clean forward pass up to the last block of the window
-        Ec = evidence(x[:, :end - Lb], t.tok[:end - Lb], t.mask_id, V, eps_clean)  # [B, end - Lb, W]
-        fc = forward_messages(one, Ec, torch.zeros(B, dtype=torch.long), t.P, t.pi)
+        if eps_clean == 0: fc = _clean_prefix(self, x[:, :end - Lb])
+        else: fc = forward_messages(one, evidence(x[:, :end - Lb], t.tok[:end - Lb], t.mask_id, V, eps_clean), 0, t.P, t.pi)
         has = starts > 0
         a_in[:, has] = fc.alpha[:, starts[has] - 1]
         dead_in[:, has] = torch.isneginf(fc.log_evidence[:, starts[has] - 1])
     En = evidence(x[:, start:end], t.tok[start:end], t.mask_id, V, eps_block)  # [B, n, W]
     En = En.reshape(B * nb, Lb, -1)  # one row per (row, block)
-    pos0 = starts.repeat(B)  # [B * nb]
+    same = nb == 1 or (Lb % 2 == 0 and start > 0)  # every block at the same parity, none holding positions 0, 1
+    pos0 = start if same else starts.repeat(B)  # one position for all rows (the moves read only that), or [B * nb]
     fb = forward_messages(a_in.reshape(B * nb, -1), En, pos0, t.P, t.pi)
     g = fb.alpha * backward_messages(En, pos0, t.P, t.pi)
     g = g / g.sum(-1, keepdim=True).clamp_min(1e-300)  # [R, Lb, W] posterior of the word at each position
-    odd = ((pos0[:, None] + torch.arange(Lb)) % 2 == 1)[..., None]  # [R, Lb, 1]
-    probs = torch.where(odd, g @ t.shows[1], g @ t.shows[0])  # [R, Lb, V]
-    at_bos = (pos0[:, None] + torch.arange(Lb)) == 0
+    pos = (starts.repeat(B) if nb > 1 else torch.full((B,), start))[:, None] + torch.arange(Lb)  # [R, Lb]
+    probs = torch.where((pos % 2 == 1)[..., None], g @ t.shows[1], g @ t.shows[0])  # [R, Lb, V]
+    at_bos = pos == 0
     probs[at_bos] = torch.nn.functional.one_hot(torch.tensor(t.bos_id), V).double()
     dead = fb.impossible.view(B, nb) | dead_in
     return probs.reshape(B, nb * Lb, V), dead
 
-# %% ../nbs/82_tasks.ipynb #3375b378
+# %% ../nbs/82_tasks.ipynb #bcea4ada
 @torch.no_grad()
 def _marginals(self: MarkovOracle, x: Tensor, start: int, end: int, Lb: int) -> Tensor: # [B, end - start, V]
     "Exact posterior marginals of the window's blocks; blocks whose evidence is impossible answered with the floor."
@@ -397,7 +426,7 @@ MarkovOracle.window, MarkovOracle.posterior = _window, _posterior
 MarkovWords.oracle = lambda self, block_size, noise='absorbing', eps=0.1: MarkovOracle(self, block_size, noise, eps)
 MarkovWords.oracle.__doc__ = "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
 
-# %% ../nbs/82_tasks.ipynb #47f91c08
+# %% ../nbs/82_tasks.ipynb #2b07e0da
 PROBLEM_FRACS = dict(infill=0.25, tail=0.5, repair=0.1)
 
 def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
@@ -426,7 +455,7 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
     body = pos >= 1
     return Problems(kind, torch.where(hit, choices[j], x), body.clone(), x.clone(), body.clone())
 
-# %% ../nbs/82_tasks.ipynb #a043dae7
+# %% ../nbs/82_tasks.ipynb #f5ea8416
 def _markov_problems(self: MarkovWords, n: int, generator: torch.Generator, kind: str = 'infill',
                      frac: float|None = None) -> Problems:
     "`n` rows of the chain made into problems of `kind` ('infill', 'continue', 'repair'); see `make_problems`."
@@ -437,7 +466,7 @@ def _markov_problems(self: MarkovWords, n: int, generator: torch.Generator, kind
 
 MarkovWords.problems = _markov_problems
 
-# %% ../nbs/82_tasks.ipynb #a5687a44
+# %% ../nbs/82_tasks.ipynb #60f9e691
 SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)} # size -> (box rows, box columns)
 
 def _units(size: int) -> list[list[int]]:
@@ -484,7 +513,7 @@ def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
     dfs()
     return out
 
-# %% ../nbs/82_tasks.ipynb #de2a8ea5
+# %% ../nbs/82_tasks.ipynb #caf37592
 def make_puzzle(size: int, rng: random.Random, givens: int|None = None) -> tuple[list[int], list[int]]:
     "(puzzle, solution): a random solved grid blanked cell by cell while the solution stays unique."
     solution = solve_sudoku([0] * size * size, size, limit=1, rng=rng)[0]
@@ -499,7 +528,7 @@ def make_puzzle(size: int, rng: random.Random, givens: int|None = None) -> tuple
         else: puzzle[i] = solution[i]  # blanking it would allow a second solution
     return puzzle, solution
 
-# %% ../nbs/82_tasks.ipynb #2c163b8c
+# %% ../nbs/82_tasks.ipynb #da631580
 @dataclass
 class SudokuConfig:
     "Parameters of `sudoku`."
@@ -513,7 +542,7 @@ class SudokuConfig:
         if self.givens is not None: check_int('givens', self.givens, 0, self.size * self.size)
         check_int('pad_to', self.pad_to, 1)
 
-# %% ../nbs/82_tasks.ipynb #50afad23
+# %% ../nbs/82_tasks.ipynb #da11a18b
 class Sudoku(Task):
     "Sudoku grids (training data: solved grids) and puzzles with a unique solution, givens held fixed."
     name, config_class, problem_kinds = 'sudoku', SudokuConfig, ('solve',)
@@ -545,7 +574,7 @@ class Sudoku(Task):
         blank = puzzles == 0
         return Problems(kind, puzzles.masked_fill(blank, self.mask_id), blank.clone(), target, blank.clone())
 
-# %% ../nbs/82_tasks.ipynb #cd146b73
+# %% ../nbs/82_tasks.ipynb #87564db9
 def _sudoku_score(self: Sudoku, tokens: Tensor, problems: Problems|None = None) -> dict[str, Tensor]:
     "Violations and valid grids; with the puzzles, also solved (the unique solution) and cell accuracy."
     x = self.check_tokens(tokens)
@@ -574,7 +603,7 @@ def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
 
 Sudoku.score, Sudoku.decode = _sudoku_score, _sudoku_decode
 
-# %% ../nbs/82_tasks.ipynb #4066d750
+# %% ../nbs/82_tasks.ipynb #9bbb8320
 SHAKESPEARE_CHARS = '\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz{}'
 
 class CharTokenizer:
@@ -608,7 +637,7 @@ class BPETokenizer:
     def encode(self, text: str) -> Tensor: return torch.tensor(self.tok(text, add_special_tokens=False)['input_ids'])
     def decode(self, ids) -> str: return self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
 
-# %% ../nbs/82_tasks.ipynb #a55d6ee4
+# %% ../nbs/82_tasks.ipynb #3233f23d
 @dataclass
 class ShakespeareConfig:
     "Parameters of `shakespeare-char` and `shakespeare-bpe`."
@@ -622,7 +651,7 @@ class ShakespeareConfig:
         if self.split not in ('test', 'valid'): raise ValueError(f"split={self.split!r} must be 'test' or 'valid'")
         check_int('bpe_vocab', self.bpe_vocab, 260)
 
-# %% ../nbs/82_tasks.ipynb #c4368ae8
+# %% ../nbs/82_tasks.ipynb #aa0ecabd
 _CACHE = {}
 
 def _cached(key, make):
@@ -647,7 +676,7 @@ class ShakespeareChar(Task):
         return _cached((self.name, id(self.tok), split), lambda: self.tok.encode(_works(split)))
     def decode(self, ids: Tensor) -> list[str]: return [self.tok.decode(r) for r in ids.tolist()]
 
-# %% ../nbs/82_tasks.ipynb #33766d60
+# %% ../nbs/82_tasks.ipynb #bc6a49f4
 def _windows(self: ShakespeareChar, split: str, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
     "`n` rows: BOS, then seq_len - 1 consecutive tokens of the split at random offsets."
     s = self.stream(split)
@@ -690,7 +719,7 @@ def _text_score(self: ShakespeareChar, tokens: Tensor, problems: Problems|None =
 
 ShakespeareChar.sample, ShakespeareChar.problems, ShakespeareChar.score = _text_sample, _text_problems, _text_score
 
-# %% ../nbs/82_tasks.ipynb #c6bf7879
+# %% ../nbs/82_tasks.ipynb #1436cace
 def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
     "The tokenizer in `cfg.tokenizer`, or a BPE of `cfg.bpe_vocab` trained on the training works (cached)."
     from ardm_nb.data import load_tokenizer, shakespeare_split, train_tokenizer
@@ -703,7 +732,7 @@ class ShakespeareBPE(ShakespeareChar):
     name = 'shakespeare-bpe'
     def tokenizer(self, cfg): return _bpe_tokenizer(cfg)
 
-# %% ../nbs/82_tasks.ipynb #3225e926
+# %% ../nbs/82_tasks.ipynb #ff0608c7
 TASKS = {
     'markov-words': ("two-token words from a first-order Markov chain; exact log-likelihood and oracle denoiser",
                      MarkovWords),

@@ -254,6 +254,18 @@ def test_oracle_is_vectorised_over_rows():
     for r in (0, 5, 31): torch.testing.assert_close(o.window(y[r:r + 1], 16, 48)[0][0], whole[r])
 
 
+def test_prefix_reuse_changes_nothing():
+    "The oracle keeps the forward messages of the last clean prefix; any sequence of calls equals fresh oracles."
+    t = MarkovWords()
+    y = observations(t, 6, 11)
+    o = t.oracle(16, 'eps_hybrid', 0.2)
+    z = y.clone()
+    z[2, 5] = t.mask_id  # a change inside the prefix of later windows
+    calls = [(y, 16, 32), (y, 32, 48), (z, 48, 64), (z, 0, 64), (y[:3], 48, 64), (y, 48, 64), (z, 16, 48)]
+    for x, s, e in calls:
+        assert torch.equal(o.window(x, s, e)[0], t.oracle(16, 'eps_hybrid', 0.2).window(x, s, e)[0])
+
+
 # ---------------------------------------------------------------- problems
 
 def test_markov_problems():
