@@ -2,7 +2,7 @@
 (after KaTeX ran), its DOM measured by tools/site_probe.js. Run by scripts/docs.sh after it built the site (it needs
 _docs/ and Debian's `chromium`), not by scripts/test.sh. Prints per page the share of code lines wider than their box;
 keeps a screenshot of the landing page in _docs/landing.png."""
-import re, struct, sys
+import html, json, re, struct, sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -60,6 +60,24 @@ def test_no_raw_tex(pages):
     assert not bad, f"{len(bad)} text(s) with raw TeX:\n" + "\n".join(bad[:40])
 
 
+def test_search_index_is_plain_text():
+    "The search index holds text a reader can read in a result: no TeX delimiters or commands, no Markdown links."
+    entries = json.loads((SITE / "search.json").read_text(encoding="utf-8"))
+    rx = re.compile(r"\\[()\[\]]|\\[a-zA-Z]{2,}|\[`[^`\]]+`\]\(")
+    bad = [f"{e.get('href')} ({k}): ...{e[k][max(0, m.start() - 40):m.end() + 40]!r}..." for e in entries
+           for k in ("title", "section", "text") if isinstance(e.get(k), str) for m in [rx.search(e[k])] if m]
+    assert entries, "the search index is empty"
+    assert not bad, f"{len(bad)} search entries with raw TeX or Markdown:\n" + "\n".join(bad[:30])
+
+
+def test_no_raw_markdown_links():
+    "No page shows Markdown link syntax as text (nbdev writes [`name`](url) into signatures' code blocks)."
+    rx = re.compile(r"\[`[^`\]]+`\]\((?:https?:)?[^)\s]*\)")
+    bad = [f"{f.relative_to(SITE)}: {m.group(0)[:100]}" for f in sorted(SITE.rglob("*.html"))
+           for m in [rx.search(html.unescape(re.sub(r"<[^>]+>", "", f.read_text(encoding="utf-8"))))] if m]
+    assert not bad, "raw Markdown links on pages:\n" + "\n".join(bad)
+
+
 def test_maths_rendered(pages):
     "KaTeX rendered every equation without an error."
     bad = [f"{name}: {r['maths']['errors']} KaTeX error(s)" for name, r in pages.items() if r["maths"]["errors"]]
@@ -89,8 +107,19 @@ def test_images_load_with_alt_text(pages):
                         + "\n".join(no_alt))
 
 
+def site_url() -> str:
+    "The docs site's own address (settings.ini: doc_host + doc_baseurl), which nbdev writes into its links."
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "settings.ini")
+    return (cfg["DEFAULT"].get("doc_host", "") + cfg["DEFAULT"].get("doc_baseurl", "")).rstrip("/")
+
+
 def _target(page: str, href: str):
     "The site page and anchor an internal link points to, or None for another host or a non-page link."
+    own = site_url()
+    if own and href.startswith(own + "/"):  # a link to the site itself, written as a full address
+        href = "/".join([".."] * page.count("/") + [href[len(own) + 1:]]) if page.count("/") else href[len(own) + 1:]
     u = urlsplit(href)
     if u.scheme or u.netloc or href.startswith(("mailto:", "javascript:")):
         return None

@@ -63,12 +63,18 @@ SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 COMMAND = re.compile(r"\\([a-zA-Z]+|[^a-zA-Z])")
 
 
+def group(s: str) -> str:
+    "A fraction's numerator or denominator, in parentheses when it is more than one symbol: (n-1+δ)/n."
+    s = s.strip()
+    return s if re.fullmatch(r"\\?\w+", s) else f"({s})"
+
+
 def tex_to_text(tex: str) -> str:
     "A TeX formula as readable Unicode text: \\lambda -> λ, \\frac{a}{b} -> a/b, \\mathrm{x} -> x, braces dropped."
     s = SPACING.sub("", tex)
     for _ in range(4):  # nested \frac{\mathrm{a}}{b}: work from the inside out
         s = WRAPS.sub(r"\1", s)
-        s = FRAC.sub(lambda m: f"{m.group(1)}/{m.group(2)}" if len(m.group(2)) < 2 else f"{m.group(1)}/({m.group(2)})", s)
+        s = FRAC.sub(lambda m: f"{group(m.group(1))}/{group(m.group(2))}", s)
         s = SQRT.sub(r"√(\1)", s)
     s = COMMAND.sub(lambda m: SYMBOLS.get(m.group(1), m.group(1)), s)
     s = re.sub(r"(?<!\\)[{}]", "", s)
@@ -94,6 +100,7 @@ class Site:
         self.fixed = {"signature links": 0, "absolute links made relative": 0, "anchors to a parent": 0,
                       "links to nowhere unlinked": 0, "TOC entries with maths": 0, "figures written out": 0,
                       "alt text from captions": 0}
+        self.notes = []  # what became of each link to a missing anchor, printed after the counts
 
     def signature_links(self, soup):
         "Raw `[`name`](url)` text inside <pre> blocks (nbdev's links in docments comments) becomes a real link."
@@ -139,9 +146,11 @@ class Site:
             if ".".join(parts) in self.ids[target]:
                 a["href"] = f"{u.path}#{'.'.join(parts)}"
                 self.fixed["anchors to a parent"] += 1
+                self.notes.append(f"{name}: #{frag} is not on {target}: the link goes to #{'.'.join(parts)}")
                 return
         a.unwrap()
         self.fixed["links to nowhere unlinked"] += 1
+        self.notes.append(f"{name}: #{frag} is not on {target} (an undocumented name): shown without a link")
 
     def toc_maths(self, soup):
         "A TOC entry whose heading holds maths shows the maths (KaTeX renders it there as in the heading)."
@@ -212,8 +221,11 @@ def main():
     out = project / os.environ.get("QUARTO_PROJECT_OUTPUT_DIR", "_docs")
     if not out.is_dir():
         sys.exit(f"docs post-render: no output folder {out}")
-    fixed = Site(out, site_url(project)).run()
+    site = Site(out, site_url(project))
+    fixed = site.run()
     print("docs post-render: " + ", ".join(f"{k} {v}" for k, v in fixed.items()), file=sys.stderr)
+    for note in site.notes:
+        print(f"docs post-render: {note}", file=sys.stderr)
 
 
 if __name__ == "__main__":
