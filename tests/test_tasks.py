@@ -329,6 +329,31 @@ def test_sudoku_task_scores():
     assert torch.equal(r.tokens[~pz.editable], pz.infill[~pz.editable])  # givens held fixed
 
 
+def test_window_denoiser_contract():
+    "What `sample` checks of a denoiser: the protocol's attributes, the shapes `window` returns, hidden states for a gate."
+    from ardm_nb.gate import GateConfig, OverwriteGate
+    t = Sudoku()
+    u = _uniform_denoiser(t, 8)
+    with pytest.raises(TypeError, match='must be a BlockDiffusionLM, an ArdmForDiffusionLM or a WindowDenoiser'):
+        sample(object(), length=24, generator=gen())
+    u.window = lambda x, s, e: (torch.zeros(x.shape[0], e - s, t.vocab_size - 1), None)
+    with pytest.raises(ValueError, match=r'window\(\) must return float logits of shape \(1, 8, 7\)'):
+        sample(u, length=24, generator=gen())
+    with pytest.raises(ValueError, match='this denoiser gives none \\(hidden_dim=0\\)'):
+        sample(_uniform_denoiser(t, 8), length=24, sampler='gate', generator=gen(),
+               gate=OverwriteGate(GateConfig(hidden_dim=16)))
+    with pytest.raises(ValueError, match="length=48 exceeds the denoiser's max_len=24"):
+        sample(_uniform_denoiser(t, 8), length=48, generator=gen())
+    bad = _uniform_denoiser(t, 8)
+    bad.block_size = 5
+    with pytest.raises(ValueError, match="block_size=5 must divide its max_len=24"):
+        sample(bad, length=24, generator=gen())
+    o, calls = counting(get_task('markov-words').oracle(16))
+    r = sample(o, torch.zeros(2, 1, dtype=torch.long), length=64, sampler='bd3', steps=16, generator=gen(0))
+    assert r.nfe == len(calls) and len(set(calls)) == 4  # a step that changed nothing was not re-run
+    assert r.nfe < r.steps
+
+
 def _uniform_denoiser(t, Lb):
     "A WindowDenoiser that knows nothing: equal logits everywhere."
     class Uniform:
