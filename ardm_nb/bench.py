@@ -59,6 +59,10 @@ def interleaved_medians(*fns: Callable[[], object], repeats: int = 15, warmup: i
     return [sorted(ts)[len(ts) // 2] for ts in interleaved_times(*fns, repeats=repeats, warmup=warmup)]
 
 # %% ../nbs/90_bench.ipynb #3f7a0c11
+def _num(v: float) -> str:
+    "Three significant digits, without an exponent below a million (3370, not 3.37e+03)."
+    return f"{v:.0f}" if 1e3 <= abs(v) < 1e6 else f"{v:.3g}"
+
 @dataclass
 class Measured:
     "A benchmark value with its spread: the median over the repeats, their min and max, and a note to read it by."
@@ -76,7 +80,7 @@ class Measured:
         return cls(xs[len(xs) // 2], xs[0], xs[-1], len(xs), note)
 
     def __float__(self) -> float: return self.value
-    def short(self) -> str: return f"{self.value:.3g} [{self.lo:.3g}, {self.hi:.3g}]"
+    def short(self) -> str: return f"{_num(self.value)} [{_num(self.lo)}, {_num(self.hi)}]"
     def __str__(self) -> str:
         s = f"{self.value:.4g} (min {self.lo:.4g}, max {self.hi:.4g} over {self.n} repeats)"
         return s + (f"; {self.note}" if self.note else '')
@@ -93,7 +97,7 @@ class Table:
     note: str = ''
 
     def __str__(self) -> str:
-        fmt = lambda v: v.short() if isinstance(v, Measured) else f"{v:.4g}" if isinstance(v, float) else str(v)
+        fmt = lambda v: v.short() if isinstance(v, Measured) else _num(v) if isinstance(v, float) else str(v)
         cells = [list(map(str, self.columns))] + [[fmt(v) for v in r] for r in self.rows]
         width = [max(len(c[i]) for c in cells) for i in range(len(self.columns))]
         lines = ['  ' + '  '.join(c[i].rjust(width[i]) for i in range(len(width))) for c in cells]
