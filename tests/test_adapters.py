@@ -240,3 +240,15 @@ def test_causal_lm_nll_bad_input(judge):
         causal_lm_nll(judge, ids, torch.ones(2, 7))
     with pytest.raises(ValueError, match=r'rows \[1\]'):
         causal_lm_nll(judge, ids, torch.tensor([[1] * 8, [0] * 7 + [1]]))
+
+
+def test_pad_is_not_attended(tok, bert):
+    """Right-padded rows: every real position gets the logits of the unpadded row."""
+    den = wrap(bert, tok, length=L)
+    short = _text_row(tok, 10)  # [1, 10]
+    padded = torch.cat([short, torch.full((1, L - 10), tok.pad_token_id)], 1)
+    logits, _ = den.window(padded, 0, L)
+    with torch.no_grad(): want = bert(input_ids=short).logits
+    keep = torch.ones(den.vocab_size, dtype=torch.bool)
+    keep[den.forbid] = False
+    torch.testing.assert_close(logits[:, :10][..., keep], want[..., keep], atol=1e-5, rtol=1e-5)
