@@ -5,7 +5,7 @@
 # %% ../nbs/88_eval.ipynb #b282b1e1
 from __future__ import annotations
 import json, math, os, time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import torch
 from torch import Tensor
@@ -15,15 +15,19 @@ from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failure
                              mbr_sample, repeated_ngram_rate, revision_accounting, unigram_entropy)
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'EvalConfig',
-           'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids', 'eval_inputs',
-           'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
+__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'sampler_of',
+           'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
+           'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
            'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'plot_eval', 'report',
            'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
 ORACLE_NOISES = ('absorbing', 'eps_hybrid')
+
+def sampler_of(label: str, options: dict) -> str:
+    "The sampler a label runs: itself, or the 'sampler' its options name (e.g. 'gate (trained)' -> 'gate')."
+    return options.get(label, {}).get('sampler', label)
 
 def _tuple(name: str, value) -> tuple:
     if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
@@ -37,9 +41,10 @@ class EvalConfig:
     task: str = 'markov-words' # a key of `ardm_nb.tasks.TASKS`
     task_params: dict = field(default_factory=dict) # the task's own parameters (its defaults where not given)
     model: str = 'oracle' # 'oracle' (the task's exact denoiser) or a model folder of `ardm train --task`
-    samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS
+    samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS, or labels whose options name one ({'sampler': 'gate'})
     nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
-    seeds: int = 3 # seeds 0 .. seeds-1; a mean over fewer than 3 has no useful interval
+    seeds: int = 3 # seeds first_seed .. first_seed + seeds - 1; a mean over fewer than 3 has no useful interval
+    first_seed: int = 0
     rows: int = 64 # samples (or problems) per seed
     modes: tuple = () # 'generate' and/or problem kinds of the task (default: generate and repair)
     block_size: int = 16 # the oracle's blocks (a trained model brings its own)
@@ -53,18 +58,18 @@ class EvalConfig:
 
     def __post_init__(self):
         for k in ('samplers', 'nfe', 'modes', 'metrics'): setattr(self, k, _tuple(k, getattr(self, k)))
-        bad = [s for s in self.samplers if s not in SAMPLERS]
+        bad = [s for s in self.samplers if sampler_of(s, self.options) not in SAMPLERS]
         if bad: raise ValueError(f"unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
         if not self.samplers: raise ValueError("samplers is empty; name at least one")
         if not self.nfe: raise ValueError("nfe is empty; give at least one NFE budget")
         for n in self.nfe: check_int('nfe', n, 1)
-        check_int('seeds', self.seeds, 1); check_int('rows', self.rows, 1)
+        check_int('seeds', self.seeds, 1); check_int('rows', self.rows, 1); check_int('first_seed', self.first_seed, 0)
         check_int('block_size', self.block_size, 1)
         if self.noise not in ORACLE_NOISES:
             raise ValueError(f"noise={self.noise!r} must be one of {', '.join(ORACLE_NOISES)}")
         check_range('eps', self.eps, 0, 1, hi_open=True); check_range('top_p', self.top_p, 0, 1, lo_open=True)
         if self.mbr != 0: check_int('mbr', self.mbr, 2)
-        bad = [s for s in self.options if s not in SAMPLERS]
+        bad = [s for s in self.options if s not in SAMPLERS and s not in self.samplers]
         if bad: raise ValueError(f"options given for unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
 
 # %% ../nbs/88_eval.ipynb #e7c7de73
@@ -119,7 +124,7 @@ def make_setup(cfg: EvalConfig, task, model, judge=None) -> Setup:
         if per < blocks:
             raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens in blocks of {Lb} "
                              f"need at least {blocks}{f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''}")
-    if 'l2r' in cfg.samplers and Lb != 1:
+    if 'l2r' in [sampler_of(x, cfg.options) for x in cfg.samplers] and Lb != 1:
         raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
     kinds = tuple(getattr(task, 'problem_kinds', ()))
     modes = cfg.modes or (('generate', 'repair') if 'repair' in kinds else ('generate', *kinds))
@@ -210,8 +215,10 @@ def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: 
             cfg: EvalConfig, judge=None) -> dict: # metric name -> value, cost included
     "Decode the inputs of one (mode, seed) with one sampler and budget; score it and its cost."
     from ardm_nb.metrics import ids_to_text
-    kw = dict(length=task.seq_len, sampler=sampler, generator=torch.Generator().manual_seed(seed), nfe_budget=nfe,
-              infill=inputs['infill'], editable=inputs['editable'], top_p=cfg.top_p, **cfg.options.get(sampler, {}))
+    opts = {k: v for k, v in cfg.options.get(sampler, {}).items() if k != 'sampler'}
+    kw = dict(length=task.seq_len, sampler=sampler_of(sampler, cfg.options), nfe_budget=nfe,
+              generator=torch.Generator().manual_seed(seed), infill=inputs['infill'], editable=inputs['editable'],
+              top_p=cfg.top_p, **opts)
     t0 = time.perf_counter()
     if cfg.mbr:
         to_text = task.decode if is_text_task(task) else ids_to_text
@@ -237,11 +244,16 @@ def row_key(row: dict) -> str:
 def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None) -> dict:
     oracle = cfg.model == 'oracle'
     return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode, sampler=sampler,
-                options=cfg.options.get(sampler, {}), nfe_budget=nfe, seed=seed, rows=cfg.rows,
+                options=_json_safe(cfg.options.get(sampler, {})), nfe_budget=nfe, seed=seed, rows=cfg.rows,
                 top_p=cfg.top_p if nfe is not None else None, mbr=cfg.mbr if nfe is not None else 0,
                 block_size=cfg.block_size if oracle else None, noise=cfg.noise if oracle else None,
                 eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None,
                 judge=cfg.judge if mode == 'generate' else None)
+
+def _json_safe(options: dict) -> dict:
+    "Options as JSON: an object (a trained gate) by its type name."
+    ok = lambda v: v is None or isinstance(v, (bool, int, float, str, list, tuple, dict))
+    return {k: v if ok(v) else f'<{type(v).__name__}>' for k, v in options.items()}
 
 def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
@@ -249,7 +261,9 @@ def _finite(v):
 # %% ../nbs/88_eval.ipynb #4a31c6f0
 def write_rows(path: Path, cfg: EvalConfig, rows: list[dict]):
     "Write `{'config', 'rows'}` to `path` atomically."
-    doc = dict(config=asdict(cfg), torch=torch.__version__,
+    conf = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    conf['options'] = {k: _json_safe(v) for k, v in cfg.options.items()}
+    doc = dict(config=conf, torch=torch.__version__,
                rows=[{**r, 'metrics': {k: _finite(v) for k, v in r['metrics'].items()}} for r in rows])
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_text(json.dumps(doc, indent=1))
@@ -274,7 +288,8 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     if path is not None: path.parent.mkdir(parents=True, exist_ok=True)
     rows = [] if path is None else read_rows(path)
     done = {row_key(r) for r in rows}
-    jobs = [(m, seed, nfe, smp) for m in s.modes for seed in range(cfg.seeds) for nfe in (None, *cfg.nfe)
+    seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
+    jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe)
             for smp in ((REFERENCE,) if nfe is None else cfg.samplers) if not (nfe is None and m != 'generate')]
     key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2]))
     todo = [j for j in jobs if key(j) not in done]
