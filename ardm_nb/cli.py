@@ -71,29 +71,33 @@ def gate_walkthrough(out_dir: str|Path = 'out/demo', n: int = 48, V: int = 64, T
 
 # %% ../nbs/95_cli.ipynb #efe35524
 class _Formatter(argparse.RawDescriptionHelpFormatter):
-    "Help with '(default: X)' after every option that has a default (None and False mean 'not given')."
+    "Help with '(default: X)' after every option with a default (None and False: 'not given')."
     def _get_help_string(self, action):
         text = action.help or ''
-        given = action.default is not None and action.default is not False and action.default != argparse.SUPPRESS
+        d = action.default
+        given = d is not None and d is not False and d != argparse.SUPPRESS and d != []
         shown = given and '(default' not in text
         return text + ' (default: %(default)s)' if shown and action.option_strings else text
 
 def _number(kind, lo=None, hi=None, lo_open=False):
-    "An argparse `type` that parses a `kind` (int or float) and says what is allowed when the value is not."
-    allowed = ('an integer' if kind is int else 'a number') + (
-        f" in {'(' if lo_open else '['}{lo}, {hi}]" if hi is not None else f" >= {lo}" if lo is not None else '')
+    "An argparse `type` that parses a `kind` (int or float) and says what is allowed if it fails."
+    bounds = f" in {'(' if lo_open else '['}{lo}, {hi}]" if hi is not None else \
+        f" >= {lo}" if lo is not None else ''
+    allowed = ('an integer' if kind is int else 'a number') + bounds
     def parse(text: str):
         try: v = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
         low = lo is not None and (v <= lo if lo_open else v < lo)
-        if low or (hi is not None and v > hi) or v != v: raise argparse.ArgumentTypeError(f"{text} is not {allowed}")
+        if low or (hi is not None and v > hi) or v != v:
+            raise argparse.ArgumentTypeError(f"{text} is not {allowed}")
         return v
     parse.__name__ = allowed  # what argparse shows for an unparsable value
     return parse
 
 def _add_threads(p: argparse.ArgumentParser):
-    p.add_argument('--threads', type=_number(int, 1), help="torch CPU threads (default: torch's own, one per core, "
-                   "or OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest")
+    p.add_argument('--threads', type=_number(int, 1),
+                   help="torch CPU threads (default: torch's own, one per core, or "
+                   "OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest")
 
 # %% ../nbs/95_cli.ipynb #b112f81e
 def _demo_parser(p):
@@ -110,44 +114,50 @@ _TRAIN_FLAGS = dict(steps='--steps', data='--data', block_size='--block-size', s
 
 def _train_parser(p):
     from ardm_nb.train import PRESETS
-    p.add_argument('--config', choices=sorted(PRESETS), help='preset: tiny (seconds), demo (minutes on a CPU), '
-                   'paper (GPUs) (default: demo; with --resume: the run\'s own config.json)')
+    p.add_argument('--config', choices=sorted(PRESETS),
+                   help="preset: tiny (seconds), demo (minutes on a CPU), paper (GPUs) "
+                   "(default: demo; with --resume: the run's own config.json)")
     p.add_argument('--out', required=True, help='run folder: metrics, checkpoints, final model')
-    p.add_argument('--steps', type=_number(int, 1), help='total training steps (default: the preset\'s)')
+    p.add_argument('--steps', type=_number(int, 1), help="training steps (default: the preset's)")
     p.add_argument('--until', type=_number(int, 1), help='stop after this step with a checkpoint '
                    '(continue later with --resume) (default: run to the end)')
-    p.add_argument('--resume', action='store_true', help='continue the run in --out from its newest valid '
-                   'checkpoint, with the run\'s own configuration')
-    p.add_argument('--data', help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or a Hub data set "
-                   "name (default: the preset's, shakespeare)")
+    p.add_argument('--resume', action='store_true',
+                   help="continue the run in --out from its newest valid checkpoint, with the "
+                   "run's own configuration")
+    p.add_argument('--data', help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
+                   "a Hub data set name (default: the preset's, shakespeare)")
     p.add_argument('--tokenizer', help='an HF tokenizer folder (default: train a byte-level BPE)')
-    p.add_argument('--task', help='train on a task of ardm_nb.tasks (e.g. markov-words) with its preset '
-                   '(--config tiny or demo); sets --data task:NAME')
+    p.add_argument('--task', help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
+                   'preset (--config tiny or demo); sets --data task:NAME')
     p.add_argument('--block-size', type=_number(int, 1), dest='block_size',
                    help="L': 1 = AR, the sequence length = MDLM (default: the preset's)")
-    p.add_argument('--noise', help="absorbing, uniform, eps_hybrid or gamma_hybrid (default: the preset's, absorbing)")
-    p.add_argument('--seed', type=int, help="seed of the weights, the data order and the noise (default: the preset's, 0)")
+    p.add_argument('--noise', help="absorbing, uniform, eps_hybrid or gamma_hybrid "
+                   "(default: the preset's, absorbing)")
+    p.add_argument('--seed', type=int, help="seed of the weights, the data order and the noise "
+                   "(default: the preset's, 0)")
     p.add_argument('--checkpoint-every', type=_number(int, 1), dest='ckpt_every', metavar='N',
                    help="write a checkpoint every N steps (default: the preset's)")
 
 def _train_config(args):
-    "The `TrainConfig` of `ardm train`: the preset with the overrides, or (with --resume) the run's own."
+    "The `TrainConfig` of `ardm train`: the preset and overrides, or (with --resume) the run's own."
     from dataclasses import replace
     from ardm_nb.train import PRESETS, run_config
     over = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
     saved = run_config(args.out) if args.resume else None
-    if saved is None and getattr(args, 'task', None):  # a task's model: its rows, ids and preset (88_eval)
+    if saved is None and getattr(args, 'task', None):  # a task's rows, ids and preset (88_eval)
         from ardm_nb.eval import task_train_config
         return task_train_config(args.task, args.config or 'demo', **over)
     if saved is None: return replace(PRESETS[args.config or 'demo'], **over)
     if args.config is not None and replace(PRESETS[args.config], **over) != saved:
-        raise ValueError(f"--config {args.config} conflicts with the run in {args.out!r}, started with another "
-                         f"configuration; to resume, leave out --config (the run's own config.json is used)")
-    bad = [f"{_TRAIN_FLAGS[k]} {v}" for k, v in over.items() if getattr(saved, k) != v]
-    if bad:
-        raise ValueError(f"{', '.join(bad)} conflicts with the run in {args.out!r} (started with "
-                         f"{', '.join(f'{k}={getattr(saved, k)!r}' for k in over if getattr(saved, k) != over[k])}); "
-                         f"a resume continues the run's own configuration: leave these out")
+        raise ValueError(f"--config {args.config} conflicts with the run in {args.out!r}, started "
+                         f"with another configuration; to resume, leave out --config (the run's "
+                         f"own config.json is used)")
+    differ = [k for k, v in over.items() if getattr(saved, k) != v]
+    if differ:
+        given = ', '.join(f"{_TRAIN_FLAGS[k]} {over[k]}" for k in differ)
+        was = ', '.join(f"{k}={getattr(saved, k)!r}" for k in differ)
+        raise ValueError(f"{given} conflicts with the run in {args.out!r} (started with {was}); a "
+                         f"resume continues the run's own configuration: leave these out")
     return saved
 
 def _train_run(args):
@@ -155,7 +165,8 @@ def _train_run(args):
     from ardm_nb.train import train
     check_writable_dir('--out', args.out)  # before the data is prepared
     if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
-        raise ValueError(f"--tokenizer {args.tokenizer!r} is not a folder (an HF tokenizer folder, e.g. OUT/model)")
+        raise ValueError(f"--tokenizer {args.tokenizer!r} is not a folder (an HF tokenizer folder, "
+                         f"e.g. OUT/model)")
     train(_train_config(args), args.out, resume=args.resume, until=args.until)
 
 # %% ../nbs/95_cli.ipynb #2d0b8bfc
@@ -165,34 +176,36 @@ def _sample_parser(p):
     p.add_argument('--sampler', default='bd3', choices=list(SAMPLERS), metavar='NAME',
                    help='decoding strategy, one of the samplers listed below')
     p.add_argument('--prompt', default='', help='text to continue (default: empty, unconditional)')
-    p.add_argument('--length', type=_number(int, 1), help='total tokens incl. the prompt, a multiple of the block size '
-                   '(default: the model context)')
-    p.add_argument('--nfe', type=_number(int, 1), help='budget of denoiser passes (sets the steps per block); the run '
-                   'never spends more (default: no budget)')
-    p.add_argument('--steps', type=_number(int, 1), help='denoising steps per block (default: from --nfe, else the '
-                   'block size)')
-    p.add_argument('--trace', help='write a PNG heat map of p over position x step, and the changed tokens, to this '
-                   'file (its folder must exist)')
+    p.add_argument('--length', type=_number(int, 1), help='total tokens incl. the prompt, a '
+                   'multiple of the block size (default: the model context)')
+    p.add_argument('--nfe', type=_number(int, 1), help='budget of denoiser passes (sets the steps '
+                   'per block); the run never spends more (default: no budget)')
+    p.add_argument('--steps', type=_number(int, 1), help='denoising steps per block (default: from '
+                   '--nfe, else the block size)')
+    p.add_argument('--trace', help='write a PNG heat map of p over position x step, and the '
+                   'changed tokens, to this file (its folder must exist)')
     p.add_argument('--num', type=_number(int, 1), default=1, help='number of samples')
     p.add_argument('--top-p', type=_number(float, 0, 1, lo_open=True), default=0.9, dest='top_p',
-                   help='nucleus sampling: keep the smallest set of tokens with this much probability')
+                   help='nucleus sampling: the smallest set of tokens with this much probability')
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
     width = max(map(len, SAMPLERS))
     p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v[0]}' for k, v in SAMPLERS.items())
 
 def _sample_length(arg: int|None, n_prompt: int, Lb: int, M: int) -> int:
-    "The total length of `ardm sample`: --length checked against the prompt and the model's blocks and context."
+    "The total length of `ardm sample`: --length checked against the prompt and the model."
     if n_prompt + Lb > M:
-        raise ValueError(f"the prompt is {n_prompt} tokens (with BOS); the model's context is {M} tokens in blocks of "
-                         f"{Lb}, so a prompt may have at most {M - Lb}")
+        raise ValueError(f"the prompt is {n_prompt} tokens (with BOS); the model's context is {M} "
+                         f"tokens in blocks of {Lb}, so a prompt may have at most {M - Lb}")
     if arg is None: return M
     if arg % Lb:
         lo, hi = arg // Lb * Lb, -(-arg // Lb) * Lb
         near = f'{lo} or {hi}' if lo else f'{hi}'
-        raise ValueError(f"--length {arg} is not a multiple of the model's block size {Lb} (e.g. {near})")
+        raise ValueError(f"--length {arg} is not a multiple of the model's block size {Lb} "
+                         f"(e.g. {near})")
     if arg <= n_prompt:
-        raise ValueError(f"--length {arg} leaves nothing to generate after the prompt of {n_prompt} tokens (with "
-                         f"BOS): give at least {-(-(n_prompt + 1) // Lb) * Lb}")
+        least = -(-(n_prompt + 1) // Lb) * Lb
+        raise ValueError(f"--length {arg} leaves nothing to generate after the prompt of "
+                         f"{n_prompt} tokens (with BOS): give at least {least}")
     return arg
 
 def _sample_run(args, log=print):
@@ -200,7 +213,7 @@ def _sample_run(args, log=print):
     from ardm_nb.core import check_writable_file
     from ardm_nb.hf import check_model_folder
     from ardm_nb.samplers import load_model, sample, decode
-    if args.trace is not None: check_writable_file('--trace', args.trace)  # before any work: samples are not lost
+    if args.trace is not None: check_writable_file('--trace', args.trace)  # before any work
     check_model_folder(args.model, tokenizer=True)
     model, tok = load_model(args.model); lm = model.lm
     ids = [tok.bos_token_id] + tok(args.prompt, add_special_tokens=False)['input_ids']
@@ -210,21 +223,24 @@ def _sample_run(args, log=print):
         from ardm_nb.gate_training import load_gate
         gate = load_gate(args.model)
         if gate is not None: options['gate'] = gate
-        what = 'the trained ' + gate.cfg.kind + ' gate saved with the model' if gate is not None else \
+        what = f'the trained {gate.cfg.kind} gate saved with the model' if gate is not None else \
             'the linear gate with the write-up coefficients (no trained gate in the model folder)'
         log(f"gate: {what}", file=sys.stderr)
-    res = sample(lm, torch.tensor([ids] * args.num), length=length, sampler=args.sampler,
-                 generator=torch.Generator().manual_seed(args.seed), nfe_budget=args.nfe, steps=args.steps,
-                 eos_id=tok.eos_token_id, trace=args.trace is not None, top_p=args.top_p, **options)
+    g = torch.Generator().manual_seed(args.seed)
+    prompts = torch.tensor([ids] * args.num)  # [num, P]
+    res = sample(lm, prompts, length=length, sampler=args.sampler, generator=g,
+                 nfe_budget=args.nfe, steps=args.steps, eos_id=tok.eos_token_id,
+                 trace=args.trace is not None, top_p=args.top_p, **options)
     early = ', stopped early' if res.stopped_early else ''
-    log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {sum(res.edits_per_step)} edits{early}", file=sys.stderr)
+    edits = sum(res.edits_per_step)
+    log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {edits} edits{early}", file=sys.stderr)
     texts = decode(tok, res.tokens)
     for i, text in enumerate(texts): log(f"--- sample {i} ---\n{text}")
     if args.trace is not None: _write_trace(res, args.trace, args.sampler, log)
     return texts
 
 def _write_trace(res, path: str, sampler: str, log=print):
-    "The --trace figure: p over position x step, or (a sampler without p) the changed tokens at each step."
+    "The --trace figure: p over position x step, or (no p) the tokens changed at each step."
     from ardm_nb.samplers import plot_trace
     if res.trace is None:
         log(f"--trace {path}: no step was taken, nothing to draw", file=sys.stderr)
@@ -238,25 +254,29 @@ def _write_trace(res, path: str, sampler: str, log=print):
     from ardm_nb.core import heatmap
     ch = res.trace['changed'][:, 0].float()  # [steps, N] of the first sample
     fig, ax = plt.subplots(figsize=(min(14, 3 + ch.shape[1] / 8), min(8, 2 + ch.shape[0] / 5)))
-    heatmap(ax, ch, title=f'{sampler}: tokens changed at each step (this sampler has no p)', cmap='Greys',
-            label='changed')
+    title = f'{sampler}: tokens changed at each step (this sampler has no p)'
+    heatmap(ax, ch, title=title, cmap='Greys', label='changed')
     fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
-    log(f"trace of p over position x step: {sampler} has no overwrite probability p, so the figure shows the "
-        f"tokens changed at each step: {Path(path).resolve()}", file=sys.stderr)
+    log(f"trace of p over position x step: {sampler} has no overwrite probability p, so the figure "
+        f"shows the tokens changed at each step: {Path(path).resolve()}", file=sys.stderr)
 
 # %% ../nbs/95_cli.ipynb #1e983dd4
 def _train_gate_parser(p):
-    p.add_argument('--model', required=True, help='model folder of a hybrid-noise run (OUT/model of '
-                   '`ardm train --noise eps_hybrid`)')
+    p.add_argument('--model', required=True, help='model folder of a hybrid-noise run (OUT/model '
+                   'of `ardm train --noise eps_hybrid`)')
     p.add_argument('--objective', choices=['proxy', 'e2e'], default='proxy',
-                   help='proxy: BCE under teacher forcing; e2e: unrolled refinement (CE + sparsity + TV)')
+                   help='proxy: BCE under teacher forcing; e2e: unrolled refinement (CE + sparsity '
+                   '+ TV)')
     p.add_argument('--estimator', choices=['st', 'gumbel'], default='st',
                    help='e2e mask gradient: straight-through or Gumbel-sigmoid')
-    p.add_argument('--kind', choices=['linear', 'mlp'], default='mlp', help='gate u: linear or a small MLP')
-    p.add_argument('--hidden', action='store_true', help="feed the denoiser's hidden state to the gate")
+    p.add_argument('--kind', choices=['linear', 'mlp'], default='mlp',
+                   help='gate u: linear or a small MLP')
+    p.add_argument('--hidden', action='store_true',
+                   help="feed the denoiser's hidden state to the gate")
     p.add_argument('--steps', type=_number(int, 1), default=200, help='optimizer steps')
-    p.add_argument('--out', help='folder for the metrics, the loss curve and the results (default: the model folder)')
+    p.add_argument('--out', help='folder for the metrics, the loss curve and the results '
+                   '(default: the model folder)')
     p.add_argument('--seed', type=int, default=0, help='seed of the gate and its training draws')
 
 def _train_gate_run(args):
@@ -266,19 +286,22 @@ def _train_gate_run(args):
     check_model_folder(args.model, tokenizer=True)
     check_writable_dir('--model', args.model)  # the gate is saved into the model folder
     if args.out is not None: check_writable_dir('--out', args.out)
-    cfg = GateTrainConfig(objective=args.objective, estimator=args.estimator, kind=args.kind, use_hidden=args.hidden,
-                          steps=args.steps, seed=args.seed)
+    cfg = GateTrainConfig(objective=args.objective, estimator=args.estimator, kind=args.kind,
+                          use_hidden=args.hidden, steps=args.steps, seed=args.seed)
     train_gate(args.model, cfg, out=args.out)
 
 def _compare_parser(p):
     from ardm_nb.samplers import SAMPLERS
-    p.add_argument('--model', required=True, help='model folder (a hybrid-noise model, so that the gate samplers run)')
-    p.add_argument('--judge', required=True, help='a block-size-1 (AR) model folder trained with the same tokenizer')
+    p.add_argument('--model', required=True,
+                   help='model folder (a hybrid-noise model, so that the gate samplers run)')
+    p.add_argument('--judge', required=True,
+                   help='a block-size-1 (AR) model folder trained with the same tokenizer')
     p.add_argument('--out', default='out/compare', help='output folder')
     p.add_argument('--samplers', nargs='+', choices=list(SAMPLERS), metavar='NAME',
-                   help=f"samplers to compare, of: {', '.join(SAMPLERS)} (default: every one but l2r, which the "
-                   f"judge decodes itself)")
-    p.add_argument('--num', type=_number(int, 1), default=16, help='samples, and repair passages, per sampler and budget')
+                   help=f"samplers to compare, of: {', '.join(SAMPLERS)} (default: every one but "
+                   f"l2r, which the judge decodes itself)")
+    p.add_argument('--num', type=_number(int, 1), default=16,
+                   help='samples, and repair passages, per sampler and budget')
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
 
 def _compare_run(args):
@@ -289,8 +312,18 @@ def _compare_run(args):
     check_model_folder(args.judge, tokenizer=True)
     check_writable_dir('--out', args.out)
     over = dict(samplers=tuple(args.samplers)) if args.samplers else {}
-    run_compare(args.model, args.judge, args.out, CompareConfig(num_samples=args.num, num_passages=args.num,
-                                                                seed=args.seed, **over))
+    cfg = CompareConfig(num_samples=args.num, num_passages=args.num, seed=args.seed, **over)
+    run_compare(args.model, args.judge, args.out, cfg)
+
+def _bench_parser(p):
+    from ardm_nb.bench import BENCHMARKS
+    p.add_argument('names', nargs='*', metavar='NAME',
+                   help='benchmarks to run (default: all, listed below)')
+    p.epilog = 'benchmarks:\n' + '\n'.join(f'  {k}' for k in BENCHMARKS)
+
+def _bench_run(args):
+    from ardm_nb.bench import run
+    run(args.names)
 
 def _eval_parser(p):
     from ardm_nb.eval import add_eval_arguments
@@ -300,36 +333,29 @@ def _eval_run(args):
     from ardm_nb.eval import eval_command
     eval_command(args)
 
-def _bench_parser(p):
-    from ardm_nb.bench import BENCHMARKS
-    p.add_argument('names', nargs='*', metavar='NAME', help='benchmarks to run (default: all, listed below)')
-    p.epilog = 'benchmarks:\n' + '\n'.join(f'  {k}' for k in BENCHMARKS)
-
-def _bench_run(args):
-    from ardm_nb.bench import run
-    run(args.names)
-
 # name: (one-line help, adds the options to its parser, runs it); a new subcommand is one more entry
 COMMANDS = {
-    'demo': ('the gate-math walk-through: writes a figure of p over position x step', _demo_parser, _demo_run),
-    'train': ('train a block-diffusion model (AR with --block-size 1, MDLM with the sequence length)',
-              _train_parser, _train_run),
+    'demo': ('the gate-math walk-through: writes a figure of p over position x step',
+             _demo_parser, _demo_run),
+    'train': ('train a block-diffusion model (AR with --block-size 1, MDLM with the sequence '
+              'length)', _train_parser, _train_run),
     'sample': ('generate text from a trained model', _sample_parser, _sample_run),
-    'train-gate': ('train the overwrite gate on a frozen hybrid-noise model; the gate is saved into the model folder',
-                   _train_gate_parser, _train_gate_run),
-    'compare': ('every sampler at matched NFE on one model: AR-judge NLL, entropy, repair (JSON + PNG + Markdown)',
-                _compare_parser, _compare_run),
-    'eval': ('every sampler on a task (its exact oracle or a trained model) at matched NFE over paired seeds: '
-             'JSON rows, a Markdown table of means with 95% CIs, a quality-vs-NFE figure', _eval_parser, _eval_run),
+    'train-gate': ('train the overwrite gate on a frozen hybrid-noise model; the gate is saved '
+                   'into the model folder', _train_gate_parser, _train_gate_run),
+    'compare': ('every sampler at matched NFE on one model: AR-judge NLL, entropy, repair '
+                '(JSON + PNG + Markdown)', _compare_parser, _compare_run),
+    'eval': ('every sampler on a task (its exact oracle or a trained model) at matched NFE over '
+             'paired seeds: JSON rows, a Markdown table of means with 95 percent CIs, a '
+             'quality-vs-NFE figure', _eval_parser, _eval_run),
     'bench': ('run benchmarks; prints name: value lines', _bench_parser, _bench_run),
 }
 
 # %% ../nbs/95_cli.ipynb #a5fa9cdf
-def build_parser(cmd: str|None = None # the subcommand whose options are added (None: only the list of commands)
+def build_parser(cmd: str|None = None # the subcommand whose options are added (None: none)
                 ) -> argparse.ArgumentParser:
-    "The `ardm` parser; only `cmd`'s options are built, so that `ardm --help` imports nothing heavy."
-    ap = argparse.ArgumentParser(prog='ardm', description='Autoregressive diffusion with a dynamic overwrite gate.',
-                                 formatter_class=_Formatter)
+    "The `ardm` parser; only `cmd`'s options are built, so `ardm --help` imports nothing heavy."
+    about = 'Autoregressive diffusion with a dynamic overwrite gate.'
+    ap = argparse.ArgumentParser(prog='ardm', description=about, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest='cmd', required=True, metavar='{' + ','.join(COMMANDS) + '}')
     for name, (text, build, _) in COMMANDS.items():
         p = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter)
@@ -339,7 +365,7 @@ def build_parser(cmd: str|None = None # the subcommand whose options are added (
     return ap
 
 def _failures() -> tuple:
-    "Exceptions a user can cause by what they hand over (files, folders, runs); their message is the answer."
+    "Exceptions a user causes by what they hand over (files, folders, runs): the message says why."
     from safetensors import SafetensorError
     from ardm_nb.train import TrainingError
     return (OSError, SafetensorError, TrainingError)

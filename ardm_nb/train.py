@@ -107,7 +107,8 @@ def prepare_data(cfg: TrainConfig, tokenizer=None) -> RunData:
     packed = {}
     for s, t in texts.items():
         try: packed[s] = tokenize_and_pack(t, tokenizer, cfg.seq_len)
-        except ValueError as e: raise ValueError(f"the {s} split of data {cfg.data!r}: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"the {s} split of data {cfg.data!r}: {e}") from None
     info = dict(data=cfg.data, rows={s: len(p) for s, p in packed.items()}, docs={s: len(t) for s, t in texts.items()},
                 tokens={s: p.numel() for s, p in packed.items()}, vocab_size=len(tokenizer), mask_id=tokenizer.mask_token_id,
                 tokenizer=cfg.tokenizer or 'byte-level BPE trained on the training split')
@@ -210,24 +211,28 @@ def _truncate_metrics(path: Path, step: int):
     os.replace(tmp, path)
 
 # %% ../nbs/75_train.ipynb #089830f5
-STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # what every state.pt holds
+STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # in every state.pt
 
 def load_state(ckpt: Path) -> dict:
-    "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickled object."
+    "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickle."
     import pickle
     path = Path(ckpt) / 'state.pt'
+    unsafe = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError)
     try: st = torch.load(path, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as e:
+    except unsafe as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TrainingError(f"{str(path)!r} holds more than tensors and plain containers and is refused unread "
-                            f"(a pickled object can run code when loaded; was the run folder tampered with?): "
-                            f"{first}") from None
-    bad = [k for k, t in STATE_KEYS.items() if not isinstance(st, dict) or not isinstance(st.get(k), t)]
-    if bad: raise TrainingError(f"{str(path)!r} is not a training state of ardm_nb (missing or wrong: {', '.join(bad)})")
+        raise TrainingError(f"{str(path)!r} holds more than tensors and plain containers and is "
+                            f"refused unread (a pickled object can run code when loaded; was the "
+                            f"run folder tampered with?): {first}") from None
+    st_dict = st if isinstance(st, dict) else {}
+    bad = [k for k, t in STATE_KEYS.items() if not isinstance(st_dict.get(k), t)]
+    if bad:
+        raise TrainingError(f"{str(path)!r} is not a training state of ardm_nb (missing or wrong: "
+                            f"{', '.join(bad)})")
     return st
 
 def run_config(out: str|Path) -> TrainConfig|None:
-    "The `TrainConfig` recorded in `out/config.json` (None if there is none); `ValueError` if it is damaged."
+    "The `TrainConfig` in `out/config.json` (None if there is none); `ValueError` if it is damaged."
     path = Path(out) / 'config.json'
     if not path.exists(): return None
     try: return TrainConfig(**json.loads(path.read_text()))
@@ -247,9 +252,9 @@ def check_resume(cfg: TrainConfig, out: Path):
     if not diff: return
     was = ', '.join(f'{k}={a!r}' for k, (a, b) in diff.items())
     now = ', '.join(f'{k}={b!r}' for k, (a, b) in diff.items())
-    raise ValueError(f"the run in {str(out)!r} was started with {was}, but this resume gives {now}; resume with the "
-                     f"run's own configuration (run_config(out); on the command line, leave out --config and the "
-                     f"settings that differ)")
+    raise ValueError(f"the run in {str(out)!r} was started with {was}, but this resume gives "
+                     f"{now}; resume with the run's own configuration (run_config(out); on the "
+                     f"command line, leave out --config and the settings that differ)")
 
 def _remove_partial_checkpoints(out: Path, log=print):
     "Remove `.tmp-step-*` folders left by a checkpoint write that was killed."
@@ -264,7 +269,7 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     "Train a block-diffusion model as configured; write metrics, checkpoints and the final model under `out`."
     from accelerate import Accelerator
     from tqdm.auto import tqdm
-    out = check_writable_dir('out', out)  # before any work: nothing is written until the inputs are checked
+    out = check_writable_dir('out', out)  # nothing is written until the inputs are checked
     if until is not None: check_int('until', until, 1)
     if resume: check_resume(cfg, out)
     acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
@@ -277,7 +282,7 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     data = prepare_data(cfg, tokenizer)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        if ckpt is None:  # a resumed run keeps its own records (its configuration was checked above)
+        if ckpt is None:  # a resumed run keeps its own records (its configuration was checked)
             (out / 'config.json').write_text(json.dumps(asdict(cfg), indent=1))
             (out / 'data.json').write_text(json.dumps(data.info, indent=1))
             data.tokenizer.save_pretrained(out / 'tokenizer')
@@ -292,7 +297,7 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
     start, ema = 0, ({k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None)
-    tokens_seen, train_s = 0, 0.0  # over the whole run, resumes included: the throughput of the training steps
+    tokens_seen, train_s = 0, 0.0  # training steps only, over the whole run (resumes included)
     if st is not None:
         opt.load_state_dict(st['optimizer'])
         sched.load_state_dict(st['scheduler'])
@@ -339,7 +344,8 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         tokens_seen += x0.numel()
         lval = acc.reduce(loss.detach(), 'mean').item()
         train_s += time.perf_counter() - t_step
-        if is_main and ((step + 1) % cfg.log_every == 0 or step == 0):  # the same rows as an uninterrupted run
+        logged = (step + 1) % cfg.log_every == 0 or step == 0  # the rows of an uninterrupted run
+        if is_main and logged:
             last = dict(step=step + 1, loss=lval, ppl=math.exp(min(lval, 50)), lr=sched.get_last_lr()[0], grad_norm=float(gnorm),
                         tokens_per_s=tokens_seen / train_s)
             _append_jsonl(metrics, last); bar.set_postfix(loss=f'{lval:.3f}', ppl=f'{last["ppl"]:.1f}')
@@ -347,8 +353,9 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
             v = evaluate(data.valid)
             if is_main: _append_jsonl(metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl'])); bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
         if is_main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 in (cfg.steps, stop)):
-            state = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step + 1, rng=torch.get_rng_state(), ema=ema,
-                         config=asdict(cfg), tokens_seen=tokens_seen, train_seconds=train_s)
+            state = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step + 1,
+                         rng=torch.get_rng_state(), ema=ema, config=asdict(cfg),
+                         tokens_seen=tokens_seen, train_seconds=train_s)
             save_checkpoint(out, step + 1, acc.unwrap_model(model), state, cfg.keep_ckpts)
         acc.wait_for_everyone()
     bar.close()
@@ -361,7 +368,8 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         if ema is not None: final.load_state_dict(ema)
         with no_progress_bars(): final.save_pretrained(out / 'model')
         tok.save_pretrained(out / 'model')
-        result.update(test=evaluate(data.test, None), valid=evaluate(data.valid, None), train_tokens_per_s=tokens_seen / train_s if train_s else None)
+        result.update(test=evaluate(data.test, None), valid=evaluate(data.valid, None),
+                      train_tokens_per_s=tokens_seen / train_s if train_s else None)
         (out / 'results.json').write_text(json.dumps(result, indent=1)); plot_metrics(metrics, out / 'loss.png')
         kind = 'exact AR NLL' if result['test']['exact'] else 'upper bound' if result['test']['bound'] else f'{cfg.noise} training objective, not a proven bound'
         log(f"test NELBO perplexity {result['test']['ppl']:.2f} ({kind}); "
