@@ -196,8 +196,8 @@ def subs(logits: Tensor, # [..., L, V] raw logits
          mask_id: int, carry_over: bool = True,
          inplace: bool = False) -> Tensor: # write the MASK column into `logits` itself (fresh logits only: saves a copy)
     "SUBS: forbid MASK as an output; with `carry_over`, visible tokens predict themselves with probability 1."
-    idx = torch.tensor([mask_id], device=logits.device)
-    out = logits.index_fill_(-1, idx, -math.inf) if inplace else logits.index_fill(-1, idx, -math.inf)
+    out = logits if inplace else logits.clone()
+    out.select(-1, mask_id).fill_(-math.inf)  # (no index tensor made from Python: nothing copied to a GPU per pass)
     if not carry_over: return out
     keep = (xt != mask_id)[..., None]  # [..., L, 1]
     # a visible row becomes all -inf, then 0 at its own token; a masked row gets -inf written at MASK, where it already is
