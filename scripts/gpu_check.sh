@@ -15,6 +15,33 @@ fi
 "$PY" -c "import torch; print('gpu_check: torch', torch.__version__, 'on', torch.cuda.get_device_name())"
 echo "== exactness tests on cuda"
 ARDM_TEST_DEVICE=cuda "$PY" -m pytest -q tests/test_model.py
+echo "== no host syncs inside a training step or a cached sampling pass (torch.cuda.set_sync_debug_mode('error'))"
+"$PY" - <<'PY'
+import torch
+from ardm_nb.model import BlockDiffusionLM, ModelConfig, DEMO, KVCache, commit, denoise_step
+from ardm_nb.block_diffusion import draw_corruption, score
+lm = BlockDiffusionLM(ModelConfig(**DEMO)).cuda()
+x0 = torch.randint(4, 4000, (8, 128), generator=torch.Generator().manual_seed(0))
+d = draw_corruption(lm.cfg, x0, torch.Generator().manual_seed(0)).to('cuda')  # drawn on the CPU, as the trainer does
+x0 = x0.cuda()
+def train_step():
+    lm.zero_grad(set_to_none=True)
+    score(lm, x0, d).loss.backward()
+def cached_passes():
+    with torch.no_grad():
+        cache = KVCache()
+        for b in range(4):
+            denoise_step(lm, d.c.xt[:, 16 * b:16 * (b + 1)], cache)
+            commit(lm, x0[:, 16 * b:16 * (b + 1)], cache)
+for f in (train_step, cached_passes):
+    f()  # the first call builds and copies the masks once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    f()
+    torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+print('gpu_check: a training step and cached passes ran without a host sync')
+PY
 names=("$@")
 if [ "${#names[@]}" -eq 0 ]; then
   names=(kv_cache_cost_curve kv_cache_cost_growth_256_to_2048 kv_cache_speedup_over_flop_speedup_L1024
