@@ -393,3 +393,7 @@ def main(argv: list[str]|None = None # the arguments (default: the command line)
         print(f"ardm {args.cmd}: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+# %% ../nbs/95_cli.ipynb #952b474b
+#| eval: false
+if __name__ == "__main__": sys.exit(main())  # python -m ardm_nb.cli
