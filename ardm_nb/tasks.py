@@ -732,7 +732,7 @@ class ShakespeareBPE(ShakespeareChar):
     name = 'shakespeare-bpe'
     def tokenizer(self, cfg): return _bpe_tokenizer(cfg)
 
-# %% ../nbs/82_tasks.ipynb #ff0608c7
+# %% ../nbs/82_tasks.ipynb #adf18f30
 TASKS = {
     'markov-words': ("two-token words from a first-order Markov chain; exact log-likelihood and oracle denoiser",
                      MarkovWords),
