@@ -19,7 +19,7 @@ __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'in
            'cached_vs_uncached_token_agreement', 'sliding_window_curve', 'sliding_window_cost_growth_1x_to_4x',
            'sampler_throughput', 'gate_vs_confidence_sampler_throughput', 'gate_step_overhead_ratio', 'Unavailable',
            'demo_model_dir', 'early_stop_latency_saving', 'early_stop_nfe_saving', 'early_stop_token_agreement',
-           'memory_probe', 'memory_peak', 'eval_markov_oracle_seconds', 'run', 'write_json', 'main']
+           'memory_probe', 'memory_peak', 'run', 'write_json', 'main']
 
 # %% ../nbs/90_bench.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
@@ -383,10 +383,11 @@ def sliding_window_curve() -> Table:
     rows = []
     for i, n in enumerate(s['multiples']):
         whole = Measured.of([t / (n * M * s['batch']) * 1e3 for t in T[n]])
-        prev = T[s['multiples'][i - 1]] if i else [0.0] * len(T[n])
-        last = Measured.of([(t - p) / (M * s['batch']) * 1e3 for t, p in zip(T[n], prev)])
+        m = s['multiples'][i - 1] if i else 0  # the run before: its tokens are the first m M of this one's
+        prev = T[m] if i else [0.0] * len(T[n])
+        last = Measured.of([(t - p) / ((n - m) * M * s['batch']) * 1e3 for t, p in zip(T[n], prev)])
         rows.append([n * M, s['nfe'][n], s['flops'][n] / 1e6, whole, last])
-    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', f'ms/token (last {M})']
+    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', 'ms/token (tokens past the previous run)']
     return Table(cols, rows,
                  note=f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch")
 
@@ -560,16 +561,6 @@ def memory_peak() -> Table:
     return Table(['run', 'L', 'peak MiB'], rows,
                  note=f"model weights not included; the KV cache alone is {cache_mib(256):.1f} MiB at L=256, "
                       f"{cache_mib(2048):.1f} MiB at L=2048")
-
-# %% ../nbs/90_bench.ipynb #e7a1b2c3
-@register
-def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32), seeds: int = 3, rows: int = 64) -> float:
-    "Seconds of `ardm eval`'s generate mode on the markov-words oracle: every default sampler x 4 NFE x 3 seeds x 64 rows. Target <= 120 on 2 cores."
-    from ardm_nb.eval import EvalConfig, evaluate
-    cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows, modes=('generate',))
-    t0 = time.perf_counter()
-    evaluate(cfg, None, progress=False)
-    return time.perf_counter() - t0
 
 # %% ../nbs/90_bench.ipynb #f7eee93e
 def _fmt(v) -> str:
