@@ -209,9 +209,8 @@ def train_mfu_bd3() -> Measured:
     return Measured.of([_flops_per_token(cfg, lm, True) * x0.numel() / t / matmul_peak_flops() for t in bd3])
 
 # %% ../nbs/90_bench.ipynb #5c0e3d27
-def _variant(lm_opt, loss, split: bool, fused: bool, compiled: bool = False):
-    "A training step of a private copy of the network under one set of changes."
-    lm0, _ = lm_opt
+def _variant(lm0, loss, split: bool, fused: bool, compiled: bool = False):
+    "A training step of a private copy of `lm0` under one set of changes (`loss(lm)` gives the step's loss)."
     lm = copy.deepcopy(lm0)
     if not split: lm.denoise_vectorized = functools.partial(type(lm).denoise_vectorized, lm, split=False)
     if compiled: lm.net.compile()
@@ -237,7 +236,7 @@ def train_step_variants(repeats: int = 5) -> Table:
              ('d=256 L=256', 'BD3', 'split attention', big, bd3(xb), True, False)]
     if os.environ.get('ARDM_BENCH_COMPILE') == '1':
         plans.append(('DEMO L=128', 'BD3', 'split + fused + torch.compile', lm, bd3(x0), True, True))
-    steps = [_variant((m, None), loss, split, fused, 'compile' in name) for _, _, name, m, loss, split, fused in plans]
+    steps = [_variant(m, loss, split, fused, 'compile' in name) for _, _, name, m, loss, split, fused in plans]
     for s in steps: s()  # compiles what is compiled, allocates AdamW's state
     times = interleaved_times(*steps, repeats=repeats, warmup=1)
     base = {}  # (network, step) -> times of its first row
