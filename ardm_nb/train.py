@@ -278,6 +278,14 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     ckpt = latest_checkpoint(out, log) if resume else None
     if resume and ckpt is None: log(f"no usable checkpoint in {out}; starting from scratch")
     st = load_state(ckpt) if ckpt is not None else None  # refused here, before anything is written
+    if st is not None and isinstance(st.get('config'), dict):  # also when config.json is missing
+        try: was = TrainConfig(**st['config'])
+        except (TypeError, ValueError) as e:
+            raise TrainingError(f"checkpoint {ckpt.name}: unreadable configuration ({e})") from None
+        if was != cfg:
+            diff = ', '.join(f'{k}={a!r}' for k, (a, b) in config_diff(was, cfg).items())
+            raise ValueError(f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
+                             f"resume with the run's own configuration")
     tokenizer = load_tokenizer(out / 'tokenizer') if ckpt is not None else None
     data = prepare_data(cfg, tokenizer)
     if is_main:
