@@ -56,7 +56,8 @@ def interleaved_times(*fns: Callable[[], object], repeats: int = 15, warmup: int
 
 def interleaved_medians(*fns: Callable[[], object], repeats: int = 15, warmup: int = 2) -> list[float]:
     "Median wall time of each of `fns`, called in turn `repeats` times (after `warmup` rounds)."
-    return [sorted(ts)[len(ts) // 2] for ts in interleaved_times(*fns, repeats=repeats, warmup=warmup)]
+    times = interleaved_times(*fns, repeats=repeats, warmup=warmup)
+    return [sorted(ts)[len(ts) // 2] for ts in times]
 
 # %% ../nbs/90_bench.ipynb #3f7a0c11
 def _num(v: float) -> str:
@@ -111,7 +112,8 @@ def signals_vs_log_softmax_ratio(B: int = 8, L: int = 256, V: int = 8192, repeat
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(B, L, V, generator=g) * 3).to(device())  # [B, L, V]
     zp = (torch.randn(B, L, V, generator=g) * 3).to(device())
-    sig, ref = interleaved_times(lambda: uncertainty_signals(z, zp), lambda: torch.log_softmax(z, -1), repeats=repeats)
+    signals, floor = lambda: uncertainty_signals(z, zp), lambda: torch.log_softmax(z, -1)
+    sig, ref = interleaved_times(signals, floor, repeats=repeats)
     return ratios(sig, ref)
 
 # %% ../nbs/90_bench.ipynb #5541cf4f
@@ -131,11 +133,12 @@ def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[
         lm.zero_grad(set_to_none=True)
         loss_fn().backward()
     bd3 = lambda: step(lambda: nelbo_terms(lm, x0, g).loss)
-    return tuple(interleaved_times(bd3, lambda: step(lambda: other(lm, x0, g)), repeats=repeats, warmup=1))
+    rival = lambda: step(lambda: other(lm, x0, g))
+    return tuple(interleaved_times(bd3, rival, repeats=repeats, warmup=1))
 
 @register
 def bd3_vs_ar_train_throughput_ratio(B: int = 8, L: int = 256, block_size: int = 16, repeats: int = 9) -> Measured:
-    "tokens/s of a vectorized BD3 training step / tokens/s of a causal-LM step, same network and batch. Target >= 0.45."
+    "tokens/s of a vectorized BD3 training step / tokens/s of a causal-LM step, same network. Target >= 0.45."
     from ardm_nb.block_diffusion import causal_lm_loss
     bd3, ar = _bd3_step_vs(lambda lm, x0, g: causal_lm_loss(lm, x0), B, L, block_size, repeats)
     return ratios(ar, bd3)  # same tokens per step, so the throughput ratio is the inverse time ratio
@@ -144,7 +147,8 @@ def bd3_vs_ar_train_throughput_ratio(B: int = 8, L: int = 256, block_size: int =
 def bd3_vs_loop_train_speedup(B: int = 8, L: int = 256, block_size: int = 16, repeats: int = 3) -> Measured:
     "time of a per-block-loop BD3 training step / time of the vectorized step. Target >= 3."
     from ardm_nb.block_diffusion import per_block_loop_terms
-    vec, loop = _bd3_step_vs(lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss, B, L, block_size, repeats)
+    loop_loss = lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss
+    vec, loop = _bd3_step_vs(loop_loss, B, L, block_size, repeats)
     return ratios(loop, vec)
 
 # %% ../nbs/90_bench.ipynb #ad94c527
@@ -162,7 +166,8 @@ def _demo_train_setup(fused: bool = False):
     torch.manual_seed(0)
     lm = BlockDiffusionLM(cfg.model_config(cfg.vocab_size, 3)).to(device())
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-3, fused=fused or None)
-    x0 = torch.randint(4, cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randint(4, cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g)  # [B, L]
     return cfg, lm, opt, x0.to(device())
 
 def _train_step(lm, opt, loss_fn):
@@ -196,7 +201,7 @@ def train_tokens_per_second() -> Measured:
 
 @register
 def train_mfu() -> Measured:
-    "PaLM model FLOPs utilisation of the DEMO AR training step vs the fp32 matmul peak measured now. Target >= 0.40."
+    "PaLM model FLOPs utilisation of the DEMO AR training step vs the fp32 matmul peak now. Target >= 0.40."
     cfg, lm, x0, ar, bd3 = _step_times()
     peak = matmul_peak_flops()
     return Measured.of([_flops_per_token(cfg, lm, False) * x0.numel() / t / peak for t in ar],
@@ -206,13 +211,15 @@ def train_mfu() -> Measured:
 def train_mfu_bd3() -> Measured:
     "The same for the vectorized BD3 training step of the DEMO preset (reported beside `train_mfu`)."
     cfg, lm, x0, ar, bd3 = _step_times()
-    return Measured.of([_flops_per_token(cfg, lm, True) * x0.numel() / t / matmul_peak_flops() for t in bd3])
+    flops = _flops_per_token(cfg, lm, True) * x0.numel()
+    return Measured.of([flops / t / matmul_peak_flops() for t in bd3])
 
 # %% ../nbs/90_bench.ipynb #5c0e3d27
 def _variant(lm0, loss, split: bool, fused: bool, compiled: bool = False):
     "A training step of a private copy of `lm0` under one set of changes (`loss(lm)` gives the step's loss)."
     lm = copy.deepcopy(lm0)
-    if not split: lm.denoise_vectorized = functools.partial(type(lm).denoise_vectorized, lm, split=False)
+    if not split:  # the instance's own denoise_vectorized: one attention call under the full mask
+        lm.denoise_vectorized = functools.partial(type(lm).denoise_vectorized, lm, split=False)
     if compiled: lm.net.compile()
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-3, fused=fused or None)
     return lambda: _train_step(lm, opt, lambda: loss(lm))
@@ -258,7 +265,8 @@ def demo_network(max_len: int, block_size: int = 16, subs: bool = True):
 def pass_flops(cfg, n_query: int, n_keys: int, batch: int) -> float:
     "FLOPs of one pass through the layers: `n_query` positions attending `n_keys` keys each (dense), no logits."
     d = cfg.d_model
-    per_position = 2 * (4 + 2 * cfg.mlp_mult) * d * d + 4 * n_keys * d  # q, k, v, out and the MLP; then scores, values
+    weights = 2 * (4 + 2 * cfg.mlp_mult) * d * d  # q, k, v, out and the MLP
+    per_position = weights + 4 * n_keys * d  # then the scores and the weighted values
     return batch * cfg.n_layers * n_query * per_position
 
 def count_passes(lm, fn: Callable[[], object]) -> list[tuple[int, int]]:
@@ -278,8 +286,8 @@ def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed:
     from ardm_nb.samplers import Engine, StepInput, make_rule
     Lb, mask = lm.cfg.block_size, lm.cfg.mask_id
     P = L - Lb
-    prompt = torch.randint(4, lm.cfg.vocab_size - 1, (batch, P), generator=torch.Generator().manual_seed(seed + 1))
-    prompt = prompt.to(device())  # [B, P]
+    g = torch.Generator().manual_seed(seed + 1)
+    prompt = torch.randint(4, lm.cfg.vocab_size - 1, (batch, P), generator=g).to(device())  # [B, P]
     def prepare():
         x = torch.cat([prompt, torch.full((batch, Lb), mask, device=device())], 1)  # [B, L]
         eng = Engine(lm, use_cache)
@@ -311,20 +319,22 @@ def _cost_curve(lengths: tuple = (256, 512, 1024, 2048), batch: int = 4, repeats
                 for c, (prepare, decode) in runs.items():
                     x, eng = prepare()
                     if r == 0:  # the first round also records the passes made (a hook on the network)
-                        t = timed(lambda: passes.setdefault(c, count_passes(lm, lambda: decode(x, eng))))
+                        counted = lambda: passes.setdefault(c, count_passes(lm, lambda: decode(x, eng)))
+                        t = timed(counted)
                         tokens[c] = x[:, L - lm.cfg.block_size:].clone()
                     else: t = timed(lambda: decode(x, eng))
                     if r >= warmup: times[c].append(t)
             flops = {c: sum(pass_flops(lm.cfg, n, k, batch) for n, k in p) for c, p in passes.items()}
-            head = batch * lm.cfg.block_size * 2 * lm.cfg.d_model * lm.cfg.vocab_size  # logits of each token, once
+            n_tokens = batch * lm.cfg.block_size
+            head = n_tokens * 2 * lm.cfg.d_model * lm.cfg.vocab_size  # the logits of each token, once
             agree = (tokens[True] == tokens[False]).float().mean().item()
             res[L] = dict(cached=times[True], uncached=times[False], flops_cached=flops[True] + head,
-                          flops_uncached=flops[False] + head, agreement=agree, tokens=batch * lm.cfg.block_size)
+                          flops_uncached=flops[False] + head, agreement=agree, tokens=n_tokens)
     return res
 
 @register
 def kv_cache_cost_curve() -> Table:
-    "BD3 sampling time per generated token at context L, cached and uncached, with the FLOP-count speedup beside."
+    "BD3 sampling time per generated token at context L, cached and uncached, FLOP-count speedup beside."
     rows = []
     for L, r in _cost_curve().items():
         per_token = lambda ts: Measured.of([t / r['tokens'] * 1e3 for t in ts])
@@ -337,10 +347,10 @@ def kv_cache_cost_curve() -> Table:
 
 @register
 def kv_cache_cost_growth_256_to_2048() -> Measured:
-    "cached time per generated token at L=2048 / at L=256 (target <= 1.5: flat), FLOP-count growth in the note."
-    c = _cost_curve()
-    flop = (c[2048]['flops_cached'] / c[2048]['tokens']) / (c[256]['flops_cached'] / c[256]['tokens'])
-    growth = [a / c[2048]['tokens'] / (b / c[256]['tokens']) for a, b in zip(c[2048]['cached'], c[256]['cached'])]
+    "cached time per generated token at L=2048 / at L=256 (target <= 1.5: flat); FLOP-count growth in the note."
+    long, short = _cost_curve()[2048], _cost_curve()[256]
+    flop = (long['flops_cached'] / long['tokens']) / (short['flops_cached'] / short['tokens'])
+    growth = [a / long['tokens'] / (b / short['tokens']) for a, b in zip(long['cached'], short['cached'])]
     return Measured.of(growth, note=f"FLOP-count growth {flop:.3g}")
 
 @register
@@ -372,7 +382,8 @@ def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4), repe
             nfe[n] = len(passes)
             flops[n] = sum(pass_flops(lm.cfg, q, k, batch) for q, k in passes) / (n * M * batch)
     times = interleaved_times(*(functools.partial(run, n) for n in multiples), repeats=repeats, warmup=0)
-    return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, flops=flops, times=dict(zip(multiples, times)))
+    times = dict(zip(multiples, times))
+    return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, flops=flops, times=times)
 
 @register
 def sliding_window_curve() -> Table:
@@ -386,7 +397,7 @@ def sliding_window_curve() -> Table:
         prev = T[m] if i else [0.0] * len(T[n])
         last = Measured.of([(t - p) / ((n - m) * M * s['batch']) * 1e3 for t, p in zip(T[n], prev)])
         rows.append([n * M, s['nfe'][n], s['flops'][n] / 1e6, whole, last])
-    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', 'ms/token (tokens past the previous run)']
+    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', 'ms/token (past the run before)']
     return Table(cols, rows,
                  note=f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch")
 
@@ -395,7 +406,8 @@ def sliding_window_cost_growth_1x_to_4x() -> Measured:
     "time per token generating 4 x max_len tokens / generating max_len tokens (flat: about 1)."
     s = _sliding()
     T, F = s['times'], s['flops']
-    return Measured.of([b / 4 / a for a, b in zip(T[1], T[4])], note=f"FLOP-count growth {F[4] / F[1]:.3g}")
+    growth = [b / 4 / a for a, b in zip(T[1], T[4])]
+    return Measured.of(growth, note=f"FLOP-count growth {F[4] / F[1]:.3g}")
 
 # %% ../nbs/90_bench.ipynb #a2c4e6f8
 @functools.lru_cache(maxsize=None)
@@ -405,7 +417,8 @@ def _throughput(L: int = 128, nfe: int = 64, batches: tuple = (1, 8), repeats: i
     def runner(name, B):
         model, budget = (ar, L) if name == 'l2r' else (lm, nfe)
         g = lambda: torch.Generator(device()).manual_seed(0)
-        return lambda: sample(model, length=L, sampler=name, generator=g(), batch_size=B, nfe_budget=budget)
+        return lambda: sample(model, length=L, sampler=name, generator=g(), batch_size=B,
+                              nfe_budget=budget)
     res = {}
     for B in batches:
         fns = {name: runner(name, B) for name in SAMPLERS}
@@ -426,7 +439,8 @@ def sampler_throughput() -> Table:
             row += [runs[name]['nfe'], Measured.of([B * L / s for s in runs[name]['times']])]
         rows.append(row)
     cols = ['sampler'] + [c for B in by for c in (f'NFE (batch {B})', f'tokens/s (batch {B})')]
-    return Table(cols, rows, note=f"DEMO shape, {L} tokens, budget {t['nfe']} passes (l2r: {L} on an L'=1 model)")
+    note = f"DEMO shape, {L} tokens, budget {t['nfe']} passes (l2r: {L} on an L'=1 model)"
+    return Table(cols, rows, note=note)
 
 @register
 def gate_vs_confidence_sampler_throughput() -> Measured:
@@ -439,11 +453,12 @@ def gate_vs_confidence_sampler_throughput() -> Measured:
 @register
 def gate_step_overhead_ratio(B: int = 8, L: int = 256, repeats: int = 15, d_model: int = 256,
                              n_layers: int = 4) -> Measured:
-    "(gate rule step - confidence rule step) / denoiser forward, same logits of a 256-token window, batch 8. Target <= 0.10."
+    "(gate step - confidence step) / denoiser pass, same logits of a 256-token window, batch 8. Target <= 0.10."
     from ardm_nb.samplers import StepInput, GateRule, OrderedRule
     lm, g = _bench_model(16, L, False, d_model, n_layers).eval(), torch.Generator(device()).manual_seed(0)
-    x = torch.randint(4, 4095, (B, L), generator=g, device=device())
-    x = torch.where(torch.rand(B, L, generator=g, device=device()) < 0.25, lm.cfg.mask_id, x)  # a quarter still masked
+    x = torch.randint(4, 4095, (B, L), generator=g, device=device())  # [B, L]
+    masked = torch.rand(B, L, generator=g, device=device()) < 0.25  # a quarter still masked
+    x = torch.where(masked, lm.cfg.mask_id, x)
     pos = torch.arange(L, device=device())
     with torch.no_grad():
         out = lm._post(lm.net(x, pos, None), x, carry_over=False)
@@ -453,8 +468,9 @@ def gate_step_overhead_ratio(B: int = 8, L: int = 256, repeats: int = 15, d_mode
         gate.prepare(lm, 16, L)
         gate.begin(st)
         conf.begin(st)
-        fresh_gate_step = lambda: (setattr(gate, '_seen', None), gate.step(st))  # a fresh pass: norm update included
-        fwd, t_gate, t_conf = interleaved_times(lambda: lm.net(x, pos, None), fresh_gate_step, lambda: conf.step(st),
+        fresh_gate_step = lambda: (setattr(gate, '_seen', None), gate.step(st))  # a fresh pass: norm update
+        forward = lambda: lm.net(x, pos, None)
+        fwd, t_gate, t_conf = interleaved_times(forward, fresh_gate_step, lambda: conf.step(st),
                                                 repeats=repeats, warmup=1)
     return Measured.of([(a - b) / f for a, b, f in zip(t_gate, t_conf, fwd)])
 
@@ -483,11 +499,12 @@ def _early_stop_runs(B: int = 8, steps: int = 8, refine: int = 4, repeats: int =
     a, b = run(True), run(False)
     t_es, t_full = interleaved_times(lambda: run(True), lambda: run(False), repeats=repeats, warmup=1)
     agreement = (a.tokens == b.tokens).float().mean().item()
-    return dict(time=Measured.of([1 - e / f for e, f in zip(t_es, t_full)]), nfe=1 - a.nfe / b.nfe, agreement=agreement)
+    saving = Measured.of([1 - e / f for e, f in zip(t_es, t_full)])
+    return dict(time=saving, nfe=1 - a.nfe / b.nfe, agreement=agreement)
 
 @register
 def early_stop_latency_saving() -> Measured:
-    "share of wall time the gate sampler saves with early stop on the DEMO hybrid model (8 steps per block, 4 of them rewrite-only)."
+    "share of wall time the gate sampler saves by early stop, DEMO hybrid model (8 steps per block, 4 rewrite-only)."
     return _early_stop_runs()['time']
 
 @register
@@ -527,24 +544,28 @@ def memory_probe(kind: str, L: int = 0, batch: int = 4) -> float:
     if kind in ('train_ar', 'train_bd3'):
         cfg, lm, opt, x0 = _demo_train_setup()
         g = torch.Generator(device()).manual_seed(0)
-        loss = (lambda: causal_lm_loss(lm, x0)) if kind == 'train_ar' else (lambda: nelbo_terms(lm, x0, g).loss)
+        ar, bd3 = lambda: causal_lm_loss(lm, x0), lambda: nelbo_terms(lm, x0, g).loss
+        loss = ar if kind == 'train_ar' else bd3
         return _peak_mib(lambda: [_train_step(lm, opt, loss) for _ in range(2)])
-    if kind not in ('cached', 'uncached'): raise ValueError(f"kind={kind!r} must be 'train_ar', 'train_bd3', 'cached' or 'uncached'")
+    if kind not in ('cached', 'uncached'):
+        raise ValueError(f"kind={kind!r} must be 'train_ar', 'train_bd3', 'cached' or 'uncached'")
     lm = demo_network(L)
     Lb = lm.cfg.block_size
-    x0 = torch.randint(4, 4000, (batch, L), generator=torch.Generator().manual_seed(0)).to(device())  # [B, L]
+    x0 = torch.randint(4, 4000, (batch, L), generator=torch.Generator().manual_seed(0)).to(device())
     xt = x0.clone()
     xt[:, L - Lb:] = lm.cfg.mask_id
     with torch.no_grad():
-        if kind == 'cached': return _peak_mib(lambda: denoise_step(lm, xt[:, L - Lb:], encode_prefix(lm, x0[:, :L - Lb])))
-        return _peak_mib(lambda: lm.denoise_block_loop(xt, x0, L // Lb - 1))
+        cached = lambda: denoise_step(lm, xt[:, L - Lb:], encode_prefix(lm, x0[:, :L - Lb]))
+        uncached = lambda: lm.denoise_block_loop(xt, x0, L // Lb - 1)
+        return _peak_mib(cached if kind == 'cached' else uncached)
 
 def _probe_in_subprocess(kind: str, L: int = 0) -> float:
     "`memory_probe` in a fresh process (one torch thread), so that nothing before it counts."
     if not os.path.exists('/proc/self/clear_refs') and device().type != 'cuda':
         raise Unavailable("peak memory on the CPU needs Linux's /proc/self/clear_refs")
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MALLOC_MMAP_THRESHOLD_='65536')
-    code = f"import torch; torch.set_num_threads(1); from ardm_nb.bench import memory_probe; print(memory_probe({kind!r}, {L}))"
+    code = ("import torch; torch.set_num_threads(1); from ardm_nb.bench import memory_probe; "
+            f"print(memory_probe({kind!r}, {L}))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -569,7 +590,8 @@ def run(names: list[str]|None = None, out=print, threads: int|None = 1) -> dict[
     "Run the named benchmarks (all when `names` is empty) with `threads` torch threads; print `name: value` lines."
     names = list(names or BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown: raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; choose from: {', '.join(BENCHMARKS)}")
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; choose from: {', '.join(BENCHMARKS)}")
     before = torch.get_num_threads()
     if threads is not None: torch.set_num_threads(check_int('threads', threads, 1))
     res = {}
@@ -586,7 +608,8 @@ def run(names: list[str]|None = None, out=print, threads: int|None = 1) -> dict[
 
 def _jsonable(v):
     if isinstance(v, Measured): return asdict(v)
-    if isinstance(v, Table): return dict(columns=v.columns, rows=[[_jsonable(c) for c in r] for r in v.rows], note=v.note)
+    if isinstance(v, Table):
+        return dict(columns=v.columns, rows=[[_jsonable(c) for c in r] for r in v.rows], note=v.note)
     return v
 
 def write_json(res: dict, path, threads: int|None = 1) -> None:
@@ -604,7 +627,8 @@ def write_json(res: dict, path, threads: int|None = 1) -> None:
 
 def main(argv: list[str]|None = None) -> int:
     "Command line: `python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--threads N]`."
-    ap = argparse.ArgumentParser(prog='python -m ardm_nb.bench', description='Run ardm_nb benchmarks; prints name: value lines.')
+    ap = argparse.ArgumentParser(prog='python -m ardm_nb.bench',
+                                 description='Run ardm_nb benchmarks; prints name: value lines.')
     ap.add_argument('names', nargs='*', help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
     ap.add_argument('--json', help='also write the results to this JSON file')
     ap.add_argument('--device', default=None, help="'cpu' (default) or 'cuda'")
@@ -613,7 +637,8 @@ def main(argv: list[str]|None = None) -> int:
     try:
         if args.device is not None:
             dev = torch.device(args.device)  # RuntimeError for a name torch does not know
-            if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device is visible to torch")
+            if dev.type == 'cuda' and not torch.cuda.is_available():
+                raise ValueError("--device cuda: no CUDA device is visible to torch")
             os.environ['ARDM_BENCH_DEVICE'] = args.device
         res = run(args.names, threads=args.threads)
     except (ValueError, RuntimeError) as e:
