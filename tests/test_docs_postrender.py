@@ -28,6 +28,9 @@ def test_plain_text_strips_delimiters_and_markdown_links():
     s = r"the prior \(\tau(i)\) of [`sample`](https://x.org/a.html#sample), \[\frac{a}{b}\] and $$x$$"
     assert plain_text(s) == "the prior τ(i) of sample, a/b and x"
     assert plain_text("no maths here, [1, 2] (3)") == "no maths here, [1, 2] (3)"
+    # smalldocs strips the delimiters: bare TeX is rewritten, the code around it (braces, an escaped \\) is not
+    bare = r"prior \tau_{\mathrm{logit}} = \frac{T}{n}; dict(a={1: 2}); title('$x \\mid y$')"
+    assert plain_text(bare) == r"prior τ_logit = T/n; dict(a={1: 2}); title('$x \\mid y$')"
 
 
 def page(body: str, toc: str = "") -> str:

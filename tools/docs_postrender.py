@@ -85,9 +85,22 @@ def plain_text(text: str) -> str:
     "Search-index text without TeX delimiters or TeX commands, and with Markdown links as their names."
     text = MD_LINK.sub(r"\1", text)
     text = re.sub(r"\\\((.*?)\\\)|\\\[(.*?)\\\]|\$\$(.*?)\$\$", lambda m: tex_to_text(next(g for g in m.groups() if g is not None)), text, flags=re.S)
-    if re.search(r"\\[a-zA-Z]+|[_^]\{", text):  # TeX without delimiters (renderers that strip them)
-        text = tex_to_text(text)
+    if re.search(r"(?<!\\)\\[a-zA-Z]+|[_^]\{", text):  # TeX without delimiters (smalldocs strips them)
+        text = bare_tex_to_text(text)
     return text
+
+
+def bare_tex_to_text(text: str) -> str:
+    """TeX commands in text that also holds code (a search entry of an API section): only the TeX is rewritten, so the
+    braces of code stay and an escaped backslash in a Python string (`'\\\\mid'`) is left alone."""
+    s = SPACING.sub("", text)
+    for _ in range(4):
+        s = WRAPS.sub(r"\1", s)
+        s = FRAC.sub(lambda m: f"{group(m.group(1))}/{group(m.group(2))}", s)
+        s = SQRT.sub(r"√(\1)", s)
+    s = re.sub(r"([_^])\{([^{}]*)\}", r"\1\2", s)  # x_{i} -> x_i, z^{(t)} -> z^(t)
+    s = re.sub(r"(?<!\\)\\([a-zA-Z]+|[,;:! ])", lambda m: SYMBOLS.get(m.group(1), m.group(1)), s)
+    return s
 
 
 # ---------------------------------------------------------------------------------------------- pages
