@@ -19,18 +19,18 @@ __all__ = ['ORACLE_NOISES', 'PROBLEM_FRACS', 'SUDOKU_BOXES', 'SHAKESPEARE_CHARS'
 # %% ../nbs/82_tasks.ipynb #3ab1415b
 @dataclass
 class Problems:
-    "Conditional instances of a task: where the sampler starts, what it may write, and the reference."
+    "Conditional instances of a task: where the sampler starts, what it may write, the reference."
     kind: str # 'solve', 'infill', 'continue' or 'repair'
-    infill: Tensor # [n, L] starting tokens, MASK where to generate: `sample(..., infill=problems.infill)`
-    editable: Tensor # bool [n, L] positions the sampler may write: `sample(..., editable=problems.editable)`
+    infill: Tensor # [n, L] starting tokens, MASK where to generate (`sample(infill=)`)
+    editable: Tensor # bool [n, L] positions the sampler may write (`sample(editable=)`)
     target: Tensor # [n, L] the reference tokens
-    scored: Tensor # bool [n, L] positions compared with the reference (the blanks, the span, the corrupted text)
+    scored: Tensor # bool [n, L] positions compared with the reference (blanks, span, or text)
 
     def __len__(self) -> int: return self.infill.shape[0]
 
 # %% ../nbs/82_tasks.ipynb #cb0bcaf3
 class Task:
-    "The contract every task keeps: shape of a row, data, per-row metrics, and what is known exactly."
+    "The contract every task keeps: a row's shape, data, per-row metrics, what is known exactly."
     name: str = ''
     config_class: type = None # the task's parameters: a dataclass validated in __post_init__
     problem_kinds: tuple = () # kinds `problems` makes
@@ -57,8 +57,9 @@ class Task:
 
     def log_likelihood(self, tokens: Tensor) -> Tensor: # [n]
         "Exact log p of each row (nats): only for tasks whose distribution is known."
-        known = ', '.join(n for n, (_, c) in TASKS.items() if c.log_likelihood is not Task.log_likelihood)
-        raise ValueError(f"task {self.name!r} has no known distribution, so no log_likelihood; tasks with one: {known}")
+        has = [n for n, (_, c) in TASKS.items() if c.log_likelihood is not Task.log_likelihood]
+        raise ValueError(f"task {self.name!r} has no known distribution, so no log_likelihood; "
+                         f"tasks with one: {', '.join(has)}")
 
     def oracle(self, block_size: int, noise: str = 'absorbing', eps: float = 0.1):
         "The exact denoiser: only for tasks whose distribution is known."
@@ -66,7 +67,7 @@ class Task:
         raise ValueError(f"task {self.name!r} has no oracle denoiser; tasks with one: {known}")
 
     def check_tokens(self, tokens: Tensor, name: str = 'tokens') -> Tensor:
-        "Raise `ValueError` unless `tokens` is an integer tensor [n, seq_len] of ids in the vocabulary."
+        "Raise `ValueError` unless `tokens` is an integer tensor [n, seq_len] of vocabulary ids."
         if not isinstance(tokens, Tensor) or tokens.ndim != 2 or tokens.shape[1] != self.seq_len:
             got = tuple(tokens.shape) if isinstance(tokens, Tensor) else type(tokens).__name__
             raise ValueError(f"{name} must be a tensor [n, seq_len={self.seq_len}], got {got}")
@@ -74,17 +75,19 @@ class Task:
             raise ValueError(f"{name} must hold integer token ids, got dtype {tokens.dtype}")
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
             lo, hi = int(tokens.min()), int(tokens.max())
-            raise ValueError(f"{name} holds ids in [{lo}, {hi}]; allowed: [0, {self.vocab_size - 1}]")
+            hi_ok = self.vocab_size - 1
+            raise ValueError(f"{name} holds ids in [{lo}, {hi}]; allowed: [0, {hi_ok}]")
         return tokens.long()
 
     def check_kind(self, kind: str):
         "Raise `ValueError` unless this task makes problems of `kind`."
         if kind not in self.problem_kinds:
             kinds = ', '.join(self.problem_kinds)
-            raise ValueError(f"task {self.name!r} has no problems of kind={kind!r}; its kinds: {kinds}")
+            raise ValueError(f"task {self.name!r} has no problems of kind={kind!r}; "
+                             f"its kinds: {kinds}")
 
     def texts(self, tokens: Tensor, problems: Problems) -> tuple[list[str], list[str]]:
-        "(hypotheses, references): the scored positions of `tokens` and of the reference, decoded (BLEU / ROUGE)."
+        "(hypotheses, references): the scored positions of `tokens` and of the reference, decoded."
         tokens = self.check_tokens(tokens)
         hyp = [self.decode(t[s][None])[0] for t, s in zip(tokens, problems.scored)]
         ref = [self.decode(t[s][None])[0] for t, s in zip(problems.target, problems.scored)]
@@ -93,7 +96,8 @@ class Task:
     def match_scores(self, tokens: Tensor, problems: Problems) -> dict[str, Tensor]:
         "Token accuracy and exact match of the scored positions against the reference, per row."
         if tokens.shape != problems.target.shape:
-            raise ValueError(f"tokens has shape {tuple(tokens.shape)} but the problems {tuple(problems.target.shape)}")
+            want = tuple(problems.target.shape)
+            raise ValueError(f"tokens has shape {tuple(tokens.shape)} but the problems {want}")
         right = (tokens == problems.target) & problems.scored  # [n, L]
         wrong = (tokens != problems.target) & problems.scored
         n = problems.scored.sum(-1).clamp_min(1)
@@ -102,13 +106,13 @@ class Task:
 # %% ../nbs/82_tasks.ipynb #94cbe85a
 @dataclass
 class MarkovWordsConfig:
-    "Parameters of `markov-words` (defaults: a BD3 model of about 1M parameters learns it in minutes on a CPU)."
+    "Parameters of `markov-words` (defaults: a ~1M-parameter BD3 model learns it in minutes)."
     n_words: int = 64 # W: two-token words; more: a larger table to learn
     n_first: int = 16 # N_A first tokens, each starting W / N_A words; must divide n_words
     n_second: int = 16 # N_B second tokens, each ending W / N_B words; must divide n_words
-    successors: int = 4 # K: words that may follow each word (the entropy rate is at most log K per word)
-    skew: float = 1.0 # successor weights are exp(skew * z), z ~ N(0, 1): 0 is uniform, larger is more peaked
-    seq_len: int = 64 # tokens per row, BOS included: BOS + (seq_len - 1) // 2 words (+ one first token if odd)
+    successors: int = 4 # K: words that may follow each word (entropy rate <= log K per word)
+    skew: float = 1.0 # successor weights exp(skew * z), z ~ N(0, 1): 0 uniform, larger peaked
+    seq_len: int = 64 # tokens per row: BOS, (seq_len - 1) // 2 words (+ a first token if odd)
     seed: int = 0 # draws the chain: the same seed, the same task
 
     def __post_init__(self):
@@ -117,14 +121,16 @@ class MarkovWordsConfig:
         check_int('successors', self.successors, 1, W); check_range('skew', self.skew, 0)
         check_int('seq_len', self.seq_len, 3); check_int('seed', self.seed, 0)
         for name, n in (('n_first', NA), ('n_second', NB)):
-            if W % n: raise ValueError(f"n_words={W} must be divisible by {name}={n} (every token is shared by "
-                                       f"the same number of words)")
-        if W // NA > NB: raise ValueError(f"n_words={W} needs W / n_first = {W // NA} distinct second tokens per first "
-                                          f"token but n_second={NB}; allowed: n_words <= n_first * n_second")
+            if W % n: raise ValueError(f"n_words={W} must be divisible by {name}={n} "
+                                       f"(every token is shared by the same number of words)")
+        if W // NA > NB:
+            raise ValueError(f"n_words={W} needs W / n_first = {W // NA} distinct second tokens "
+                             f"per first token but n_second={NB}; "
+                             f"allowed: n_words <= n_first * n_second")
 
 # %% ../nbs/82_tasks.ipynb #4175f283
 def markov_chain(cfg: MarkovWordsConfig) -> tuple[Tensor, Tensor]: # P [W, W], pi [W] (float64)
-    "The word chain of `cfg`: transition matrix P (K successors per word) and its stationary distribution pi."
+    "The word chain of `cfg`: transitions P (K successors per word), stationary distribution pi."
     W, K = cfg.n_words, cfg.successors
     g = torch.Generator().manual_seed(cfg.seed)
     cycle = torch.randperm(W, generator=g)  # a cycle through every word: the chain is irreducible
@@ -134,7 +140,8 @@ def markov_chain(cfg: MarkovWordsConfig) -> tuple[Tensor, Tensor]: # P [W, W], p
     pick[torch.arange(W), nxt] = 2.0  # always among the K successors
     succ = pick.topk(K, -1).indices  # [W, K]
     weight = (cfg.skew * torch.randn(W, K, generator=g, dtype=torch.float64)).exp()
-    P = torch.zeros(W, W, dtype=torch.float64).scatter_(1, succ, weight / weight.sum(-1, keepdim=True))
+    weight = weight / weight.sum(-1, keepdim=True)
+    P = torch.zeros(W, W, dtype=torch.float64).scatter_(1, succ, weight)
     A = P.T - torch.eye(W, dtype=torch.float64)  # pi (P - I) = 0 and sum(pi) = 1
     A[-1] = 1.0
     b = torch.zeros(W, dtype=torch.float64)
@@ -145,7 +152,7 @@ def markov_chain(cfg: MarkovWordsConfig) -> tuple[Tensor, Tensor]: # P [W, W], p
 def _into(a: Tensor, # [R, W] forward message at position pos - 1
           pos: int|Tensor, # the position each row moves into: one for all rows, or [R]
           P: Tensor, pi: Tensor) -> Tensor: # [R, W] alpha_{pos-1} T_pos
-    "The forward move into `pos`: from pi at position 1, by P at odd positions, unchanged at even ones."
+    "The forward move into `pos`: from pi at position 1, by P at odd positions, else unchanged."
     if isinstance(pos, int):  # every row at the same position: no selection needed
         if pos == 0: return torch.full_like(a, 1.0 / a.shape[-1])  # BOS: no word yet
         if pos == 1: return a.sum(-1, keepdim=True) * pi
@@ -168,7 +175,7 @@ def _back(v: Tensor, # [R, W] e_pos * beta_pos
 class Forward:
     "Forward messages over n consecutive positions."
     alpha: Tensor # [R, n, W] normalised alpha at each position
-    log_evidence: Tensor # [R, n] log p(evidence up to and including each position): -inf once impossible
+    log_evidence: Tensor # [R, n] log p(evidence up to each position): -inf once impossible
 
     @property
     def impossible(self) -> Tensor: return torch.isneginf(self.log_evidence[:, -1]) # [R]
@@ -191,7 +198,7 @@ def forward_messages(a: Tensor, # [R, W] message before the first position
 
 def backward_messages(E: Tensor, # [R, n, W]
                       pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
-                      P: Tensor, pi: Tensor) -> Tensor: # [R, n, W] beta (each normalised; beta = 1 at the end)
+                      P: Tensor, pi: Tensor) -> Tensor: # [R, n, W] beta (normalised; 1 at the end)
     "Backward messages within n consecutive positions (nothing after them is seen)."
     R, n, W = E.shape
     b = torch.ones(R, W, dtype=E.dtype)
@@ -206,7 +213,7 @@ def backward_messages(E: Tensor, # [R, n, W]
 def evidence(y: Tensor, # [R, n] observed tokens (MASK: nothing seen)
              tok: Tensor, # [n, W] token each word shows at these positions (-1: no token, i.e. BOS)
              mask_id: int, V: int, # MASK id and vocabulary size (MASK included)
-             eps: float # chance a visible token was swapped for a uniform non-MASK token (0: absorbing)
+             eps: float # chance a visible token was swapped for a random one (0: absorbing)
             ) -> Tensor: # [R, n, W] float64 Pr(y_i | x_i = tok_i(w))
     "The evidence vectors e_i(w) of the eps-hybrid likelihood (absorbing when eps = 0)."
     wrong = eps / (V - 1)
@@ -217,8 +224,9 @@ def evidence(y: Tensor, # [R, n] observed tokens (MASK: nothing seen)
 
 # %% ../nbs/82_tasks.ipynb #8836c580
 class MarkovWords(Task):
-    "Rows of two-token words from a first-order Markov chain over words; known exactly (log_likelihood, oracle)."
-    name, config_class, problem_kinds = 'markov-words', MarkovWordsConfig, ('infill', 'continue', 'repair')
+    "Rows of two-token words from a first-order Markov chain over words; known exactly."
+    name, config_class = 'markov-words', MarkovWordsConfig
+    problem_kinds = ('infill', 'continue', 'repair')
 
     def __init__(self, cfg: MarkovWordsConfig = MarkovWordsConfig()):
         self.cfg = cfg
@@ -227,11 +235,13 @@ class MarkovWords(Task):
         self.P, self.pi = markov_chain(cfg)  # [W, W], [W]
         w = torch.arange(W)
         self.first, self.second = 1 + w // (W // NA), 1 + NA + w % NB  # [W] token ids of each word
-        self.word_of = torch.full((self.vocab_size, self.vocab_size), -1, dtype=torch.long)  # (a, b) -> word
+        V = self.vocab_size
+        self.word_of = torch.full((V, V), -1, dtype=torch.long)  # (a, b) -> word, -1: none
         self.word_of[self.first, self.second] = w
         i = torch.arange(L)[:, None]
-        self.tok = torch.where(i % 2 == 1, self.first, self.second).masked_fill(i == 0, -1)  # [L, W]
-        self.shows = torch.zeros(2, W, self.vocab_size, dtype=torch.float64)  # [parity, W, V]: word -> its token
+        shown = torch.where(i % 2 == 1, self.first, self.second)  # [L, W] token of each word at i
+        self.tok = shown.masked_fill(i == 0, -1)  # position 0 shows BOS: no word
+        self.shows = torch.zeros(2, W, V, dtype=torch.float64)  # [parity, W, V]: word -> its token
         self.shows[0, w, self.second] = 1.0
         self.shows[1, w, self.first] = 1.0
         self.n_full, self.partial = (L - 1) // 2, (L - 1) % 2
@@ -282,18 +292,21 @@ MarkovWords.sample, MarkovWords.log_likelihood = _markov_sample, _markov_log_lik
 
 # %% ../nbs/82_tasks.ipynb #d4aa4a2d
 @torch.no_grad()
-def _markov_score(self: MarkovWords, tokens: Tensor, problems: Problems|None = None) -> dict[str, Tensor]:
-    "Per-row metrics: invalid words and transitions, exact NLL per token, distinct words, valid rows."
+def _markov_score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
+                  problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
+    "Per-row metrics: invalid words and transitions, exact NLL, distinct words, valid rows."
     x = self.check_tokens(tokens)
-    words = self.word_of[x[:, 1:2 * self.n_full:2], x[:, 2:2 * self.n_full + 1:2]]  # [n, n_full], -1: no word
+    end = 2 * self.n_full + 1  # one past the last whole word
+    words = self.word_of[x[:, 1:end:2], x[:, 2:end:2]]  # [n, n_full], -1: no word
     ok = words >= 0
     w = words.clamp_min(0)
     follows = self.P[w[:, :-1], w[:, 1:]] > 0  # [n, n_full - 1]
     bad_step = ok[:, :-1] & ok[:, 1:] & ~follows
     seen = torch.zeros(len(x), self.cfg.n_words).scatter_(1, w, ok.float())
     ll = self.log_likelihood(x)
+    steps = bad_step.float().mean(-1) if self.n_full > 1 else torch.zeros(len(x))
     out = dict(invalid_word_rate=(~ok).float().mean(-1),
-               invalid_transition_rate=bad_step.float().mean(-1) if self.n_full > 1 else torch.zeros(len(x)),
+               invalid_transition_rate=steps,
                nll_per_token=(-ll / (self.seq_len - 1)).float(),
                distinct_words=(seen > 0).sum(-1).float(),
                valid_row=torch.isfinite(ll).float())
@@ -314,29 +327,33 @@ MarkovWords.score, MarkovWords.decode = _markov_score, _markov_decode
 ORACLE_NOISES = ('absorbing', 'eps_hybrid')
 
 class MarkovOracle:
-    "The exact BD3 denoiser of a `MarkovWords` task (a `WindowDenoiser`): log posterior marginals by forward-backward."
+    "The exact BD3 denoiser of a `MarkovWords` task (a `WindowDenoiser`), by forward-backward."
     hidden_dim = 0 # it gives no hidden states
 
     def __init__(self, task: MarkovWords,
-                 block_size: int, # L': divides the task's seq_len; seq_len is one window over the whole row
-                 noise: str = 'absorbing', # 'absorbing' or 'eps_hybrid': the likelihood of a visible token
-                 eps: float = 0.1, # eps-hybrid: chance a visible token was swapped for a uniform non-MASK one
-                 floor: float = 1e-6): # impossible evidence: every visible token wrong with this probability
+                 block_size: int, # L', dividing the task's seq_len (seq_len: one window per row)
+                 noise: str = 'absorbing', # 'absorbing' or 'eps_hybrid': how visible tokens came
+                 eps: float = 0.1, # eps-hybrid: chance a visible token was swapped for a random one
+                 floor: float = 1e-6): # impossible evidence: any visible token wrong this often
         check_int('block_size', block_size, 1, task.seq_len)
         if task.seq_len % block_size:
-            raise ValueError(f"block_size={block_size} must divide the task's seq_len={task.seq_len}")
-        if noise not in ORACLE_NOISES: raise ValueError(f"noise={noise!r} must be one of {', '.join(ORACLE_NOISES)}")
+            L = task.seq_len
+            raise ValueError(f"block_size={block_size} must divide the task's seq_len={L}")
+        if noise not in ORACLE_NOISES:
+            raise ValueError(f"noise={noise!r} must be one of {', '.join(ORACLE_NOISES)}")
         check_range('eps', eps, 0, 1, hi_open=True)
         check_range('floor', floor, 0, 1, lo_open=True, hi_open=True)
         self.task, self.noise, self.floor = task, noise, floor
         self.eps = eps if noise == 'eps_hybrid' else 0.0
         self.block_size, self.max_len = block_size, task.seq_len
-        self.mask_id, self.vocab_size, self.device = task.mask_id, task.vocab_size, torch.device('cpu')
-        self._prefix = None  # (tokens [B, m], Forward) of the last clean prefix: a frozen prefix is not redone
+        self.mask_id, self.vocab_size = task.mask_id, task.vocab_size
+        self.device = torch.device('cpu')
+        self._prefix = None  # (tokens [B, m], Forward) of the last clean prefix
 
 # %% ../nbs/82_tasks.ipynb #807aac85
-def _clean_prefix(self: MarkovOracle, x: Tensor) -> Forward: # x [B, m]: forward messages over positions 0..m-1
-    "Forward messages of a clean prefix (exact evidence); the part shared with the last call's prefix is reused."
+def _clean_prefix(self: MarkovOracle, x: Tensor # [B, m] a clean prefix
+                 ) -> Forward: # messages over positions 0..m-1
+    "Forward messages of a clean prefix (exact evidence), reusing what the last call shares."
     t = self.task
     B, m = x.shape
     d, last = 0, self._prefix
@@ -347,10 +364,13 @@ def _clean_prefix(self: MarkovOracle, x: Tensor) -> Forward: # x [B, m]: forward
     if d == m: f = Forward(last[1].alpha[:, :m], last[1].log_evidence[:, :m])
     else:
         a = last[1].alpha[:, d - 1] if d else torch.ones(B, t.cfg.n_words, dtype=torch.float64)
-        new = forward_messages(a, evidence(x[:, d:], t.tok[d:m], t.mask_id, t.vocab_size, 0.0), d, t.P, t.pi)
-        base = last[1].log_evidence[:, d - 1:d] if d else torch.zeros(B, 1, dtype=torch.float64)
-        f = Forward(torch.cat([last[1].alpha[:, :d], new.alpha], 1) if d else new.alpha,
-                    torch.cat([last[1].log_evidence[:, :d], new.log_evidence + base], 1) if d else new.log_evidence)
+        E = evidence(x[:, d:], t.tok[d:m], t.mask_id, t.vocab_size, 0.0)  # [B, m - d, W]
+        new = forward_messages(a, E, d, t.P, t.pi)
+        if d:  # the kept messages, then the new ones (log-evidence continues from d - 1)
+            base = last[1].log_evidence[:, d - 1:d]
+            alpha = torch.cat([last[1].alpha[:, :d], new.alpha], 1)
+            f = Forward(alpha, torch.cat([last[1].log_evidence[:, :d], new.log_evidence + base], 1))
+        else: f = new
     self._prefix = (x.clone(), f)
     return f
 
@@ -358,9 +378,10 @@ def _clean_prefix(self: MarkovOracle, x: Tensor) -> Forward: # x [B, m]: forward
 @torch.no_grad()
 def _blocks(self: MarkovOracle, x: Tensor, # [B, N] tokens, N >= end
             start: int, end: int, Lb: int, # window [start, end) of blocks of Lb
-            eps_clean: float, eps_block: float # likelihood of the clean prefix and of each block's own tokens
-           ) -> tuple[Tensor, Tensor]: # probabilities [B, end - start, V] float64, impossible [B, blocks]
-    "Posterior marginals of each block of the window given the clean prefix before it and its own noisy tokens."
+            eps_clean: float, # eps of the clean prefix's likelihood (0: exact)
+            eps_block: float # eps of the likelihood of each block's own tokens
+           ) -> tuple[Tensor, Tensor]: # probabilities [B, end - start, V], impossible [B, nb]
+    "Posterior marginals of each block of the window given the clean prefix and its noisy tokens."
     t = self.task
     B, nb, V = x.shape[0], (end - start) // Lb, t.vocab_size
     starts = start + Lb * torch.arange(nb)  # [nb]
@@ -369,18 +390,21 @@ def _blocks(self: MarkovOracle, x: Tensor, # [B, N] tokens, N >= end
     dead_in = torch.zeros(B, nb, dtype=torch.bool)
     if end - Lb > 0:  # the clean forward pass up to the last block of the window
         if eps_clean == 0: fc = _clean_prefix(self, x[:, :end - Lb])
-        else: fc = forward_messages(one, evidence(x[:, :end - Lb], t.tok[:end - Lb], t.mask_id, V, eps_clean), 0, t.P, t.pi)
+        else:
+            Ec = evidence(x[:, :end - Lb], t.tok[:end - Lb], t.mask_id, V, eps_clean)
+            fc = forward_messages(one, Ec, 0, t.P, t.pi)
         has = starts > 0
         a_in[:, has] = fc.alpha[:, starts[has] - 1]
         dead_in[:, has] = torch.isneginf(fc.log_evidence[:, starts[has] - 1])
     En = evidence(x[:, start:end], t.tok[start:end], t.mask_id, V, eps_block)  # [B, n, W]
     En = En.reshape(B * nb, Lb, -1)  # one row per (row, block)
-    same = nb == 1 or (Lb % 2 == 0 and start > 0)  # every block at the same parity, none holding positions 0, 1
-    pos0 = start if same else starts.repeat(B)  # one position for all rows (the moves read only that), or [B * nb]
+    same = nb == 1 or (Lb % 2 == 0 and start > 0)  # blocks at one parity, none at positions 0, 1
+    pos0 = start if same else starts.repeat(B)  # one position for all rows (a move reads only that)
     fb = forward_messages(a_in.reshape(B * nb, -1), En, pos0, t.P, t.pi)
     g = fb.alpha * backward_messages(En, pos0, t.P, t.pi)
-    g = g / g.sum(-1, keepdim=True).clamp_min(1e-300)  # [R, Lb, W] posterior of the word at each position
-    pos = (starts.repeat(B) if nb > 1 else torch.full((B,), start))[:, None] + torch.arange(Lb)  # [R, Lb]
+    g = g / g.sum(-1, keepdim=True).clamp_min(1e-300)  # [R, Lb, W] posterior of the word
+    first = starts.repeat(B) if nb > 1 else torch.full((B,), start)  # [R] each row's first position
+    pos = first[:, None] + torch.arange(Lb)  # [R, Lb]
     probs = torch.where((pos % 2 == 1)[..., None], g @ t.shows[1], g @ t.shows[0])  # [R, Lb, V]
     at_bos = pos == 0
     probs[at_bos] = torch.nn.functional.one_hot(torch.tensor(t.bos_id), V).double()
@@ -389,10 +413,11 @@ def _blocks(self: MarkovOracle, x: Tensor, # [B, N] tokens, N >= end
 
 # %% ../nbs/82_tasks.ipynb #bcea4ada
 @torch.no_grad()
-def _marginals(self: MarkovOracle, x: Tensor, start: int, end: int, Lb: int) -> Tensor: # [B, end - start, V]
-    "Exact posterior marginals of the window's blocks; blocks whose evidence is impossible answered with the floor."
+def _marginals(self: MarkovOracle, x: Tensor, # [B, N] tokens
+               start: int, end: int, Lb: int) -> Tensor: # [B, end - start, V] probabilities
+    "Exact posterior marginals of the window's blocks; a block with impossible evidence: the floor."
     probs, dead = _blocks(self, x, start, end, Lb, 0.0, self.eps)
-    if dead.any():  # recompute those rows with every visible token possibly wrong, keep the impossible blocks
+    if dead.any():  # redo those rows with every visible token possibly wrong, for the dead blocks
         rows = dead.any(1).nonzero()[:, 0]
         eps = max(self.eps, self.floor)
         soft, _ = _blocks(self, x[rows], start, end, Lb, self.floor, eps)
@@ -401,41 +426,50 @@ def _marginals(self: MarkovOracle, x: Tensor, start: int, end: int, Lb: int) -> 
     return probs
 
 def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
-    "Raise `ValueError` unless `x` is [B, >= end] token ids and [start, end) whole blocks within seq_len."
+    "Raise `ValueError` unless `x` is [B, >= end] token ids and [start, end) whole blocks."
     Lb = self.block_size
     if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] < end:
-        raise ValueError(f"x must be a tensor [B, N] with N >= end={end}, got {getattr(x, 'shape', type(x))}")
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be a tensor [B, N] with N >= end={end}, got {got}")
     if start % Lb or end % Lb or not 0 <= start < end <= self.max_len:
-        raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb} within seq_len={self.max_len}")
+        raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb} "
+                         f"within seq_len={self.max_len}")
     if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
-        raise ValueError(f"x holds ids in [{int(x.min())}, {int(x.max())}]; allowed: [0, {self.vocab_size - 1}]")
+        lo, hi = int(x.min()), int(x.max())
+        raise ValueError(f"x holds ids in [{lo}, {hi}]; allowed: [0, {self.vocab_size - 1}]")
 
 def _window(self: MarkovOracle, x: Tensor, # [B, N] tokens; only x[:, :end] is read
-            start: int, end: int) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, no hidden states
+            start: int, end: int) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, None
     "The `WindowDenoiser` call: log posterior marginals of positions [start, end), block by block."
     _check_window(self, x, start, end)
     probs = _marginals(self, x.cpu().long(), start, end, self.block_size)
     return probs.log().clamp_min(-1e4).float(), None
 
 def _posterior(self: MarkovOracle, tokens: Tensor) -> Tensor: # [n, seq_len, V] float64
-    "Exact marginals of every position given every non-MASK token of the row (one window over the row)."
+    "Exact marginals of every position given every non-MASK token of the row (one window)."
     x = self.task.check_tokens(tokens)
     return _marginals(self, x, 0, self.max_len, self.max_len)
 
 MarkovOracle.window, MarkovOracle.posterior = _window, _posterior
-MarkovWords.oracle = lambda self, block_size, noise='absorbing', eps=0.1: MarkovOracle(self, block_size, noise, eps)
-MarkovWords.oracle.__doc__ = "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
+def _markov_oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
+                   noise: str = 'absorbing', # or 'eps_hybrid'
+                   eps: float = 0.1 # eps-hybrid's swap rate
+                  ) -> MarkovOracle:
+    "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
+    return MarkovOracle(self, block_size, noise, eps)
+
+MarkovWords.oracle = _markov_oracle
 
 # %% ../nbs/82_tasks.ipynb #2b07e0da
 PROBLEM_FRACS = dict(infill=0.25, tail=0.5, repair=0.1)
 
 def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
                   kind: str, # 'infill', 'continue' or 'repair'
-                  frac: float, # share of the n - 1 positions after BOS to generate ('infill', 'continue') or corrupt
+                  frac: float, # share of the L - 1 positions after BOS to generate or corrupt
                   generator: torch.Generator, mask_id: int,
-                  choices: Tensor # [m] sorted ids 'repair' draws replacements from (uniformly, never the original)
+                  choices: Tensor # [m] sorted ids 'repair' draws from (uniformly, not the original)
                  ) -> Problems:
-    "Conditional instances from clean rows: a masked middle span, a masked tail, or swapped tokens to repair."
+    "Problems from clean rows: a masked middle span, a masked tail, or swapped tokens to repair."
     check_range('frac', frac, 0, 1, lo_open=True, hi_open=True)
     n, L = x.shape
     pos = torch.arange(L).expand(n, L)
@@ -445,10 +479,10 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
         span = (pos >= a) & (pos < a + k)
         return Problems(kind, x.masked_fill(span, mask_id), span.clone(), x.clone(), span.clone())
     if kind != 'repair': raise ValueError(f"kind={kind!r} must be 'infill', 'continue' or 'repair'")
-    order = torch.rand(n, L - 1, generator=generator).argsort(-1)[:, :k] + 1  # k distinct positions after BOS
+    order = torch.rand(n, L - 1, generator=generator).argsort(-1)[:, :k] + 1  # k places after BOS
     hit = torch.zeros(n, L, dtype=torch.bool).scatter_(1, order, True)
     m = len(choices)
-    at = torch.searchsorted(choices, x).clamp_max(m - 1)  # [n, L] where the original sits among the choices
+    at = torch.searchsorted(choices, x).clamp_max(m - 1)  # [n, L] the original's place in choices
     inside = choices[at] == x  # the original is a choice: draw from the other m - 1
     j = (torch.rand(n, L, generator=generator) * (m - inside.long())).long()
     j = j + (inside & (j >= at)).long()
@@ -458,7 +492,7 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
 # %% ../nbs/82_tasks.ipynb #f5ea8416
 def _markov_problems(self: MarkovWords, n: int, generator: torch.Generator, kind: str = 'infill',
                      frac: float|None = None) -> Problems:
-    "`n` rows of the chain made into problems of `kind` ('infill', 'continue', 'repair'); see `make_problems`."
+    "`n` rows of the chain made into problems of `kind`; see `make_problems`."
     self.check_kind(kind)
     frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
     x = self.sample(check_int('n', n, 1), generator)
@@ -480,11 +514,12 @@ def _units(size: int) -> list[list[int]]:
 
 def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
                  size: int, # 4, 6 or 9
-                 limit: int = 2, # stop after this many solutions (2: enough to tell unique from not)
+                 limit: int = 2, # stop after this many solutions (2 tells unique from not)
                  rng: random.Random|None = None # try candidates in random order (a random solution)
                 ) -> list[list[int]]: # up to `limit` solutions
-    "Solutions of a Sudoku by depth-first search on the most constrained blank (bit masks of used digits)."
-    if size not in SUDOKU_BOXES: raise ValueError(f"size={size} must be one of {', '.join(map(str, SUDOKU_BOXES))}")
+    "Solutions of a Sudoku by depth-first search on the most constrained blank (bit masks)."
+    if size not in SUDOKU_BOXES:
+        raise ValueError(f"size={size} must be one of {', '.join(map(str, SUDOKU_BOXES))}")
     bh, bw = SUDOKU_BOXES[size]
     g, full, out = list(grid), (1 << (size + 1)) - 2, []
     box = [r // bh * (size // bw) + c // bw for r in range(size) for c in range(size)]
@@ -492,7 +527,7 @@ def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
     for i, d in enumerate(g):
         if not d: continue
         bit, r, c = 1 << d, i // size, i % size
-        if used[0][r] & bit or used[1][c] & bit or used[2][box[i]] & bit: return []  # the givens clash
+        if used[0][r] & bit or used[1][c] & bit or used[2][box[i]] & bit: return []  # givens clash
         used[0][r] |= bit; used[1][c] |= bit; used[2][box[i]] |= bit
     def free(i): return full & ~(used[0][i // size] | used[1][i % size] | used[2][box[i]])
     def dfs():
@@ -513,8 +548,11 @@ def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
     dfs()
     return out
 
-# %% ../nbs/82_tasks.ipynb #caf37592
-def make_puzzle(size: int, rng: random.Random, givens: int|None = None) -> tuple[list[int], list[int]]:
+# %% ../nbs/82_tasks.ipynb #40662b9e
+def make_puzzle(size: int, # 4, 6 or 9
+                rng: random.Random, # the grid and the order of blanking
+                givens: int|None = None # stop at this many givens (None: a minimal puzzle)
+               ) -> tuple[list[int], list[int]]: # (puzzle with 0 for blanks, solution)
     "(puzzle, solution): a random solved grid blanked cell by cell while the solution stays unique."
     solution = solve_sudoku([0] * size * size, size, limit=1, rng=rng)[0]
     puzzle = list(solution)
@@ -533,18 +571,19 @@ def make_puzzle(size: int, rng: random.Random, givens: int|None = None) -> tuple
 class SudokuConfig:
     "Parameters of `sudoku`."
     size: int = 4 # 4 (boxes 2x2), 6 (2x3) or 9 (3x3)
-    givens: int|None = None # stop blanking at this many givens (None: a minimal puzzle; fewer givens is harder)
+    givens: int|None = None # stop blanking at this many givens (None: minimal; fewer is harder)
     pad_to: int = 8 # seq_len = N * N + 1 rounded up to a multiple of pad_to (PAD after the grid)
 
     def __post_init__(self):
         if self.size not in SUDOKU_BOXES:
-            raise ValueError(f"size={self.size!r} has no puzzles; allowed sizes: {', '.join(map(str, SUDOKU_BOXES))}")
+            sizes = ', '.join(map(str, SUDOKU_BOXES))
+            raise ValueError(f"size={self.size!r} has no puzzles; allowed sizes: {sizes}")
         if self.givens is not None: check_int('givens', self.givens, 0, self.size * self.size)
         check_int('pad_to', self.pad_to, 1)
 
 # %% ../nbs/82_tasks.ipynb #da11a18b
 class Sudoku(Task):
-    "Sudoku grids (training data: solved grids) and puzzles with a unique solution, givens held fixed."
+    "Sudoku: solved grids (training data), puzzles with a unique solution (givens held fixed)."
     name, config_class, problem_kinds = 'sudoku', SudokuConfig, ('solve',)
 
     def __init__(self, cfg: SudokuConfig = SudokuConfig()):
@@ -563,25 +602,30 @@ class Sudoku(Task):
         "Random solved grids (randomised search: not uniform over all grids)."
         rng = random.Random(int(torch.randint(2 ** 62, (1,), generator=generator)))
         N = self.cfg.size
-        return self._rows([solve_sudoku([0] * N * N, N, 1, rng)[0] for _ in range(check_int('n', n, 1))])
+        grids = [solve_sudoku([0] * N * N, N, 1, rng)[0] for _ in range(check_int('n', n, 1))]
+        return self._rows(grids)
 
     def problems(self, n: int, generator: torch.Generator, kind: str = 'solve') -> Problems:
         "`n` puzzles with a unique solution: blanks are MASK and editable, givens held fixed."
         self.check_kind(kind)
         rng = random.Random(int(torch.randint(2 ** 62, (1,), generator=generator)))
-        pairs = [make_puzzle(self.cfg.size, rng, self.cfg.givens) for _ in range(check_int('n', n, 1))]
+        n = check_int('n', n, 1)
+        pairs = [make_puzzle(self.cfg.size, rng, self.cfg.givens) for _ in range(n)]
         puzzles, target = self._rows([p for p, _ in pairs]), self._rows([s for _, s in pairs])
         blank = puzzles == 0
-        return Problems(kind, puzzles.masked_fill(blank, self.mask_id), blank.clone(), target, blank.clone())
+        infill = puzzles.masked_fill(blank, self.mask_id)
+        return Problems(kind, infill, blank.clone(), target, blank.clone())
 
 # %% ../nbs/82_tasks.ipynb #87564db9
-def _sudoku_score(self: Sudoku, tokens: Tensor, problems: Problems|None = None) -> dict[str, Tensor]:
-    "Violations and valid grids; with the puzzles, also solved (the unique solution) and cell accuracy."
+def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
+                  problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
+    "Violations and valid grids; with the puzzles, also solved and cell accuracy."
     x = self.check_tokens(tokens)
     N = self.cfg.size
     cells = x[:, self.units]  # [n, 3N, N]
     digit = (cells >= 1) & (cells <= N)
-    count = torch.nn.functional.one_hot(cells.clamp(0, N), N + 1)[..., 1:] * digit[..., None]  # [n, 3N, N, N]
+    one_hot = torch.nn.functional.one_hot(cells.clamp(0, N), N + 1)[..., 1:]  # [n, 3N, N, N]
+    count = one_hot * digit[..., None]
     repeats = (count.sum(-2) - 1).clamp_min(0).sum((-1, -2))  # [n]
     not_digit = ~digit[:, :N].flatten(1)  # the row units cover every cell once
     violations = (repeats + not_digit.sum(-1)).float()
@@ -591,7 +635,7 @@ def _sudoku_score(self: Sudoku, tokens: Tensor, problems: Problems|None = None) 
     return {**out, 'solved': m['exact_match'], 'cell_accuracy': m['token_accuracy']}
 
 def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
-    "Rows as text: digits, '.' for MASK, '/' between grid rows (a full row); the digits alone otherwise."
+    "Rows as text: digits, '.' for MASK, '/' between grid rows (for a whole row)."
     N = self.cfg.size
     sym = lambda t: str(t) if 1 <= t <= N else '.' if t == self.mask_id else ''
     out = []
@@ -603,39 +647,49 @@ def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
 
 Sudoku.score, Sudoku.decode = _sudoku_score, _sudoku_decode
 
-# %% ../nbs/82_tasks.ipynb #9bbb8320
-SHAKESPEARE_CHARS = '\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz{}'
+# %% ../nbs/82_tasks.ipynb #af85dbce
+SHAKESPEARE_CHARS = ('\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_'
+                     'abcdefghijklmnopqrstuvwxyz{}')
 
 class CharTokenizer:
     "Characters as tokens: BOS 0, the characters 1..len(chars), MASK last."
     def __init__(self, chars: str = SHAKESPEARE_CHARS):
-        self.chars, self.bos_id, self.mask_id, self.vocab_size = chars, 0, len(chars) + 1, len(chars) + 2
-        self.ordinary = torch.arange(1, len(chars) + 1)  # ids of real tokens (repair draws from them)
-        self.table = torch.full((256,), -1, dtype=torch.long)  # byte -> id (the characters are ASCII)
+        self.chars, self.bos_id = chars, 0
+        self.mask_id, self.vocab_size = len(chars) + 1, len(chars) + 2
+        self.ordinary = torch.arange(1, len(chars) + 1)  # ids of real tokens (repair's choices)
+        self.table = torch.full((256,), -1, dtype=torch.long)  # byte -> id (the text is ASCII)
         self.table[torch.tensor(list(chars.encode('ascii')))] = self.ordinary
 
     def encode(self, text: str) -> Tensor: # [len(text)] ids
         "The ids of `text` (ValueError for a character outside the vocabulary)."
         bad = sorted(set(text) - set(self.chars))
         if bad: raise ValueError(f"text holds characters outside the vocabulary: {''.join(bad)!r}")
-        return self.table[torch.frombuffer(bytearray(text.encode('ascii')), dtype=torch.uint8).long()]
+        raw = torch.frombuffer(bytearray(text.encode('ascii')), dtype=torch.uint8)
+        return self.table[raw.long()]
 
     def decode(self, ids) -> str:
         "The text of `ids` (BOS and MASK dropped)."
         return ''.join(self.chars[i - 1] for i in map(int, ids) if 1 <= i <= len(self.chars))
 
 class BPETokenizer:
-    "A Hugging Face tokenizer behind the same small interface (BOS and MASK from its special tokens)."
+    "A Hugging Face tokenizer behind the same small interface (BOS and MASK: its special tokens)."
     def __init__(self, tok):
         if tok.bos_token_id is None or tok.mask_token_id is None:
-            raise ValueError(f"the tokenizer needs a BOS and a MASK token (bos={tok.bos_token!r}, mask={tok.mask_token!r})")
-        self.tok, self.bos_id, self.mask_id, self.vocab_size = tok, tok.bos_token_id, tok.mask_token_id, len(tok)
+            raise ValueError(f"the tokenizer needs a BOS and a MASK token "
+                             f"(bos={tok.bos_token!r}, mask={tok.mask_token!r})")
+        self.tok, self.vocab_size = tok, len(tok)
+        self.bos_id, self.mask_id = tok.bos_token_id, tok.mask_token_id
         special = torch.tensor(sorted(set(tok.all_special_ids)))
         every = torch.arange(len(tok))
         self.ordinary = every[~torch.isin(every, special)]
 
-    def encode(self, text: str) -> Tensor: return torch.tensor(self.tok(text, add_special_tokens=False)['input_ids'])
-    def decode(self, ids) -> str: return self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
+    def encode(self, text: str) -> Tensor: # [k] ids
+        "The ids of `text` (no special tokens added)."
+        return torch.tensor(self.tok(text, add_special_tokens=False)['input_ids'])
+
+    def decode(self, ids) -> str:
+        "The text of `ids` (special tokens dropped)."
+        return self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
 
 # %% ../nbs/82_tasks.ipynb #3233f23d
 @dataclass
@@ -643,12 +697,13 @@ class ShakespeareConfig:
     "Parameters of `shakespeare-char` and `shakespeare-bpe`."
     seq_len: int = 128 # tokens per row, BOS included
     split: str = 'test' # the held-out works problems come from: 'test' or 'valid'
-    tokenizer: str|None = None # BPE only: a tokenizer folder (e.g. OUT/model of `ardm train`); None: train one
-    bpe_vocab: int = 4096 # BPE only, without `tokenizer`: size of the BPE trained on the training works
+    tokenizer: str|None = None # BPE only: a tokenizer folder (a run's OUT/model); None: train one
+    bpe_vocab: int = 4096 # BPE only, without `tokenizer`: the size of the BPE to train
 
     def __post_init__(self):
         check_int('seq_len', self.seq_len, 8)
-        if self.split not in ('test', 'valid'): raise ValueError(f"split={self.split!r} must be 'test' or 'valid'")
+        if self.split not in ('test', 'valid'):
+            raise ValueError(f"split={self.split!r} must be 'test' or 'valid'")
         check_int('bpe_vocab', self.bpe_vocab, 260)
 
 # %% ../nbs/82_tasks.ipynb #aa0ecabd
@@ -665,11 +720,13 @@ def _works(split: str) -> str:
 
 class ShakespeareChar(Task):
     "Windows of the embedded Shakespeare, one token per character; problems from held-out works."
-    name, config_class, problem_kinds = 'shakespeare-char', ShakespeareConfig, ('infill', 'continue', 'repair')
+    name, config_class = 'shakespeare-char', ShakespeareConfig
+    problem_kinds = ('infill', 'continue', 'repair')
 
     def __init__(self, cfg: ShakespeareConfig = ShakespeareConfig()):
         self.cfg, self.seq_len, self.tok = cfg, cfg.seq_len, self.tokenizer(cfg)
-        self.bos_id, self.mask_id, self.vocab_size = self.tok.bos_id, self.tok.mask_id, self.tok.vocab_size
+        self.bos_id, self.mask_id = self.tok.bos_id, self.tok.mask_id
+        self.vocab_size = self.tok.vocab_size
 
     def tokenizer(self, cfg): return CharTokenizer()
     def stream(self, split: str) -> Tensor: # [T] the split's works as one token stream
@@ -677,16 +734,19 @@ class ShakespeareChar(Task):
     def decode(self, ids: Tensor) -> list[str]: return [self.tok.decode(r) for r in ids.tolist()]
 
 # %% ../nbs/82_tasks.ipynb #bc6a49f4
-def _windows(self: ShakespeareChar, split: str, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
+def _windows(self: ShakespeareChar, split: str, n: int,
+             generator: torch.Generator) -> Tensor: # [n, seq_len]
     "`n` rows: BOS, then seq_len - 1 consecutive tokens of the split at random offsets."
     s = self.stream(split)
     k = self.seq_len - 1
-    if len(s) < k: raise ValueError(f"the {split} works hold {len(s)} tokens, fewer than seq_len - 1 = {k}")
+    if len(s) < k:
+        raise ValueError(f"the {split} works hold {len(s)} tokens, fewer than seq_len - 1 = {k}")
     off = torch.randint(0, len(s) - k + 1, (check_int('n', n, 1), 1), generator=generator)
     body = s[off + torch.arange(k)]  # [n, k]
     return torch.cat([torch.full((n, 1), self.bos_id, dtype=torch.long), body], 1)
 
-def _text_sample(self: ShakespeareChar, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
+def _text_sample(self: ShakespeareChar, n: int,
+                 generator: torch.Generator) -> Tensor: # [n, seq_len]
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
@@ -699,7 +759,7 @@ def _text_problems(self: ShakespeareChar, n: int, generator: torch.Generator, ki
     return make_problems(x, kind, frac, generator, self.mask_id, self.tok.ordinary)
 
 def _repetition(tokens: Tensor) -> dict[str, Tensor]:
-    "distinct_2 (distinct bigrams / bigrams) and repeat_4 (4-grams seen earlier in the row / 4-grams), per row."
+    "distinct_2 (distinct bigrams / bigrams), repeat_4 (4-grams seen earlier / 4-grams), per row."
     d2, r4 = [], []
     for row in tokens[:, 1:].tolist():
         bi = list(zip(row, row[1:]))
@@ -711,21 +771,26 @@ def _repetition(tokens: Tensor) -> dict[str, Tensor]:
         r4.append(rep / max(1, len(row) - 3))
     return dict(distinct_2=torch.tensor(d2), repeat_4=torch.tensor(r4))
 
-def _text_score(self: ShakespeareChar, tokens: Tensor, problems: Problems|None = None) -> dict[str, Tensor]:
+def _text_score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
+                problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
     "Repetition of each row; with problems, token accuracy and exact match of the scored span."
     x = self.check_tokens(tokens)
     out = _repetition(x)
     return out if problems is None else {**out, **self.match_scores(x, problems)}
 
-ShakespeareChar.sample, ShakespeareChar.problems, ShakespeareChar.score = _text_sample, _text_problems, _text_score
+ShakespeareChar.sample, ShakespeareChar.problems = _text_sample, _text_problems
+ShakespeareChar.score = _text_score
 
 # %% ../nbs/82_tasks.ipynb #1436cace
 def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
-    "The tokenizer in `cfg.tokenizer`, or a BPE of `cfg.bpe_vocab` trained on the training works (cached)."
+    "The tokenizer in `cfg.tokenizer`, or a BPE of `cfg.bpe_vocab` trained on the training works."
     from ardm_nb.data import load_tokenizer, shakespeare_split, train_tokenizer
-    if cfg.tokenizer is not None: return _cached(('tok', str(cfg.tokenizer)), lambda: BPETokenizer(load_tokenizer(cfg.tokenizer)))
-    make = lambda: BPETokenizer(train_tokenizer(list(shakespeare_split('train').values()), cfg.bpe_vocab))
-    return _cached(('bpe', cfg.bpe_vocab), make)
+    if cfg.tokenizer is not None:
+        load = lambda: BPETokenizer(load_tokenizer(cfg.tokenizer))
+        return _cached(('tok', str(cfg.tokenizer)), load)
+    works = lambda: list(shakespeare_split('train').values())
+    train = lambda: BPETokenizer(train_tokenizer(works(), cfg.bpe_vocab))
+    return _cached(('bpe', cfg.bpe_vocab), train)
 
 class ShakespeareBPE(ShakespeareChar):
     "Windows of the embedded Shakespeare in byte-level BPE tokens; problems from held-out works."
@@ -734,21 +799,24 @@ class ShakespeareBPE(ShakespeareChar):
 
 # %% ../nbs/82_tasks.ipynb #adf18f30
 TASKS = {
-    'markov-words': ("two-token words from a first-order Markov chain; exact log-likelihood and oracle denoiser",
+    'markov-words': ("two-token words from a first-order Markov chain; exact likelihood and oracle",
                      MarkovWords),
     'sudoku': ("Sudoku puzzles (4x4, 6x6, 9x9) with a unique solution, givens held fixed", Sudoku),
-    'shakespeare-char': ("the embedded Shakespeare, one token per character; held-out infill/continue/repair",
+    'shakespeare-char': ("the embedded Shakespeare, one token per character; held-out problems",
                          ShakespeareChar),
-    'shakespeare-bpe': ("the embedded Shakespeare in byte-level BPE tokens; held-out infill/continue/repair",
+    'shakespeare-bpe': ("the embedded Shakespeare in byte-level BPE tokens; held-out problems",
                         ShakespeareBPE),
 }
 
 def get_task(name: str, # a key of TASKS
              **params) -> Task: # the fields of the task's config (e.g. n_words=64, seq_len=64)
-    "The task `name` with `params` (ValueError for an unknown task or parameter, or a value out of range)."
-    if name not in TASKS: raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+    "The task `name` with `params` (ValueError: unknown task or parameter, value out of range)."
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     cls = TASKS[name][1]
     known = [f.name for f in fields(cls.config_class)]
     bad = sorted(set(params) - set(known))
-    if bad: raise ValueError(f"task {name!r} takes no parameter {', '.join(map(repr, bad))}; its parameters: {', '.join(known)}")
+    if bad:
+        raise ValueError(f"task {name!r} takes no parameter {', '.join(map(repr, bad))}; "
+                         f"its parameters: {', '.join(known)}")
     return cls(cls.config_class(**params))
