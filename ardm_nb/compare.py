@@ -25,13 +25,13 @@ def corrupt_passages(clean: Tensor, # [B, L]; position 0 is kept
                      frac: float, generator: torch.Generator, vocab_size: int, mask_id: int|None = None,
                      first_ordinary: int = 4 # ids below this are special (BOS, EOS, PAD, MASK)
                     ) -> Tensor: # [B, L]
-    "Replace exactly round(frac (L - 1)) tokens per row (never position 0) by different random ordinary tokens."
+    "Replace round(frac (L - 1)) tokens per row (never position 0) by other random ordinary tokens."
     check_range('frac', frac, 0, 1, lo_open=True, hi_open=True)
     choices = torch.tensor([i for i in range(first_ordinary, vocab_size) if i != mask_id])
     return make_problems(clean, 'repair', frac, generator, -1 if mask_id is None else mask_id, choices).infill
 
 def repair_scores(clean: Tensor, corrupted: Tensor, out: Tensor) -> dict:
-    "Token accuracy after decoding, and the overwrites that fixed a wrong token or broke a right one (per row, averaged)."
+    "Token accuracy after decoding, and the tokens that were fixed or broken (per row, averaged)."
     ed = torch.ones_like(clean, dtype=torch.bool)
     ed[:, 0] = False
     rv = revision_accounting(clean, corrupted, out[None], ed, mask_id=-1)
@@ -41,7 +41,7 @@ def repair_scores(clean: Tensor, corrupted: Tensor, out: Tensor) -> dict:
 
 # %% ../nbs/87_compare.ipynb #a2eefd28
 class PassagesTask(Task):
-    "Packed held-out token rows as a task: samples are passages, problems are their corrupted copies to repair."
+    "Packed held-out token rows as a task: samples are passages, problems their corrupted copies."
     problem_kinds = ('repair',)
 
     def __init__(self, passages: Tensor, # [P, L] token rows, position 0 BOS (or context)
@@ -55,7 +55,8 @@ class PassagesTask(Task):
     def sample(self, n: int, generator: torch.Generator) -> Tensor: # [n, L]
         "`n` passages drawn without replacement (with replacement beyond the number of passages)."
         P = len(self.passages)
-        idx = torch.randperm(P, generator=generator)[:n] if n <= P else torch.randint(P, (n,), generator=generator)
+        if n > P: return self.passages[torch.randint(P, (n,), generator=generator)]
+        idx = torch.randperm(P, generator=generator)[:n]
         return self.passages[idx]
 
     def problems(self, n: int, generator: torch.Generator, kind: str = 'repair'):
@@ -65,7 +66,7 @@ class PassagesTask(Task):
                              self.choices)
 
     def score(self, tokens: Tensor, problems=None) -> dict:
-        "Token accuracy and exact match against the clean passages (with problems); nothing of its own otherwise."
+        "Token accuracy and exact match against the clean passages (with problems); else nothing."
         return {} if problems is None else self.match_scores(tokens, problems)
 
 # %% ../nbs/87_compare.ipynb #db4d6c1d
@@ -75,7 +76,7 @@ class CompareConfig:
     samplers: tuple = tuple(k for k in SAMPLERS if k != 'l2r') # diffusion samplers, each at every budget
     nfe_fracs: tuple = (0.25, 0.5) # budgets as fractions of the sequence length L
     num_samples: int = 16 # unconditional samples per sampler, budget and seed (judge NLL, entropy)
-    num_passages: int = 16 # held-out passages to repair per seed (the harness uses the larger of the two counts)
+    num_passages: int = 16 # passages to repair per seed (the harness uses the larger of the two counts)
     corrupt_frac: float = 0.1 # share of each passage's tokens replaced at random
     top_p: float = 0.9 # nucleus of every sampler's draws
     seed: int = 0 # the first seed: every sampler sees the same generator streams and passages
@@ -90,29 +91,33 @@ class CompareConfig:
         check_range('corrupt_frac', self.corrupt_frac, 0, 1, lo_open=True, hi_open=True)
         check_int('seed', self.seed, 0); check_int('seeds', self.seeds, 1)
 
-    def budgets(self, L: int, block_size: int) -> tuple: # NFE budgets: round(frac L), at least one pass per block
+    def budgets(self, L: int, block_size: int) -> tuple: # round(frac L), at least one pass per block
         return tuple(dict.fromkeys(max(L // block_size, round(f * L)) for f in self.nfe_fracs))
 
 # %% ../nbs/87_compare.ipynb #646b9885
 def _eval_config(cfg: CompareConfig, samplers: tuple, nfe: tuple, model: str, judge: str|None, task: str,
                  options: dict) -> EvalConfig:
-    return EvalConfig(task=task, model=model, samplers=samplers, nfe=nfe, seeds=cfg.seeds, first_seed=cfg.seed,
-                      rows=max(cfg.num_samples, cfg.num_passages), modes=('generate', 'repair'), top_p=cfg.top_p,
+    rows = max(cfg.num_samples, cfg.num_passages)
+    return EvalConfig(task=task, model=model, samplers=samplers, nfe=nfe, seeds=cfg.seeds,
+                      first_seed=cfg.seed, rows=rows, modes=('generate', 'repair'), top_p=cfg.top_p,
                       judge=judge, options=options)
 
 def compare(model, judge, passages: Tensor, # [P, L] held-out token rows (position 0 is BOS or context)
-            cfg: CompareConfig = CompareConfig(), bos_id: int = 0, gate=None, # a trained gate: adds 'gate (trained)'
+            cfg: CompareConfig = CompareConfig(), bos_id: int = 0,
+            gate=None, # a trained gate: adds the sampler 'gate (trained)'
             progress: bool = True, out: str|Path|None = None, # folder of eval.json (None: nothing written)
             special_ids: tuple = (), names: tuple = ('model', 'judge')) -> list[dict]:
-    "Every sampler of `cfg` at every budget on `model`, over paired seeds: the harness's rows (judge NLL, repair)."
+    "Every sampler of `cfg` at every budget on `model`, over paired seeds: the harness's rows."
     lm = getattr(model, 'lm', model)
     c = lm.cfg
-    task = PassagesTask(passages[:, :c.max_len], c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
+    x = passages[:, :c.max_len]
+    task = PassagesTask(x, c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
     samplers, options = tuple(cfg.samplers), dict(cfg.options)
     if gate is not None:
         samplers += ('gate (trained)',)
         options['gate (trained)'] = dict(sampler='gate', gate=gate)
-    ecfg = _eval_config(cfg, samplers, cfg.budgets(c.max_len, c.block_size), names[0], names[1], task.name, options)
+    nfe = cfg.budgets(c.max_len, c.block_size)
+    ecfg = _eval_config(cfg, samplers, nfe, names[0], names[1], task.name, options)
     rows = evaluate(ecfg, out, make_setup(ecfg, task, model, judge), progress)
     return [r for r in rows if r['sampler'] != REFERENCE]  # the held-out text is one of `reference_rows`
 
@@ -121,7 +126,8 @@ def reference_rows(judge, passages: Tensor, cfg: CompareConfig = CompareConfig()
                    name: str = 'judge') -> list[dict]:
     "The held-out text and the AR judge decoding left to right (NFE = L), on the same seeds and passages."
     c = getattr(judge, 'lm', judge).cfg
-    task = PassagesTask(passages[:, :c.max_len], c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
+    x = passages[:, :c.max_len]
+    task = PassagesTask(x, c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
     ecfg = _eval_config(cfg, ('l2r',), (c.max_len,), name, name, task.name, {})
     ecfg.modes = ('generate',)
     rows = evaluate(ecfg, out, make_setup(ecfg, task, judge, judge), progress)
@@ -140,32 +146,33 @@ def markdown_table(rows: list[dict]) -> str:
     return '\n\n'.join(parts)
 
 def plot_compare(rows: list[dict], path: str|Path|None = None):
-    "Judge NLL, unigram entropy and repair accuracy against the NFE budget: a line per sampler with its CI band."
+    "Judge NLL, entropy and repair accuracy against the NFE budget: a line per sampler with its CI band."
     seeds = len({r['seed'] for r in rows})
     panels = [('generate', 'judge_nll'), ('generate', 'unigram_entropy'), ('repair', 'token_accuracy')]
-    title = (f'judge NLL and entropy of samples, repair accuracy vs NFE budget; mean and 95% bootstrap CI over '
-             f'{seeds} seeds, one line per sampler (dotted: held-out text; dashed grey: input before repair)')
+    title = (f'judge NLL and entropy of samples, repair accuracy vs NFE budget; mean and 95% bootstrap CI '
+             f'over {seeds} seeds, one line per sampler (dotted: held-out text; dashed grey: input before '
+             f'repair)')
     return plot_eval(rows, panels, title, path)
 
 # %% ../nbs/87_compare.ipynb #b93ab420
 def run_compare(model_dir: str|Path, judge_dir: str|Path, out: str|Path, cfg: CompareConfig = CompareConfig(),
                 data: str = 'shakespeare', split: str = 'test', log=print, progress: bool = True) -> dict:
-    "Load, compare, write compare.json / .png / .md (and the harness's eval.json) into `out`; return the document."
+    "Load, compare, write compare.json / .png / .md (and the harness's eval.json) into `out`."
     from ardm_nb.data import load_texts, tokenize_and_pack
     from ardm_nb.gate_training import load_gate
     model, tok = load_model(model_dir)
     judge, jtok = load_model(judge_dir)
     if len(tok) != len(jtok) or tok.get_vocab() != jtok.get_vocab():
-        raise ValueError(f"the judge's tokenizer ({judge_dir}) differs from the model's ({model_dir}): train the "
-                         f"judge with --tokenizer {model_dir}")
+        raise ValueError(f"the judge's tokenizer ({judge_dir}) differs from the model's ({model_dir}): "
+                         f"train the judge with --tokenizer {model_dir}")
     gate = load_gate(model_dir)  # None when the folder holds no trained gate
     passages = tokenize_and_pack(load_texts(data, split)['text'], tok, model.lm.cfg.max_len)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     kw = dict(bos_id=tok.bos_token_id, out=out, special_ids=tuple(tok.all_special_ids))
     rows = reference_rows(judge, passages, cfg, name=str(judge_dir), **kw)
-    rows += compare(model, judge, passages, cfg, gate=gate, progress=progress, names=(str(model_dir), str(judge_dir)),
-                    **kw)
+    names = (str(model_dir), str(judge_dir))
+    rows += compare(model, judge, passages, cfg, gate=gate, progress=progress, names=names, **kw)
     doc = dict(model=str(model_dir), judge=str(judge_dir), data=f'{data}:{split}', config=asdict(cfg),
                L=model.lm.cfg.max_len, block_size=model.lm.cfg.block_size, torch=torch.__version__, rows=rows)
     tmp = out / 'compare.json.tmp'

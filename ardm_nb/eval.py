@@ -18,8 +18,9 @@ from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failure
 __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'sampler_of',
            'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
            'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
-           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'plot_eval', 'report',
-           'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config', 'task_run_data']
+           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'plot_eval',
+           'report', 'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config',
+           'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -41,19 +42,19 @@ class EvalConfig:
     task: str = 'markov-words' # a key of `ardm_nb.tasks.TASKS`
     task_params: dict = field(default_factory=dict) # the task's own parameters (its defaults where not given)
     model: str = 'oracle' # 'oracle' (the task's exact denoiser) or a model folder of `ardm train --task`
-    samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS, or labels whose options name one ({'sampler': 'gate'})
+    samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS, or labels whose options name one
     nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
-    seeds: int = 3 # seeds first_seed .. first_seed + seeds - 1; a mean over fewer than 3 has no useful interval
+    seeds: int = 3 # runs use seeds first_seed .. first_seed + seeds - 1 (fewer than 3: no useful CI)
     first_seed: int = 0
     rows: int = 64 # samples (or problems) per seed
     modes: tuple = () # 'generate' and/or problem kinds of the task (default: generate and repair)
     block_size: int = 16 # the oracle's blocks (a trained model brings its own)
-    noise: str = 'eps_hybrid' # the oracle's noise: 'absorbing' trusts every visible token, 'eps_hybrid' does not
+    noise: str = 'eps_hybrid' # the oracle's noise: 'absorbing' trusts visible tokens, 'eps_hybrid' not
     eps: float = 0.1 # the oracle's eps-hybrid swap rate (the DEMO models are trained with 0.1)
     top_p: float = 1.0 # nucleus of every draw; 1 samples the model's own distribution
     mbr: int = 0 # k >= 2: minimum-Bayes-risk choice among k candidates sharing the budget; 0: off
     judge: str|None = None # an AR (block-size-1) model folder of the same task: judge NLL of generated rows
-    metrics: tuple = () # metrics of the table and the figure (default: the task's and the problems' main ones)
+    metrics: tuple = () # metrics of the table and figure (default: the task's and problems' main ones)
     options: dict = field(default_factory=dict) # per-sampler options, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
@@ -63,14 +64,18 @@ class EvalConfig:
         if not self.samplers: raise ValueError("samplers is empty; name at least one")
         if not self.nfe: raise ValueError("nfe is empty; give at least one NFE budget")
         for n in self.nfe: check_int('nfe', n, 1)
-        check_int('seeds', self.seeds, 1); check_int('rows', self.rows, 1); check_int('first_seed', self.first_seed, 0)
+        check_int('seeds', self.seeds, 1)
+        check_int('rows', self.rows, 1)
+        check_int('first_seed', self.first_seed, 0)
         check_int('block_size', self.block_size, 1)
         if self.noise not in ORACLE_NOISES:
             raise ValueError(f"noise={self.noise!r} must be one of {', '.join(ORACLE_NOISES)}")
         check_range('eps', self.eps, 0, 1, hi_open=True); check_range('top_p', self.top_p, 0, 1, lo_open=True)
         if self.mbr != 0: check_int('mbr', self.mbr, 2)
         bad = [s for s in self.options if s not in SAMPLERS and s not in self.samplers]
-        if bad: raise ValueError(f"options given for unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
+        if bad:
+            known = ', '.join(SAMPLERS)
+            raise ValueError(f"options given for unknown sampler {bad[0]!r}; choose from: {known}")
 
 # %% ../nbs/88_eval.ipynb #e7c7de73
 def _task_module():
@@ -97,8 +102,9 @@ def load_task_model(task, # a task of `ardm_nb.tasks`
     with no_progress_bars(): m = ArdmForDiffusionLM.from_pretrained(path).eval()
     c = m.lm.cfg
     if c.vocab_size != task.vocab_size or c.mask_id != task.mask_id:
-        raise ValueError(f"{name} {str(model)!r} has vocabulary {c.vocab_size} and MASK {c.mask_id}, but task "
-                         f"{task.name!r} has {task.vocab_size} and {task.mask_id}: it was not trained on this task")
+        raise ValueError(f"{name} {str(model)!r} has vocabulary {c.vocab_size} and MASK {c.mask_id}, but "
+                         f"task {task.name!r} has {task.vocab_size} and {task.mask_id}: not trained on this "
+                         f"task")
     if c.max_len < task.seq_len or task.seq_len % c.block_size:
         raise ValueError(f"{name} {str(model)!r} reads {c.max_len} tokens in blocks of {c.block_size}; task "
                          f"{task.name!r} has rows of {task.seq_len}")
@@ -122,14 +128,17 @@ def make_setup(cfg: EvalConfig, task, model, judge=None) -> Setup:
     for n in cfg.nfe:
         per = n // cfg.mbr if cfg.mbr else n
         if per < blocks:
-            raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens in blocks of {Lb} "
+            raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens in blocks "
+                             f"of {Lb} "
                              f"need at least {blocks}{f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''}")
     if 'l2r' in [sampler_of(x, cfg.options) for x in cfg.samplers] and Lb != 1:
         raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
     kinds = tuple(getattr(task, 'problem_kinds', ()))
     modes = cfg.modes or (('generate', 'repair') if 'repair' in kinds else ('generate', *kinds))
     bad = [m for m in modes if m != 'generate' and m not in kinds]
-    if bad: raise ValueError(f"task {task.name!r} has no mode {bad[0]!r}; its modes: {', '.join(('generate',) + kinds)}")
+    if bad:
+        known = ', '.join(('generate',) + kinds)
+        raise ValueError(f"task {task.name!r} has no mode {bad[0]!r}; its modes: {known}")
     names = {}
     for m in modes:
         x = eval_inputs(task, m, 2, 0)
@@ -150,8 +159,8 @@ def load_setup(cfg: EvalConfig) -> Setup:
     if cfg.judge is not None:
         judge = load_task_model(task, cfg.judge, name='--judge')
         if block_size_of(judge) != 1:
-            raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; a judge is an AR model "
-                             f"(train it with --block-size 1)")
+            raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; a judge is an AR "
+                             f"model (train it with --block-size 1)")
     return make_setup(cfg, task, model, judge)
 
 # %% ../nbs/88_eval.ipynb #00ca8c1a
@@ -217,8 +226,8 @@ def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: 
     from ardm_nb.metrics import ids_to_text
     opts = {k: v for k, v in cfg.options.get(sampler, {}).items() if k != 'sampler'}
     kw = dict(length=task.seq_len, sampler=sampler_of(sampler, cfg.options), nfe_budget=nfe,
-              generator=torch.Generator().manual_seed(seed), infill=inputs['infill'], editable=inputs['editable'],
-              top_p=cfg.top_p, **opts)
+              generator=torch.Generator().manual_seed(seed), infill=inputs['infill'],
+              editable=inputs['editable'], top_p=cfg.top_p, **opts)
     t0 = time.perf_counter()
     if cfg.mbr:
         to_text = task.decode if is_text_task(task) else ids_to_text
@@ -237,8 +246,8 @@ REFERENCE = 'task samples'
 
 def row_key(row: dict) -> str:
     "What decides a row's numbers, as one string: equal keys, equal rows."
-    keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed', 'rows', 'top_p',
-            'mbr', 'block_size', 'noise', 'eps', 'judge')
+    keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed', 'rows',
+            'top_p', 'mbr', 'block_size', 'noise', 'eps', 'judge')
     return json.dumps({k: row.get(k) for k in keys}, sort_keys=True, default=str)
 
 def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None) -> dict:
@@ -274,7 +283,8 @@ def read_rows(path: Path) -> list[dict]:
     if not path.exists(): return []
     try: rows = json.loads(path.read_text())['rows']
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out") from None
+        msg = f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out"
+        raise ValueError(msg) from None
     for r in rows: r['metrics'] = {k: math.nan if v is None else v for k, v in r['metrics'].items()}
     return rows
 
@@ -290,7 +300,8 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     done = {row_key(r) for r in rows}
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe)
-            for smp in ((REFERENCE,) if nfe is None else cfg.samplers) if not (nfe is None and m != 'generate')]
+            for smp in ((REFERENCE,) if nfe is None else cfg.samplers)
+            if not (nfe is None and m != 'generate')]
     key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2]))
     todo = [j for j in jobs if key(j) not in done]
     inputs = {}
@@ -298,7 +309,8 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
         if (mode, seed) not in inputs: inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed)
         x = inputs[mode, seed]
         row = _base_row(cfg, mode, seed, smp, nfe)
-        if nfe is None: row.update(nfe=None, metrics=score_rows(s.task, mode, x['reference'], x, judge=s.judge))
+        if nfe is None:
+            row.update(nfe=None, metrics=score_rows(s.task, mode, x['reference'], x, judge=s.judge))
         else:
             m = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg, s.judge)
             row.update(nfe=m['nfe'], metrics=m)
@@ -308,8 +320,8 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     return [by_key[key(j)] for j in jobs]
 
 # %% ../nbs/88_eval.ipynb #0365673a
-LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeat', 'seconds', 'nfe',
-                   'low_entropy')
+LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeat', 'seconds',
+                   'nfe', 'low_entropy')
 
 def higher_is_better(metric: str, task=None) -> bool:
     "Direction of `metric`: the task's own word if it gives one, else read from the name."
@@ -325,7 +337,7 @@ def summarize(rows: list[dict], metric: str) -> list[dict]:
     for (mode, smp, nfe), rs in groups.items():
         rs = sorted(rs, key=lambda r: r['seed'])
         vals = [r['metrics'].get(metric, math.nan) for r in rs]
-        finite = all(v is not None and math.isfinite(v) for v in vals)  # (an infinite NLL is not averaged away)
+        finite = all(v is not None and math.isfinite(v) for v in vals)  # an infinite NLL is not averaged
         used = [r['nfe'] for r in rs if r['nfe'] is not None]
         out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=[r['seed'] for r in rs],
                         ci=bootstrap_ci(vals) if finite else None, values=vals,
@@ -334,10 +346,11 @@ def summarize(rows: list[dict], metric: str) -> list[dict]:
 
 # %% ../nbs/88_eval.ipynb #eb73e892
 def best_at(rows: list[dict], metric: str, mode: str, task=None) -> list[dict]:
-    "Per NFE budget: the sampler with the best mean `metric`, and which samplers it beats (paired over seeds)."
+    "Per NFE budget: the sampler with the best mean `metric`, and the samplers it beats (paired by seed)."
     up = higher_is_better(metric, task)
     out = []
-    summ = [s for s in summarize(rows, metric) if s['mode'] == mode and s['nfe_budget'] is not None and s['ci']]
+    summ = [s for s in summarize(rows, metric)
+            if s['mode'] == mode and s['nfe_budget'] is not None and s['ci']]
     for nfe in sorted({s['nfe_budget'] for s in summ}):
         at = [s for s in summ if s['nfe_budget'] == nfe]
         best = (max if up else min)(at, key=lambda s: s['ci'].mean)
@@ -384,7 +397,23 @@ def markdown_table(rows: list[dict], metrics: tuple, mode: str) -> str:
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
-# %% ../nbs/88_eval.ipynb #b97ca059
+# %% ../nbs/88_eval.ipynb #a3144a3a
+def pivot_table(rows: list[dict], metric: str, mode: str, samplers: tuple|None = None) -> str:
+    "`metric` of `mode` as Markdown: a line per sampler, a column per NFE budget, cells mean [95% CI]."
+    summ = {(s['sampler'], s['nfe_budget']): s for s in summarize(rows, metric) if s['mode'] == mode}
+    budgets = sorted({b for _, b in summ if b is not None})
+    names = samplers or tuple(dict.fromkeys(k for k, _ in summ))
+    head = ['sampler'] + [f'NFE {b}' for b in budgets]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for n in names:
+        if (n, None) in summ:
+            lines.append(f"| {n} (no NFE) | " + ' | '.join([_fmt(summ[n, None]['ci'])] * len(budgets)) + ' |')
+            continue
+        cells = [_fmt(summ[n, b]['ci']) if (n, b) in summ else '–' for b in budgets]
+        if any(c != '–' for c in cells): lines.append(f'| {n} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+# %% ../nbs/88_eval.ipynb #21245dd7
 def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
               title: str, path: str|Path|None = None):
     "Metric vs NFE budget per panel: a line per sampler with its 95% CI band; the task's own samples dashed."
@@ -425,14 +454,14 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
         plt.close(fig)
     return fig
 
-# %% ../nbs/88_eval.ipynb #21245dd7
+# %% ../nbs/88_eval.ipynb #c9dd8ff4
 def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[tuple], str]:
     "The Markdown report, the figure's panels and its title for the rows of `cfg`."
     metrics = {m: cfg.metrics or default_metrics(setup, m) for m in setup.modes}
     seeds = cfg.seeds
     parts = [f"# `ardm eval`: task {cfg.task}, model {cfg.model}",
-             f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; the same seeds "
-             f"and inputs for every sampler."]
+             f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; the same "
+             f"seeds and inputs for every sampler."]
     panels = []
     for mode in setup.modes:
         ms = tuple(k for k in metrics[mode] if k in setup.metrics[mode] or k in COST_METRICS)
@@ -465,10 +494,11 @@ def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -
     log(f"written: {out / 'eval.json'}, {out / 'eval.md'}, {out / 'eval.png'}")
     return dict(rows=rows, markdown=md, title=title)
 
-# %% ../nbs/88_eval.ipynb #55ebd2bc
+# %% ../nbs/88_eval.ipynb #80972abd
 def _ints(name: str, text: str) -> tuple:
     try: return tuple(int(t) for t in text.split(','))
-    except ValueError: raise ValueError(f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}") from None
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}") from None
 
 def _names(text: str|None) -> tuple:
     return tuple(t.strip() for t in text.split(',') if t.strip()) if text else ()
@@ -488,19 +518,19 @@ def add_eval_arguments(p):
     p.add_argument('--model', default='oracle', help="'oracle' (the task's exact denoiser) or a model folder")
     p.add_argument('--samplers', help='comma-separated samplers (default: every sampler but l2r)')
     p.add_argument('--nfe', default='4,8,16,32', help='comma-separated NFE budgets (default 4,8,16,32)')
-    p.add_argument('--seeds', type=int, default=3, help='seeds 0..N-1, the same for every sampler (default 3)')
+    p.add_argument('--seeds', type=int, default=3, help='seeds 0..N-1, the same for every sampler')
     p.add_argument('--rows', type=int, default=64, help='samples or repair inputs per seed (default 64)')
-    p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds (repair, infill, "
-                   "continue, solve) (default: generate,repair)")
-    p.add_argument('--metrics', help='comma-separated metrics for the table and figure (default: the task\'s)')
+    p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds (repair, "
+                   "infill, continue, solve) (default: generate,repair)")
+    p.add_argument('--metrics', help="comma-separated metrics of the table and figure (default: the task's)")
     p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE', help='a task parameter')
     p.add_argument('--block-size', type=int, default=16, dest='block_size', help="the oracle's block size")
     p.add_argument('--noise', default='eps_hybrid', help="the oracle's noise: absorbing or eps_hybrid")
     p.add_argument('--eps', type=float, default=0.1, help="the oracle's eps-hybrid swap rate (default 0.1)")
     p.add_argument('--top-p', type=float, default=1.0, dest='top_p', help='nucleus of every draw (default 1)')
-    p.add_argument('--mbr', type=int, default=0, help='MBR over K candidates sharing the budget (default off)')
-    p.add_argument('--judge', help='an AR model folder of the same task (ardm train --task NAME --block-size 1): '
-                   'judge NLL of the generated rows')
+    p.add_argument('--mbr', type=int, default=0, help='MBR over K candidates sharing the budget (0: off)')
+    p.add_argument('--judge', help='an AR model folder of the same task (ardm train --task NAME '
+                   '--block-size 1): judge NLL of the generated rows')
     p.add_argument('--out', default='out/eval', help='output folder (default out/eval)')
 
 def eval_command(args, log=print) -> dict:
@@ -512,7 +542,7 @@ def eval_command(args, log=print) -> dict:
                      metrics=_names(args.metrics))
     return run_eval(cfg, args.out, log=log)
 
-# %% ../nbs/88_eval.ipynb #80972abd
+# %% ../nbs/88_eval.ipynb #9e7b4f02
 def task_tokenizer(task):
     "A word-level HF tokenizer whose token `<i>` is the task's id i (BOS and MASK named as such)."
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -520,13 +550,14 @@ def task_tokenizer(task):
     vocab = {f'<{i}>': i for i in range(task.vocab_size)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token=f'<{task.mask_id}>'))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=f'<{task.bos_id}>', mask_token=f'<{task.mask_id}>')
+    bos, mask = f'<{task.bos_id}>', f'<{task.mask_id}>'
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, mask_token=mask)
 
 TASK_PRESETS = dict(
-    tiny=dict(d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8, warmup=5, eval_every=10, eval_batches=2,
-              log_every=5, ckpt_every=10, noise='eps_hybrid', eps=0.1),
-    demo=dict(d_model=128, n_layers=4, n_heads=4, steps=1200, batch_size=32, lr=3e-3, warmup=50, eval_every=300,
-              eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid', eps=0.1),
+    tiny=dict(d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8, warmup=5, eval_every=10,
+              eval_batches=2, log_every=5, ckpt_every=10, noise='eps_hybrid', eps=0.1),
+    demo=dict(d_model=128, n_layers=4, n_heads=4, steps=1200, batch_size=32, lr=3e-3, warmup=50,
+              eval_every=300, eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid', eps=0.1),
 )
 
 def task_train_config(name: str, # a task of `ardm_nb.tasks`
@@ -535,20 +566,22 @@ def task_train_config(name: str, # a task of `ardm_nb.tasks`
     "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
     from ardm_nb.train import TrainConfig
     tasks = _task_module()
-    if name not in tasks.TASKS: raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
+    if name not in tasks.TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
     if preset not in TASK_PRESETS:
         raise ValueError(f"a task trains with preset 'tiny' or 'demo', got {preset!r}")
     task = tasks.get_task(name)
     Lb = block_size if task.seq_len % block_size == 0 else task.seq_len
-    return TrainConfig(**{**dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb), **TASK_PRESETS[preset],
-                          **over})
+    base = dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb)
+    return TrainConfig(**{**base, **TASK_PRESETS[preset], **over})
 
 def task_run_data(cfg, tokenizer=None):
     "The `RunData` of a data source 'task:NAME': rows for every training step, 512 validation and test rows."
     from ardm_nb.train import RunData
     tasks = _task_module()
     name = cfg.data.split(':', 1)[1]
-    if name not in tasks.TASKS: raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
+    if name not in tasks.TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
     task = tasks.get_task(name)
     if cfg.seq_len != task.seq_len:
         raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of {task.seq_len} tokens")
@@ -556,6 +589,7 @@ def task_run_data(cfg, tokenizer=None):
     n_train = min(cfg.steps * cfg.batch_size, 200_000)  # fresh rows for every step (cycled beyond 200k rows)
     split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)), test=task.sample(512, g(3)))
     tok = tokenizer if tokenizer is not None else task_tokenizer(task)
-    info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()}, tokens={s: p.numel() for s, p in split.items()},
-                vocab_size=len(tok), mask_id=tok.mask_token_id, tokenizer=f'the ids of task {name}')
+    info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()},
+                tokens={s: p.numel() for s, p in split.items()}, vocab_size=len(tok),
+                mask_id=tok.mask_token_id, tokenizer=f'the ids of task {name}')
     return RunData(**split, tokenizer=tok, info=info)

@@ -95,7 +95,7 @@ class JudgeScore:
     entropy: Tensor # [B] unigram entropy (nats) of each sample
     perplexity: float # exp(mean NLL)
     reference_entropy: float|None # mean unigram entropy of the reference text (None: not given)
-    low_entropy: bool # the samples' entropy is more than 5% below the reference's: do not trust the perplexity
+    low_entropy: bool # entropy more than 5% below the reference's: do not trust the perplexity
 
 def generative_perplexity(judge, # see `judge_nll`
                           tokens: Tensor, # [B, L] samples, position 0 context only
@@ -233,7 +233,7 @@ def mbr_sample(model, # anything `sample` accepts
     check_int('k', k, 2)
     if nfe_budget is not None and nfe_budget < k:
         raise ValueError(f"nfe_budget={nfe_budget} leaves no pass for each of the k={k} candidates")
-    rep = lambda t: None if t is None else t.repeat_interleave(k, 0)  # [B k, ...] candidates of a row together
+    rep = lambda t: None if t is None else t.repeat_interleave(k, 0)  # [B k, ...] a row's k together
     B = batch_size if prompt_ids is None and infill is None else len(prompt_ids if infill is None else infill)
     res = sample(model, rep(prompt_ids), length=length, generator=generator, batch_size=B * k,
                  nfe_budget=None if nfe_budget is None else nfe_budget // k, infill=rep(infill),
