@@ -571,16 +571,16 @@ def _probe_in_subprocess(kind: str, L: int = 0) -> float:
 
 @register
 def memory_peak() -> Table:
-    "Peak memory (MiB) added by a DEMO training step and by sampling at L=256 and 2048, cached and uncached."
-    rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar')],
-            ['training, BD3 step (DEMO, batch 16)', '', _probe_in_subprocess('train_bd3')]]
-    for L in (256, 2048):
-        for kind in ('cached', 'uncached'):
-            rows.append([f'sampling, {kind}, last block (batch 4)', L, _probe_in_subprocess(kind, L)])
-    cache_mib = lambda L: 2 * 4 * 4 * L * 128 * 4 / 2 ** 20  # 2 n_layer B L d float32: the cache alone
-    return Table(['run', 'L', 'peak MiB'], rows,
-                 note=f"model weights not included; the KV cache alone is {cache_mib(256):.1f} MiB at L=256, "
-                      f"{cache_mib(2048):.1f} MiB at L=2048")
+    "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048, cached and uncached."
+    from ardm_nb.model import DEMO
+    cache_mib = lambda L: 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20  # 2 n_layer B L d floats
+    rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar'), ''],
+            ['training, BD3 step (DEMO, batch 16)', '', _probe_in_subprocess('train_bd3'), '']]
+    for kind in ('cached', 'uncached'):
+        for L in (256, 512, 1024, 2048):
+            cache = cache_mib(L) if kind == 'cached' else 0.0
+            rows.append([f'sampling, {kind}, last block (batch 4)', L, _probe_in_subprocess(kind, L), cache])
+    return Table(['run', 'L', 'peak MiB', 'of which KV cache'], rows, note="model weights not included")
 
 # %% ../nbs/90_bench.ipynb #f7eee93e
 def _fmt(v) -> str:
