@@ -133,8 +133,9 @@ def causal_lm_loss(lm: BlockDiffusionLM, x0: Tensor) -> Tensor:
     "Next-token cross-entropy of the network used as a causal LM on `x0` [B, L]."
     L = x0.shape[1]
     mask = torch.ones(L, L, dtype=torch.bool, device=x0.device).tril()
-    logits = lm.net(x0, torch.arange(L, device=x0.device), mask).logits[:, :-1]
-    return F.cross_entropy(_atleast32(logits).reshape(-1, logits.shape[-1]), x0[:, 1:].reshape(-1))
+    pos = torch.arange(L, device=x0.device)
+    logits = lm.net(x0, pos, mask, keep=slice(0, L - 1)).logits  # [B, L-1, V]: the last position predicts nothing
+    return F.cross_entropy(_atleast32(logits).flatten(0, 1), x0[:, 1:].flatten())
 
 # %% ../nbs/60_block_diffusion.ipynb #b01977a2
 def per_block_loop_terms(lm: BlockDiffusionLM, x0: Tensor, generator: torch.Generator, beta: float = 1e-3, omega: float = 1.0,
