@@ -142,11 +142,12 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class WindowDenoiser(Protocol):
-    """Any denoiser `sample` can drive. `window(x, start, end)` returns (logits [B, end - start, V] float,
-    hidden [B, end - start, hidden_dim] or None): the output for positions [start, end) (whole blocks) when the
-    model may see x[:, :end] (earlier blocks as they are, the window's tokens, MASK where unwritten); it must not
-    modify `x`. One call = one NFE; no KV cache; a repeated identical input is not re-run; MASK is forbidden in
-    the logits by the engine. A bidirectional model sets block_size = max_len = the sequence length."""
+    """Any denoiser `sample` can drive. `window(x, start, end)` returns (logits [B, end - start, V]
+    float, hidden [B, end - start, hidden_dim] or None): the output for positions [start, end)
+    (whole blocks) when the model may see x[:, :end] (earlier blocks as they are, the window's
+    tokens, MASK where unwritten); it must not modify `x`. One call = one NFE; no KV cache; a
+    repeated identical input is not re-run; the engine forbids MASK in the logits. A bidirectional
+    model sets block_size = max_len = the sequence length."""
     block_size: int # tokens per block: windows are whole blocks
     max_len: int # longest sequence it reads, a multiple of block_size
     mask_id: int # the MASK token id
@@ -162,7 +163,7 @@ class WindowDenoiser(Protocol):
 # %% ../nbs/80_samplers.ipynb #a13d0e03
 @dataclass
 class DenoiserSpec:
-    "What `sample` reads of a model: its shape and device, and whether it is the package's own network."
+    "What `sample` reads of a model: its shape and device, and whether it is the package's own."
     block_size: int
     max_len: int
     mask_id: int
@@ -175,31 +176,34 @@ class DenoiserSpec:
     def check_ids(self, ids: Tensor, name: str = 'input_ids'):
         "Raise `ValueError` for token ids outside the vocabulary."
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
-            lo, hi = int(ids.min()), int(ids.max())
-            raise ValueError(f"{name} contains ids in [{lo}, {hi}], outside the vocabulary [0, {self.vocab_size - 1}]")
+            lo, hi, top = int(ids.min()), int(ids.max()), self.vocab_size - 1
+            raise ValueError(f"{name} contains ids in [{lo}, {hi}], "
+                             f"outside the vocabulary [0, {top}]")
 
 def denoiser_spec(model) -> DenoiserSpec:
-    "The `DenoiserSpec` of a `BlockDiffusionLM` (or a model holding one as `.lm`) or of a `WindowDenoiser`."
+    "The `DenoiserSpec` of a `BlockDiffusionLM` (or a model holding one as `.lm`) or denoiser."
     lm = getattr(model, 'lm', model)
     if isinstance(lm, BlockDiffusionLM):
         c = lm.cfg
         dev = lm.net.embed.weight.device
-        return DenoiserSpec(c.block_size, c.max_len, c.mask_id, c.vocab_size, c.d_model, dev, True, c.subs)
+        return DenoiserSpec(c.block_size, c.max_len, c.mask_id, c.vocab_size, c.d_model, dev, True,
+                            c.subs)
     if not isinstance(lm, WindowDenoiser):
-        raise TypeError(f"model must be a BlockDiffusionLM, an ArdmForDiffusionLM or a WindowDenoiser (attributes "
-                        f"block_size, max_len, mask_id, vocab_size, hidden_dim, device and a method window); "
-                        f"got a {type(model).__name__}")
+        raise TypeError(f"model must be a BlockDiffusionLM, an ArdmForDiffusionLM or a "
+                        f"WindowDenoiser (attributes block_size, max_len, mask_id, vocab_size, "
+                        f"hidden_dim, device and a method window); got a {type(model).__name__}")
     V = check_int('vocab_size', lm.vocab_size, 2)
     Lb = check_int('block_size', lm.block_size, 1)
     M = check_int('max_len', lm.max_len, Lb)
     if M % Lb: raise ValueError(f"the denoiser's block_size={Lb} must divide its max_len={M}")
     check_int('mask_id', lm.mask_id, 0, V - 1)
     check_int('hidden_dim', lm.hidden_dim, 0)
-    return DenoiserSpec(Lb, M, int(lm.mask_id), V, int(lm.hidden_dim), torch.device(lm.device), False)
+    dev = torch.device(lm.device)
+    return DenoiserSpec(Lb, M, int(lm.mask_id), V, int(lm.hidden_dim), dev, False)
 
 # %% ../nbs/80_samplers.ipynb #a13d0e04
 class DenoiserEngine:
-    "`Engine` for a `WindowDenoiser`: one `window` call per pass (one NFE), no cache; an unchanged input is not re-run."
+    "`Engine` for a `WindowDenoiser`: one `window` call per pass (one NFE), no cache, no re-runs."
     def __init__(self, model: WindowDenoiser):
         self.spec = denoiser_spec(model)
         self.model, self.Lb, self.M = model, self.spec.block_size, self.spec.max_len
@@ -209,14 +213,16 @@ class DenoiserEngine:
     def __call__(self, x: Tensor, # [B, N] all tokens
                  start: int, end: int, # the window [start, end): whole blocks
                  frozen: int = 0 # unused (no cache); kept so that both engines are called alike
-                ) -> WindowOutput: # the window's logits (MASK forbidden) and hidden states (or None)
+                ) -> WindowOutput: # the window's logits (MASK forbidden), hidden states or None
         Lb = self.Lb
         if start % Lb or end % Lb or not 0 <= start < end:
             raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
-        if end > self.M: raise ValueError(f"a window ending at {end} does not fit the denoiser's max_len={self.M}")
+        if end > self.M:
+            raise ValueError(f"a window ending at {end} does not fit max_len={self.M}")
         seen = x[:, :end]  # [B, end]: all the denoiser may read
         last = self._last
-        if last is not None and last[:2] == (start, end) and torch.equal(last[2], seen): return last[3]
+        if last is not None and last[:2] == (start, end) and torch.equal(last[2], seen):
+            return last[3]  # the same input: no pass, no NFE
         logits, hidden = self.model.window(seen, start, end)  # [B, n, V], [B, n, d] or None
         self.nfe += 1
         self._check(logits, hidden, x.shape[0], end - start)
@@ -228,13 +234,15 @@ class DenoiserEngine:
         "Raise `ValueError` when `window` returned shapes other than the protocol's."
         V, d = self.spec.vocab_size, self.spec.hidden_dim
         if tuple(logits.shape) != (B, n, V) or not logits.is_floating_point():
-            raise ValueError(f"window() must return float logits of shape {(B, n, V)}, got {logits.dtype} {tuple(logits.shape)}")
+            raise ValueError(f"window() must return float logits of shape {(B, n, V)}, "
+                             f"got {logits.dtype} {tuple(logits.shape)}")
         if d and (hidden is None or tuple(hidden.shape) != (B, n, d)):
             got = None if hidden is None else tuple(hidden.shape)
-            raise ValueError(f"window() must return hidden states of shape {(B, n, d)} (hidden_dim={d}), got {got}")
+            raise ValueError(f"window() must return hidden states of shape {(B, n, d)} "
+                             f"(hidden_dim={d}), got {got}")
 
 class ModelWindow:
-    "A `BlockDiffusionLM` as a `WindowDenoiser`: one block-causal pass over x[:, :end] per window (uncached)."
+    "A `BlockDiffusionLM` as a `WindowDenoiser`: one uncached block-causal pass over x[:, :end]."
     def __init__(self, lm: BlockDiffusionLM):
         c = lm.cfg
         self.model, self.block_size, self.max_len = lm, c.block_size, c.max_len
@@ -243,8 +251,10 @@ class ModelWindow:
 
     def window(self, x: Tensor, start: int, end: int) -> tuple[Tensor, Tensor]:
         "Logits [B, end - start, V] and hidden states [B, end - start, d] of the window."
-        mask = block_causal_mask(end, self.block_size).to(x.device) if end > self.block_size else None
-        out = self.model.net(x[:, :end], torch.arange(end, device=x.device), mask, keep=slice(start, end))
+        Lb = self.block_size
+        mask = block_causal_mask(end, Lb).to(x.device) if end > Lb else None
+        pos = torch.arange(end, device=x.device)
+        out = self.model.net(x[:, :end], pos, mask, keep=slice(start, end))
         return out.logits, out.hidden
 
 # %% ../nbs/80_samplers.ipynb #738ac5e0
@@ -513,10 +523,12 @@ class GateRule(Rule):
         self.run_gate = copy.deepcopy(g).eval(); self.run_gate.cfg = replace(g.cfg, T=S)
         wants = self.run_gate.cfg.hidden_dim
         if wants and spec.hidden_dim == 0:
-            raise ValueError(f"the gate reads hidden states of size {wants} but this denoiser gives none (hidden_dim=0); "
-                             "use a gate without hidden states (GateConfig(hidden_dim=0))")
+            raise ValueError(f"the gate reads hidden states of size {wants} but this denoiser "
+                             "gives none (hidden_dim=0); use a gate without them "
+                             "(GateConfig(hidden_dim=0))")
         if wants not in (0, spec.hidden_dim):
-            raise ValueError(f"the gate reads hidden states of size {wants} but the model's are {spec.hidden_dim}")
+            raise ValueError(f"the gate reads hidden states of size {wants} "
+                             f"but the model's are {spec.hidden_dim}")
         self.tracked, self.wrote, self.N, self._seen = None, None, N, None
 
     def begin(self, st):
@@ -753,7 +765,9 @@ def sample(model, # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `Windo
     check_int('length', length, 1)
     if length % Lb: raise ValueError(f"length={length} must be a multiple of block_size={Lb}")
     if isinstance(rule, ScheduleRule) and length > cfg.max_len: raise ValueError(f"sampler {sampler!r} decodes the whole sequence at once: length={length} must be at most max_len={cfg.max_len}")
-    if not cfg.own and length > cfg.max_len: raise ValueError(f"length={length} exceeds the denoiser's max_len={cfg.max_len} (a WindowDenoiser does not slide its context)")
+    if not cfg.own and length > cfg.max_len:
+        raise ValueError(f"length={length} exceeds the denoiser's max_len={cfg.max_len} "
+                         f"(a WindowDenoiser does not slide its context)")
     if sampler == 'l2r' and Lb != 1: raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
     dev = cfg.device
     if prompt_ids is not None:  # held fixed: a MASK in it would be silently overwritten
