@@ -548,7 +548,7 @@ def test_greedy_l2r_equals_a_hand_written_loop(models):
     (dict(length=18), 'length=18 must be a multiple of block_size=4'),
     (dict(nfe_budget=3), 'nfe_budget=3 is below one pass per block (4 blocks to generate)'),
     (dict(infill=torch.full((2, 12), MASK)), 'infill must be [B, length=16], got (2, 12)'),
-    (dict(infill=torch.full((16,), MASK)), 'infill must be [B, length=16], got (16,)'),
+    (dict(infill=torch.full((16,), MASK)), 'infill must have shape'),
     (dict(infill=torch.zeros(1, 16, dtype=torch.long)), 'nothing to generate: every position is given'),
     (dict(sampler='l2r'), "sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size=4"),
     (dict(prompt_ids=torch.arange(16)[None], length=32), 'no room to generate'),
