@@ -446,7 +446,10 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
         arrow = 'higher is better' if higher_is_better(metric) else 'lower is better'
         ax.set_ylabel(f'{metric} ({arrow})')
         ax.set_title(f'{mode}: {metric}')
-        ax.legend(fontsize=7, ncol=2)
+    seen = {}  # one legend for all panels (the same samplers), beside them
+    for ax in axs[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()): seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen), loc='center left', bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
