@@ -6,7 +6,7 @@ import torch
 from hypothesis import example, given, settings, strategies as st
 
 from ardm_nb.gate import (GateConfig, OverwriteGate, Selector, budget, editable_tail, linear_schedule, noisy_or,
-                          select_bernoulli, select_threshold, select_topk)
+                          select_bernoulli, select_calibrated, select_threshold, select_topk)
 from ardm_nb.schedules import maturity_prior
 
 FAST = settings(max_examples=100, deadline=None)
@@ -251,3 +251,37 @@ def test_linear_gate_starts_at_its_bias():
     gate = LinearGate(0, b0=-2.0)
     phi = torch.zeros(1, 4, 6)
     torch.testing.assert_close(gate(phi), torch.full((1, 4), 1 / (1 + math.exp(2.0))))
+
+
+# --- the calibrated rule and the log q signals --------------------------------------------------------------------
+
+@FAST
+@given(p=probs, data=st.data())
+def test_calibrated_selection_is_monotone_in_p_and_q(p, data):
+    # selected iff q_new - (1 - p) > margin: raising p or q_new can only add positions, a larger margin only remove them
+    q = _t(data.draw(st.lists(prob, min_size=len(p), max_size=len(p))))
+    p, up = _t(p), data.draw(prob)
+    sel = select_calibrated(p, q)
+    assert torch.equal(sel, q - (1 - p) > 0)
+    assert not (sel & ~select_calibrated(torch.clamp(p + up, max=1.0), q)).any()
+    assert not (sel & ~select_calibrated(p, torch.clamp(q + up, max=1.0))).any()
+    assert not (select_calibrated(p, q, margin=0.3) & ~sel).any()
+
+
+def test_selector_calibrated_needs_the_candidates_probability():
+    sel = Selector('calibrated', margin=0.1)
+    assert sel(_t([[0.5, 0.5]]), 1, 4, q_new=_t([[0.7, 0.55]])).tolist() == [[True, False]]  # .7 - .5 > .1; .55 - .5 is not
+    with pytest.raises(ValueError, match="method='calibrated' needs q_new"):
+        sel(_t([[0.5]]), 1, 4)
+    with pytest.raises(ValueError, match="method='nearest' must be one of bernoulli, threshold, topk, calibrated"):
+        Selector('nearest')
+
+
+def test_logq_gate_reads_five_signals_and_refuses_without_them():
+    g = OverwriteGate(GateConfig(T=4, logq=True))
+    assert g.u_net.linear.in_features == 8
+    assert g.u_net.linear.weight[0, 3:5].tolist() == [-1.0, -1.0]  # a low or falling log q pushes u up
+    with pytest.raises(ValueError, match=r'GateConfig\(logq=True\) needs token_logq of shape \(2, 3, 2\)'):
+        g(torch.zeros(2, 3, 5), None, None, step=1)
+    out = g(torch.zeros(2, 3, 5), None, None, step=1, token_logq=torch.zeros(2, 3, 2))
+    assert out.features.shape == (2, 3, 8)
