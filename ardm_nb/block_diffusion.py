@@ -134,7 +134,7 @@ def causal_lm_loss(lm: BlockDiffusionLM, x0: Tensor) -> Tensor:
     L = x0.shape[1]
     mask = torch.ones(L, L, dtype=torch.bool, device=x0.device).tril()
     pos = torch.arange(L, device=x0.device)
-    logits = lm.net(x0, pos, mask, keep=slice(0, L - 1)).logits  # [B, L-1, V]: the last position predicts nothing
+    logits = lm.net(x0, pos, mask, keep=slice(0, L - 1)).logits  # [B, L-1, V]: the last predicts nothing
     return F.cross_entropy(_atleast32(logits).flatten(0, 1), x0[:, 1:].flatten())
 
 # %% ../nbs/60_block_diffusion.ipynb #b01977a2

@@ -46,7 +46,7 @@ class ModelConfig:
     def n_blocks(self) -> int: return self.max_len // self.block_size
 
 TINY = dict(vocab_size=32, max_len=16, block_size=4, d_model=32, n_layers=2, n_heads=2)
-DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=128, n_layers=4, n_heads=4)  # the network of `ardm train --config demo`
+DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=128, n_layers=4, n_heads=4)  # `--config demo`
 PAPER = dict(vocab_size=50258, max_len=1024, block_size=16, d_model=768, n_layers=12, n_heads=12)  # BD3-LM on OWT (GPT-2 tokenizer + MASK)
 
 # %% ../nbs/55_model.ipynb #c47fef70
@@ -70,22 +70,23 @@ def block_causal_mask(seq_len: int, block_size: int) -> Tensor:
 
 @dataclass
 class SplitMask:
-    "`block_diff_mask` as two attention calls: the x_0 rows never look at x_t, so their x_t columns are skipped."
+    "`block_diff_mask` as two attention calls: the x_0 rows never see x_t, so their x_t columns are skipped."
     noisy: Tensor # bool [L, 2L]: the x_t rows over all keys (block-diagonal | offset block-causal)
     clean: Tensor # bool [L, L]: the x_0 rows over the x_0 keys (block-causal)
 
     @classmethod
-    @functools.lru_cache(maxsize=16)  # built once per shape and device: no mask made or copied to the GPU per step
+    @functools.lru_cache(maxsize=16)  # once per shape and device: no mask made or copied to a GPU per step
     def of(cls, seq_len: int, block_size: int, device=None) -> 'SplitMask':
         "The two parts of `block_diff_mask(seq_len, block_size)`, on `device`."
         m = block_diff_mask(seq_len, block_size).to(device)  # [2L, 2L]
         return cls(m[:seq_len], m[seq_len:, seq_len:])
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor: # q, k, v [B, H, 2L, hd] -> [B, H, 2L, hd]
-        "Attention of the 2L queries, x_t rows over all 2L keys, x_0 rows over the L clean keys only."
+        "Attention of the 2L queries: x_t rows over all 2L keys, x_0 rows over the L clean keys."
         L = self.clean.shape[0]
         y_noisy = F.scaled_dot_product_attention(q[:, :, :L], k, v, attn_mask=self.noisy)  # [B, H, L, hd]
-        y_clean = F.scaled_dot_product_attention(q[:, :, L:], k[:, :, L:], v[:, :, L:], attn_mask=self.clean)
+        q0, k0, v0 = q[:, :, L:], k[:, :, L:], v[:, :, L:]  # the clean half
+        y_clean = F.scaled_dot_product_attention(q0, k0, v0, attn_mask=self.clean)  # [B, H, L, hd]
         return torch.cat([y_noisy, y_clean], 2)
 
 
@@ -119,7 +120,7 @@ class Attention(nn.Module):
             kb, vb, P = past
             kb[:, :, P:P + N], vb[:, :, P:P + N] = k, v
             k, v = kb[:, :, :P + N], vb[:, :, :P + N]  # views: no copy of the cache
-        if isinstance(mask, SplitMask): y = mask.attend(q, k, v)  # BD3 training: the x_0 rows skip the x_t keys
+        if isinstance(mask, SplitMask): y = mask.attend(q, k, v)  # BD3 training: x_0 rows skip x_t keys
         else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.drop(self.out(y.transpose(1, 2).reshape(B, N, D))), kv
 
@@ -174,7 +175,7 @@ class BlockDiffusionTransformer(nn.Module):
                 keep: slice|None = None, # only these positions get logits and hidden states (saves the vocabulary projection)
                 project: bool = True # False: no logits at all (a caller that projects only the rows it reads, with `head`)
                ) -> Output:
-        if ids.device.type == 'cpu' and not torch.compiler.is_compiling():  # on a GPU each check would wait for the device
+        if ids.device.type == 'cpu' and not torch.compiler.is_compiling():  # on a GPU: a wait per pass
             self.check_ids(ids)
             if pos.numel() and int(pos.max()) >= self.cfg.max_len:
                 raise ValueError(f"position {int(pos.max())} is past the model's maximum length {self.cfg.max_len} (max_len)")
@@ -197,7 +198,7 @@ def subs(logits: Tensor, # [..., L, V] raw logits
          inplace: bool = False) -> Tensor: # write the MASK column into `logits` itself (fresh logits only: saves a copy)
     "SUBS: forbid MASK as an output; with `carry_over`, visible tokens predict themselves with probability 1."
     out = logits if inplace else logits.clone()
-    out.select(-1, mask_id).fill_(-math.inf)  # (no index tensor made from Python: nothing copied to a GPU per pass)
+    out.select(-1, mask_id).fill_(-math.inf)  # a view: no index tensor copied to a GPU per pass
     if not carry_over: return out
     keep = (xt != mask_id)[..., None]  # [..., L, 1]
     # a visible row becomes all -inf, then 0 at its own token; a masked row gets -inf written at MASK, where it already is
@@ -220,7 +221,7 @@ class BlockDiffusionLM(nn.Module):
         if L % self.cfg.block_size: raise ValueError(f"sequence length {L} must be a multiple of block_size={self.cfg.block_size}")
 
     def denoise_vectorized(self, xt: Tensor, x0: Tensor, carry_over: bool|None = None,
-                           split: bool = True # two attention calls (`SplitMask`); False: one call under the full mask
+                           split: bool = True # two attention calls (`SplitMask`); False: one, full mask
                           ) -> Output:
         "Logits/hidden of every block of `xt` [B, L] given the clean `x0` [B, L] before it, in one pass."
         if xt.shape != x0.shape: raise ValueError(f"xt has shape {tuple(xt.shape)} but x0 has shape {tuple(x0.shape)}")
@@ -247,7 +248,7 @@ class BlockDiffusionLM(nn.Module):
 
 # %% ../nbs/55_model.ipynb #94f53493
 def compute_dtype(like: Tensor) -> torch.dtype:
-    "The dtype a pass computes in on `like`'s device: the autocast dtype when autocast is on there, else `like`'s."
+    "The dtype a pass computes in on `like`'s device: autocast's when autocast is on there, else `like`'s."
     dev = like.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else like.dtype
 
