@@ -134,3 +134,33 @@ def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert msg in err and err.startswith('ardm eval: error:') and '\n' not in err and 'Traceback' not in err
     assert not (tmp_path / 'o' / 'eval.json').exists()
+
+
+def test_text_task_problems_get_bleu_and_rouge():
+    from ardm_nb.tasks import get_task
+    task = get_task('shakespeare-char', seq_len=64)
+    x = ev.eval_inputs(task, 'infill', 3, 0)
+    right = ev.score_rows(task, 'infill', x['reference'], x)  # the reference itself: perfect scores
+    assert right['bleu'] == pytest.approx(100.0) and right['rougeL'] == pytest.approx(1.0)
+    assert right['token_accuracy'] == 1.0 and right['fixed'] > 0 and right['broken'] == 0
+    wrong = ev.score_rows(task, 'infill', x['infill'], x)  # the span left as MASK
+    assert wrong['token_accuracy'] == 0.0 and wrong['bleu'] < 1.0
+
+
+def test_judge_nll_and_entropy_flag_in_generate_rows():
+    from ardm_nb.model import BlockDiffusionLM, ModelConfig
+    from ardm_nb.tasks import get_task
+    task = get_task('markov-words')
+    torch.manual_seed(0)
+    judge = BlockDiffusionLM(ModelConfig(vocab_size=task.vocab_size, max_len=task.seq_len, block_size=1, d_model=16,
+                                         n_layers=1, n_heads=2, mask_id=task.mask_id)).eval()
+    x = ev.eval_inputs(task, 'generate', 4, 0)
+    m = ev.score_rows(task, 'generate', x['reference'], x, judge=judge)
+    assert m['low_entropy'] == 0.0 and m['judge_nll'] > 0
+    collapsed = x['reference'].clone()
+    collapsed[:, 1:] = collapsed[:, 1:2]  # one token repeated: entropy 0, far below the reference's
+    assert ev.score_rows(task, 'generate', collapsed, x, judge=judge)['low_entropy'] == 1.0
+    rows = ev.evaluate(_cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1), None,
+                       ev.make_setup(_cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1), task,
+                                     task.oracle(16, 'eps_hybrid'), judge), progress=False)
+    assert all('judge_nll' in r['metrics'] for r in rows)
