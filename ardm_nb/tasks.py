@@ -106,7 +106,7 @@ class Task:
 # %% ../nbs/82_tasks.ipynb #94cbe85a
 @dataclass
 class MarkovWordsConfig:
-    "Parameters of `markov-words` (defaults: a ~1M-parameter BD3 model learns it in minutes)."
+    "Parameters of `markov-words` (defaults: 34 token ids, rows of 64, 0.63 nats per token)."
     n_words: int = 64 # W: two-token words; more: a larger table to learn
     n_first: int = 16 # N_A first tokens, each starting W / N_A words; must divide n_words
     n_second: int = 16 # N_B second tokens, each ending W / N_B words; must divide n_words
