@@ -18,9 +18,9 @@ from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failure
 __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'sampler_of',
            'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
            'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
-           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'plot_eval',
-           'report', 'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer', 'task_train_config',
-           'task_run_data']
+           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table',
+           'plot_eval', 'report', 'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer',
+           'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -413,7 +413,26 @@ def pivot_table(rows: list[dict], metric: str, mode: str, samplers: tuple|None =
         if any(c != '–' for c in cells): lines.append(f'| {n} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
-# %% ../nbs/88_eval.ipynb #21245dd7
+# %% ../nbs/88_eval.ipynb #d61b2a28
+def cost_table(rows: list[dict], mode: str) -> str:
+    "Cost of `mode` as Markdown: a line per (sampler, NFE budget), means over the seeds, latency p50/p95."
+    groups = {}
+    for r in rows:
+        if r['mode'] == mode and r['nfe_budget'] is not None:
+            groups.setdefault((r['nfe_budget'], r['sampler']), []).append(r['metrics'])
+    head = ['sampler', 'NFE budget', 'NFE used', 'tokens/pass', 'edits/step', 'early stop', 'ms/sample p50',
+            'ms/sample p95']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for (nfe, smp), ms in groups.items():
+        avg = lambda k: sum(m[k] for m in ms) / len(ms)
+        lat = latency_percentiles([m['seconds_per_sample'] * 1e3 for m in ms])
+        cells = [smp, str(nfe), f"{avg('nfe'):.3g}", f"{avg('tokens_per_pass'):.3g}",
+                 f"{avg('edits_per_step'):.3g}", f"{avg('stopped_early'):.2f}", f"{lat['p50']:.3g}",
+                 f"{lat['p95']:.3g}"]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+# %% ../nbs/88_eval.ipynb #c9dd8ff4
 def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
               title: str, path: str|Path|None = None):
     "Metric vs NFE budget per panel: a line per sampler with its 95% CI band; the task's own samples dashed."
@@ -457,7 +476,7 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
         plt.close(fig)
     return fig
 
-# %% ../nbs/88_eval.ipynb #c9dd8ff4
+# %% ../nbs/88_eval.ipynb #55ebd2bc
 def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[tuple], str]:
     "The Markdown report, the figure's panels and its title for the rows of `cfg`."
     metrics = {m: cfg.metrics or default_metrics(setup, m) for m in setup.modes}
@@ -476,7 +495,8 @@ def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[t
                  f"{b['others']} others" + (f" ({', '.join(b['beats'])})" if b['beats'] else '')
                  for b in best_at(rows, key, mode, setup.task)]
         parts += [f"Best {key} at each budget (A beats B: the paired 95% CI of A - B over seeds excludes 0):",
-                  '\n'.join(lines)]
+                  '\n'.join(lines), f"Cost of {mode} (latency: wall time of a call / its rows, on this machine):",
+                  cost_table(rows, mode)]
     title = (f"{cfg.task} ({'exact oracle' if cfg.model == 'oracle' else cfg.model}): "
              + ', '.join(f'{m} {k}' for m, k in panels)
              + f" vs NFE budget; mean and 95% bootstrap CI over {seeds} seeds, one line per sampler")
@@ -497,7 +517,7 @@ def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -
     log(f"written: {out / 'eval.json'}, {out / 'eval.md'}, {out / 'eval.png'}")
     return dict(rows=rows, markdown=md, title=title)
 
-# %% ../nbs/88_eval.ipynb #80972abd
+# %% ../nbs/88_eval.ipynb #9e7b4f02
 def _ints(name: str, text: str) -> tuple:
     try: return tuple(int(t) for t in text.split(','))
     except ValueError:
@@ -545,7 +565,7 @@ def eval_command(args, log=print) -> dict:
                      metrics=_names(args.metrics))
     return run_eval(cfg, args.out, log=log)
 
-# %% ../nbs/88_eval.ipynb #9e7b4f02
+# %% ../nbs/88_eval.ipynb #ba48f74e
 def task_tokenizer(task):
     "A word-level HF tokenizer whose token `<i>` is the task's id i (BOS and MASK named as such)."
     from tokenizers import Tokenizer, models, pre_tokenizers
