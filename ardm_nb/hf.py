@@ -55,9 +55,9 @@ def check_model_folder(path: str|Path, # a folder written by `save_pretrained` (
     if not path.exists(): raise ValueError(f"model folder {where} does not exist")
     if not path.is_dir():
         raise ValueError(f"{where} is a file; pass the model folder, e.g. OUT/model")
+    if (path / 'model' / 'config.json').exists() and not (path / WEIGHTS_NAME).exists():
+        raise ValueError(f"{where} is a run folder; did you mean {str(path / 'model')!r}?")
     if not (path / 'config.json').exists():
-        if (path / 'model' / 'config.json').exists():
-            raise ValueError(f"{where} is a run folder; did you mean {str(path / 'model')!r}?")
         raise ValueError(f"{where} holds no model (config.json missing); pass the model folder "
                          f"of a run, e.g. OUT/model")
     _json_object(path / 'config.json')
