@@ -566,7 +566,14 @@ def make_puzzle(size: int, # 4, 6 or 9
         else: puzzle[i] = solution[i]  # blanking it would allow a second solution
     return puzzle, solution
 
-# %% ../nbs/82_tasks.ipynb #da631580
+# %% ../nbs/82_tasks.ipynb #ff621b99
+def _shuffle_lines(n: int, N: int, h: int, generator: torch.Generator) -> Tensor: # [n, N]
+    "A random order of N lines per row that keeps groups of h together (bands or stacks of a Sudoku)."
+    groups = torch.rand(n, N // h, generator=generator).argsort(-1)  # [n, N / h]
+    inner = torch.rand(n, N // h, h, generator=generator).argsort(-1)  # [n, N / h, h]
+    return (groups[:, :, None] * h + inner).reshape(n, N)
+
+# %% ../nbs/82_tasks.ipynb #e752de07
 @dataclass
 class SudokuConfig:
     "Parameters of `sudoku`."
@@ -581,7 +588,7 @@ class SudokuConfig:
         if self.givens is not None: check_int('givens', self.givens, 0, self.size * self.size)
         check_int('pad_to', self.pad_to, 1)
 
-# %% ../nbs/82_tasks.ipynb #da11a18b
+# %% ../nbs/82_tasks.ipynb #e1df7553
 class Sudoku(Task):
     "Sudoku: solved grids (training data), puzzles with a unique solution (givens held fixed)."
     name, config_class, problem_kinds = 'sudoku', SudokuConfig, ('solve',)
@@ -599,11 +606,21 @@ class Sudoku(Task):
         return x
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
-        "Random solved grids (randomised search: not uniform over all grids)."
+        "Random solved grids: up to 64 by randomised search, each row one of them under random symmetries."
         rng = random.Random(int(torch.randint(2 ** 62, (1,), generator=generator)))
-        N = self.cfg.size
-        grids = [solve_sudoku([0] * N * N, N, 1, rng)[0] for _ in range(check_int('n', n, 1))]
-        return self._rows(grids)
+        N, bh, bw = self.cfg.size, *SUDOKU_BOXES[self.cfg.size]
+        n = check_int('n', n, 1)
+        base = torch.tensor([solve_sudoku([0] * N * N, N, 1, rng)[0] for _ in range(min(n, 64))])
+        x = base[torch.randint(len(base), (n,), generator=generator)].view(n, N, N)
+        if bh == bw:  # square boxes: a transpose is a symmetry too
+            flip = torch.rand(n, generator=generator) < 0.5
+            x = torch.where(flip[:, None, None], x.transpose(1, 2), x)
+        rows = _shuffle_lines(n, N, bh, generator)  # [n, N] rows moved within bands, bands moved
+        cols = _shuffle_lines(n, N, bw, generator)
+        x = x.gather(1, rows[:, :, None].expand(n, N, N)).gather(2, cols[:, None, :].expand(n, N, N))
+        digits = torch.rand(n, N, generator=generator).argsort(-1) + 1  # [n, N] a relabelling
+        x = digits.gather(1, (x - 1).view(n, -1))  # [n, N * N]
+        return self._rows(x.tolist())
 
     def problems(self, n: int, generator: torch.Generator, kind: str = 'solve') -> Problems:
         "`n` puzzles with a unique solution: blanks are MASK and editable, givens held fixed."
@@ -616,7 +633,7 @@ class Sudoku(Task):
         infill = puzzles.masked_fill(blank, self.mask_id)
         return Problems(kind, infill, blank.clone(), target, blank.clone())
 
-# %% ../nbs/82_tasks.ipynb #87564db9
+# %% ../nbs/82_tasks.ipynb #f33e396c
 def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
                   problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
     "Violations and valid grids; with the puzzles, also solved and cell accuracy."
@@ -647,7 +664,7 @@ def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
 
 Sudoku.score, Sudoku.decode = _sudoku_score, _sudoku_decode
 
-# %% ../nbs/82_tasks.ipynb #af85dbce
+# %% ../nbs/82_tasks.ipynb #4120fe5f
 SHAKESPEARE_CHARS = ('\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_'
                      'abcdefghijklmnopqrstuvwxyz{}')
 
@@ -691,7 +708,7 @@ class BPETokenizer:
         "The text of `ids` (special tokens dropped)."
         return self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
 
-# %% ../nbs/82_tasks.ipynb #3233f23d
+# %% ../nbs/82_tasks.ipynb #ea5463e2
 @dataclass
 class ShakespeareConfig:
     "Parameters of `shakespeare-char` and `shakespeare-bpe`."
@@ -706,7 +723,7 @@ class ShakespeareConfig:
             raise ValueError(f"split={self.split!r} must be 'test' or 'valid'")
         check_int('bpe_vocab', self.bpe_vocab, 260)
 
-# %% ../nbs/82_tasks.ipynb #aa0ecabd
+# %% ../nbs/82_tasks.ipynb #d4dffe9e
 _CACHE = {}
 
 def _cached(key, make):
@@ -733,7 +750,7 @@ class ShakespeareChar(Task):
         return _cached((self.name, id(self.tok), split), lambda: self.tok.encode(_works(split)))
     def decode(self, ids: Tensor) -> list[str]: return [self.tok.decode(r) for r in ids.tolist()]
 
-# %% ../nbs/82_tasks.ipynb #bc6a49f4
+# %% ../nbs/82_tasks.ipynb #2bbbcc8f
 def _windows(self: ShakespeareChar, split: str, n: int,
              generator: torch.Generator) -> Tensor: # [n, seq_len]
     "`n` rows: BOS, then seq_len - 1 consecutive tokens of the split at random offsets."
@@ -781,7 +798,7 @@ def _text_score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
 ShakespeareChar.sample, ShakespeareChar.problems = _text_sample, _text_problems
 ShakespeareChar.score = _text_score
 
-# %% ../nbs/82_tasks.ipynb #1436cace
+# %% ../nbs/82_tasks.ipynb #b7e4c5dd
 def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
     "The tokenizer in `cfg.tokenizer`, or a BPE of `cfg.bpe_vocab` trained on the training works."
     from ardm_nb.data import load_tokenizer, shakespeare_split, train_tokenizer
@@ -797,7 +814,7 @@ class ShakespeareBPE(ShakespeareChar):
     name = 'shakespeare-bpe'
     def tokenizer(self, cfg): return _bpe_tokenizer(cfg)
 
-# %% ../nbs/82_tasks.ipynb #adf18f30
+# %% ../nbs/82_tasks.ipynb #3ac0bc02
 TASKS = {
     'markov-words': ("two-token words from a first-order Markov chain; exact likelihood and oracle",
                      MarkovWords),
