@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Open the built docs site (_docs/) in headless Chromium as a reader would: lay out each page at 1280x900, let its scripts
-(KaTeX) run, and bring back what tools/site_probe.js measured; or take a screenshot.
+"""Open the built docs site (_docs/) in headless Chromium as a reader would: lay out each page at
+1280x900, let its scripts (KaTeX) run, and bring back what tools/site_probe.js measured; or take a
+screenshot.
 
-  python tools/browse.py [PAGE.html ...]      print the probe's summary per page (all pages when none is named)
+  python tools/browse.py [PAGE.html ...]       the probe's summary per page (default: all pages)
   python tools/browse.py --shot PAGE.html OUT.png
 
-Chromium: Debian's `chromium` package (`apt-get install -y chromium`), or $CHROMIUM. The pages are measured in a copy
-of the site with the probe script added; the site itself is not changed."""
+Chromium: Debian's `chromium` package (`apt-get install -y chromium`), or $CHROMIUM. The pages are
+measured in a copy of the site with the probe script added; the site itself is not changed."""
+
 import json, os, re, shutil, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,9 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_docs"
 PROBE = Path(__file__).resolve().parent / "site_probe.js"
 WINDOW = "1280,900"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-quic", "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
-         f"--window-size={WINDOW}", "--virtual-time-budget=8000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    f"--window-size={WINDOW}",
+    "--virtual-time-budget=8000",
+]
 RESULT = re.compile(r'<script type="application/json" id="ardm-probe">(.*?)</script>', re.S)
 
 
@@ -32,8 +44,12 @@ def chromium() -> str:
 def _run(args: list, timeout: int = 120) -> str:
     "Run Chromium with a fresh profile; return its stdout."
     with tempfile.TemporaryDirectory() as profile:
-        r = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(
+            [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     if r.returncode:
         raise RuntimeError(f"chromium exited {r.returncode}: {r.stderr[-500:]}")
     return r.stdout
@@ -64,12 +80,15 @@ def probe(page: Path) -> dict:
     dom = _run(["--dump-dom", page.resolve().as_uri()])
     m = RESULT.search(dom)
     if not m:
-        raise RuntimeError(f"{page.name}: the probe wrote no result (the page's scripts may have failed)")
+        raise RuntimeError(
+            f"{page.name}: the probe wrote no result (the page's scripts may have failed)"
+        )
     return json.loads(m.group(1))
 
 
 def probe_site(site: Path = SITE, pages: list | None = None, workers: int = 2) -> dict:
-    "Measure every page of the site (or the named ones, relative to the site): {relative path: probe result}."
+    """Measure every page of the site (or the named ones, relative to the site): {relative path:
+    probe result}."""
     copy = probe_copy(site)
     try:
         names = pages or sorted(str(p.relative_to(copy)) for p in copy.rglob("*.html"))
@@ -94,9 +113,13 @@ def main(args):
         w, n = overflow(r)
         tw, tl = tw + w, tl + n
         m = r["maths"]
-        print(f"{name:36s} column {r['column']:4d}px  code lines wider than their box {w:4d}/{n:<4d} "
-              f"({w / max(n, 1):5.1%})  images {len(r['images'])}  equations {m['display']}+{m['inline']}  "
-              f"displays scrolling {sum(d['scrollX'] for d in m['displays'])} clipped {sum(d['clipY'] for d in m['displays'])}")
+        scroll = sum(d["scrollX"] for d in m["displays"])
+        clip = sum(d["clipY"] for d in m["displays"])
+        print(
+            f"{name:36s} column {r['column']:4d}px  code lines wider than their box {w:4d}/{n:<4d} "
+            f"({w / max(n, 1):5.1%})  images {len(r['images'])}  "
+            f"equations {m['display']}+{m['inline']}  displays scrolling {scroll} clipped {clip}"
+        )
     print(f"{'all pages':36s} code lines wider than their box {tw}/{tl} ({tw / max(tl, 1):.1%})")
 
 
