@@ -747,7 +747,8 @@ class ShakespeareChar(Task):
 
     def tokenizer(self, cfg): return CharTokenizer()
     def stream(self, split: str) -> Tensor: # [T] the split's works as one token stream
-        return _cached((self.name, id(self.tok), split), lambda: self.tok.encode(_works(split)))
+        key = (self.name, split, self.cfg.tokenizer, self.cfg.bpe_vocab)  # what decides the ids
+        return _cached(key, lambda: self.tok.encode(_works(split)))
     def decode(self, ids: Tensor) -> list[str]: return [self.tok.decode(r) for r in ids.tolist()]
 
 # %% ../nbs/82_tasks.ipynb #2bbbcc8f
