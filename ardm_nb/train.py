@@ -213,7 +213,8 @@ def _truncate_metrics(path: Path, step: int):
 # %% ../nbs/75_train.ipynb #089830f5
 STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # in every state.pt
 
-def load_state(ckpt: Path) -> dict:
+def load_state(ckpt: Path # a checkpoint folder, OUT/checkpoints/step-XXXXXXXX
+              ) -> dict:
     "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickle."
     import pickle
     path = Path(ckpt) / 'state.pt'
@@ -231,7 +232,8 @@ def load_state(ckpt: Path) -> dict:
                             f"{', '.join(bad)})")
     return st
 
-def run_config(out: str|Path) -> TrainConfig|None:
+def run_config(out: str|Path # a run folder
+              ) -> TrainConfig|None:
     "The `TrainConfig` in `out/config.json` (None if there is none); `ValueError` if it is damaged."
     path = Path(out) / 'config.json'
     if not path.exists(): return None
@@ -239,12 +241,15 @@ def run_config(out: str|Path) -> TrainConfig|None:
     except (ValueError, TypeError) as e:
         raise ValueError(f"{str(path)!r} is not a training configuration ({e})") from None
 
-def config_diff(a: TrainConfig, b: TrainConfig) -> dict:
+def config_diff(a: TrainConfig, # e.g. the run's recorded configuration
+                b: TrainConfig # e.g. the one given now
+               ) -> dict:
     "{field: (value in a, value in b)} for every field where `a` and `b` differ."
     da, db = asdict(a), asdict(b)
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
-def check_resume(cfg: TrainConfig, out: Path):
+def check_resume(cfg: TrainConfig, # the configuration a resume is asked to continue with
+                 out: Path): # the run folder
     "`ValueError` if `out` holds a run whose recorded configuration differs from `cfg`."
     saved = run_config(out)
     if saved is None: return

@@ -1,0 +1,75 @@
+"""A TINY training run killed with SIGKILL (at random moments, and inside a checkpoint write) and resumed each time ends
+with the same weights, bit for bit, and the same metrics as a run that was never interrupted."""
+import json, os, random, signal, subprocess, sys, time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+ENV = dict(os.environ, HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1', MPLBACKEND='Agg', OMP_NUM_THREADS='1')
+RUN = ['train', '--config', 'tiny', '--steps', '12', '--checkpoint-every', '2', '--threads', '1']
+
+# `ardm` with a fault injected: SIGKILL right after the state of checkpoint AT is written into its temporary folder
+# ('state': no manifest yet), or right before that folder is renamed into place ('rename': complete but not final).
+KILLER = r'''
+import os, signal, sys
+import torch
+where, at = sys.argv[1], int(sys.argv[2])
+tmp = f'.tmp-step-{at:08d}'
+real_save, real_replace = torch.save, os.replace
+def save(obj, f, *a, **k):
+    real_save(obj, f, *a, **k)
+    if where == 'state' and tmp in str(f): os.kill(os.getpid(), signal.SIGKILL)
+def replace(src, dst):
+    if where == 'rename' and tmp in str(src): os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst)
+torch.save, os.replace = save, replace
+from ardm_nb.cli import main
+sys.exit(main(sys.argv[3:]))
+'''
+
+
+def rows(out: Path) -> list:
+    "The metric rows without the wall-clock throughput (the one field that may differ between runs)."
+    return [{k: v for k, v in json.loads(l).items() if k != 'tokens_per_s'} for l in (out / 'metrics.jsonl').read_text().splitlines()]
+
+
+def test_sigkill_anywhere_then_resume_is_bit_exact(tmp_path):
+    ref, out = tmp_path / 'ref', tmp_path / 'out'
+    r = subprocess.run([sys.executable, '-m', 'ardm_nb.cli', *RUN, '--out', str(ref)], env=ENV, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    killer = tmp_path / 'killer.py'
+    killer.write_text(KILLER)
+    logs = []
+    # 1. killed inside the write of checkpoint 4 (state.pt written, no manifest): a .tmp-step folder is left behind
+    r = subprocess.run([sys.executable, killer, 'state', '4', *RUN, '--out', str(out)], env=ENV, capture_output=True, text=True)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert (out / 'checkpoints' / '.tmp-step-00000004' / 'state.pt').exists()
+    # 2. resumed, and killed again just before checkpoint 8 is renamed into place
+    r = subprocess.run([sys.executable, killer, 'rename', '8', *RUN, '--out', str(out), '--resume'], env=ENV,
+                       capture_output=True, text=True)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    logs.append(r.stdout + r.stderr)
+    assert 'removed .tmp-step-00000004' in logs[-1] and 'resuming from step-00000002' in logs[-1], logs[-1]
+    assert (out / 'checkpoints' / '.tmp-step-00000008' / 'manifest.json').exists()
+    # 3. killed at random moments (seeded), each time resumed, until a run completes
+    rng = random.Random(0)
+    for attempt in range(8):
+        p = subprocess.Popen([sys.executable, '-m', 'ardm_nb.cli', *RUN, '--out', str(out), '--resume'], env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if attempt < 2:
+            time.sleep(rng.uniform(2.0, 8.0))
+            p.send_signal(signal.SIGKILL)
+        so, se = p.communicate(timeout=600)
+        logs.append(so + se)
+        if p.returncode == 0: break
+        assert p.returncode == -signal.SIGKILL, se
+    assert p.returncode == 0, logs[-1]
+    assert any('removed .tmp-step-00000008' in l for l in logs), logs
+    assert not list((out / 'checkpoints').glob('.tmp-step-*')), 'a partial checkpoint was left behind'
+    a, b = load_file(ref / 'model' / 'model.safetensors'), load_file(out / 'model' / 'model.safetensors')
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), 'weights differ from the uninterrupted run'
+    assert rows(out) == rows(ref), 'metrics differ from the uninterrupted run (one row per step, same values)'
+    res = json.loads((out / 'results.json').read_text())
+    assert res['train_tokens_per_s'] and res['train_tokens_per_s'] > 0
+    assert res['test'] == json.loads((ref / 'results.json').read_text())['test']
