@@ -14,7 +14,8 @@ from .core import check_int, check_range
 __all__ = ['ORACLE_NOISES', 'PROBLEM_FRACS', 'SUDOKU_BOXES', 'SHAKESPEARE_CHARS', 'TASKS', 'Problems', 'Task',
            'MarkovWordsConfig', 'markov_chain', 'Forward', 'forward_messages', 'backward_messages', 'evidence',
            'MarkovWords', 'MarkovOracle', 'make_problems', 'solve_sudoku', 'make_puzzle', 'SudokuConfig', 'Sudoku',
-           'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig', 'ShakespeareChar', 'ShakespeareBPE', 'get_task']
+           'Sudoku6Config', 'Sudoku9Config', 'Sudoku6', 'Sudoku9', 'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig',
+           'ShakespeareChar', 'ShakespeareBPE', 'get_task']
 
 # %% ../nbs/82_tasks.ipynb #3ab1415b
 @dataclass
@@ -664,6 +665,25 @@ def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
 
 Sudoku.score, Sudoku.decode = _sudoku_score, _sudoku_decode
 
+# %% ../nbs/82_tasks.ipynb #f5a66344
+@dataclass
+class Sudoku6Config(SudokuConfig):
+    "Parameters of `sudoku-6x6`: those of `sudoku`, size 6 by default."
+    size: int = 6 # 4, 6 or 9
+
+@dataclass
+class Sudoku9Config(SudokuConfig):
+    "Parameters of `sudoku-9x9`: those of `sudoku`, size 9 by default."
+    size: int = 9 # 4, 6 or 9
+
+class Sudoku6(Sudoku):
+    "`sudoku` at 6x6 under its own name (what `ardm train --task sudoku-6x6` trains)."
+    name, config_class = 'sudoku-6x6', Sudoku6Config
+
+class Sudoku9(Sudoku):
+    "`sudoku` at 9x9 under its own name (what `ardm train --task sudoku-9x9` trains)."
+    name, config_class = 'sudoku-9x9', Sudoku9Config
+
 # %% ../nbs/82_tasks.ipynb #4120fe5f
 SHAKESPEARE_CHARS = ('\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_'
                      'abcdefghijklmnopqrstuvwxyz{}')
@@ -820,6 +840,8 @@ TASKS = {
     'markov-words': ("two-token words from a first-order Markov chain; exact likelihood and oracle",
                      MarkovWords),
     'sudoku': ("Sudoku puzzles (4x4, 6x6, 9x9) with a unique solution, givens held fixed", Sudoku),
+    'sudoku-6x6': ("sudoku with size=6 by default (a name for ardm train --task)", Sudoku6),
+    'sudoku-9x9': ("sudoku with size=9 by default (a name for ardm train --task)", Sudoku9),
     'shakespeare-char': ("the embedded Shakespeare, one token per character; held-out problems",
                          ShakespeareChar),
     'shakespeare-bpe': ("the embedded Shakespeare in byte-level BPE tokens; held-out problems",

@@ -452,4 +452,18 @@ def test_bad_input(make, match):
 
 
 def test_registry_lists_every_task():
-    assert set(TASKS) == {'markov-words', 'sudoku', 'shakespeare-char', 'shakespeare-bpe'}
+    assert set(TASKS) == {'markov-words', 'sudoku', 'sudoku-6x6', 'sudoku-9x9', 'shakespeare-char',
+                          'shakespeare-bpe'}
+
+
+def test_sudoku_size_names_build_the_sized_task():
+    "`ardm train --task sudoku-6x6` takes no parameters: the name alone gives size 6 (and 9)."
+    s6, s9 = get_task('sudoku-6x6'), get_task('sudoku-9x9')
+    assert (s6.cfg.size, s6.seq_len, s6.vocab_size, s6.mask_id) == (6, 40, 9, 8)
+    assert (s9.cfg.size, s9.seq_len, s9.vocab_size) == (9, 88, 12)
+    same = get_task('sudoku', size=6).problems(3, torch.Generator().manual_seed(2))
+    ours = s6.problems(3, torch.Generator().manual_seed(2))
+    assert torch.equal(same.infill, ours.infill) and torch.equal(same.target, ours.target)
+    assert get_task('sudoku-6x6', givens=20).cfg.givens == 20
+    with pytest.raises(ValueError, match='size=5 has no puzzles'):
+        get_task('sudoku-6x6', size=5)
