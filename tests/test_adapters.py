@@ -146,9 +146,9 @@ def test_block_samplers_run_as_one_window(tok, bert):
     den = wrap(bert, tok, length=L)
     res = sample(den, length=L, sampler='bd3', steps=4, generator=torch.Generator().manual_seed(0))
     assert res.nfe == 4 and not (res.tokens == den.mask_id).any()
-    with pytest.raises(ValueError, match='block-size-1'):
+    with pytest.raises(ValueError, match='one window over the whole sequence'):
         sample(den, length=L, sampler='l2r', generator=torch.Generator())
-    with pytest.raises(ValueError, match=f'block_size={L}'):
+    with pytest.raises(ValueError, match=f'sample with length={L}, or wrap it with length={L // 2}'):
         sample(den, length=L // 2, sampler='mdlm', generator=torch.Generator())
     with pytest.raises(ValueError, match=f'wrap it with length={L}'):
         wrap(bert, tok, length=L // 2).window(_text_row(tok), 0, L)
