@@ -252,3 +252,16 @@ def test_pad_is_not_attended(tok, bert):
     keep = torch.ones(den.vocab_size, dtype=torch.bool)
     keep[den.forbid] = False
     torch.testing.assert_close(logits[:, :10][..., keep], want[..., keep], atol=1e-5, rtol=1e-5)
+
+
+def test_roberta_style_positions(tok):
+    """RoBERTa's position ids start at PAD + 1 (here PAD = 0): a table of 17 rows covers 16 tokens."""
+    from transformers import RobertaConfig, RobertaForMaskedLM
+    torch.manual_seed(2)
+    cfg = RobertaConfig(**{**_tiny(tok), 'max_position_embeddings': L + 1}, pad_token_id=0)
+    den = wrap(RobertaForMaskedLM(cfg), tok)
+    assert den.length == L
+    res = sample(den, length=L, sampler='gate', steps=4, generator=torch.Generator().manual_seed(0))
+    assert res.nfe == den.calls and not (res.tokens == den.mask_id).any()
+    with pytest.raises(ValueError, match=f'length={L + 1}'):
+        wrap(RobertaForMaskedLM(cfg), tok, length=L + 1)
