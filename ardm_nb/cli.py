@@ -217,6 +217,8 @@ def _sample_run(args, log=print):
     check_model_folder(args.model, tokenizer=True)
     model, tok = load_model(args.model); lm = model.lm
     ids = [tok.bos_token_id] + tok(args.prompt, add_special_tokens=False)['input_ids']
+    if tok.mask_token_id in ids:
+        raise ValueError(f"--prompt contains the mask token {tok.mask_token!r}; a prompt is held fixed")
     length = _sample_length(args.length, len(ids), lm.cfg.block_size, lm.cfg.max_len)
     options = {}
     if args.sampler == 'gate':

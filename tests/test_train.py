@@ -28,6 +28,9 @@ def test_cli_train_writes_run_and_resumes_exactly(tmp_path):
     assert run('--out', str(b), '--until', '4').returncode == 0
     r = run('--out', str(b), '--resume'); assert r.returncode == 0, r.stderr
     assert losses(a) == losses(b)  # 8 steps == 4 steps, stop, resume 4 (bit-exact on CPU)
+    strip = lambda out: [{k: v for k, v in json.loads(l).items() if k != 'tokens_per_s'} for l in (out / 'metrics.jsonl').read_text().splitlines()]
+    assert strip(a) == strip(b), 'one row per step after a resume, the same rows as an uninterrupted run'
+    assert json.loads((b / 'results.json').read_text())['train_tokens_per_s'] > 0
 
 
 def test_same_seed_same_losses_other_seed_differs(tmp_path):
@@ -94,7 +97,7 @@ def test_tokenizer_vocab_mismatch_is_refused(tmp_path):
 @pytest.mark.parametrize('args, msg', [
     (['--data', 'no/such/file.txt'], "data path 'no/such/file.txt' does not exist"),
     (['--block-size', '5'], 'block_size=5 must divide seq_len=32'),
-    (['--steps', '0'], 'steps=0 is outside the allowed range [1, inf)'),
+    (['--steps', '0'], 'argument --steps: 0 is not an integer >= 1'),
     (['--noise', 'gaussian'], "noise='gaussian' must be one of"),
 ])
 def test_cli_train_bad_input(tmp_path, args, msg):
@@ -117,3 +120,31 @@ def test_ema_weights_are_saved_and_differ_from_raw(tmp_path):
     assert losses(tmp_path / 'ema') == losses(tmp_path / 'raw')  # EMA does not touch the training trajectory
     assert any(not torch.equal(a[k], b[k]) for k in a)  # but the saved (and evaluated) weights are the average
     assert res['test']['ppl'] != raw['test']['ppl']
+
+
+def test_resume_with_another_config_is_refused_and_writes_nothing(tmp_path):
+    train(TINY, tmp_path, progress=False, log=quiet, until=3)
+    before = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
+    with pytest.raises(ValueError, match=r'was started with steps=6, but this resume gives steps=7; resume with the run.s own'):
+        train(replace(TINY, steps=7), tmp_path, resume=True, progress=False, log=quiet)
+    assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == before
+
+
+def test_cli_resume_reads_the_runs_own_config(tmp_path):
+    "`--resume` without --config continues the run's own configuration (here tiny, not the default demo)."
+    run = lambda *a: subprocess.run([BIN / 'ardm', 'train', '--out', str(tmp_path), '--threads', '1', *a], env=ENV, capture_output=True, text=True)
+    r = run('--config', 'tiny', '--steps', '6', '--until', '3', '--checkpoint-every', '3')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / 'config.json').read_text())['ckpt_every'] == 3
+    r = run('--resume')
+    assert r.returncode == 0 and 'resuming from step-00000003' in r.stdout + r.stderr, r.stderr
+    assert (tmp_path / 'model' / 'model.safetensors').exists()
+
+
+def test_leftover_partial_checkpoint_is_removed(tmp_path):
+    train(TINY, tmp_path, progress=False, log=quiet, until=3)
+    tmp = tmp_path / 'checkpoints' / '.tmp-step-00000006'
+    tmp.mkdir(); (tmp / 'state.pt').write_bytes(b'partial')
+    msgs = []
+    train(TINY, tmp_path, resume=True, progress=False, log=msgs.append)
+    assert not tmp.exists() and any('removed .tmp-step-00000006' in m for m in msgs), msgs
