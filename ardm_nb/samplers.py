@@ -701,7 +701,8 @@ SAMPLERS = {
     'acs': ("Hyperschedules' adaptive correction sampler: written tokens resampled with a small probability", ScheduleRule, dict(correct=0.05)),
     'fixed': ("fixed-schedule refinement: every written token is re-judged at every step", GateRule, dict(mode='fixed')),
     'position': ("position-only refinement: the gate with u = 0 (the maturity prior alone)", GateRule, dict(mode='position')),
-    'gate': ("the dynamic overwrite gate (linear u over the z-scored signals, or the `gate` you pass)", GateRule, dict(mode='gate')),
+    'gate': ("the dynamic overwrite gate (linear u over the z-scored signals and the written token's log q, or the `gate` you pass)",
+             GateRule, dict(mode='gate', refine=0, gate=dict(logq=True))),  # the study's choices (experiments/gate_study)
     'detect': ("one-pass detector: the written tokens with the lowest q(x_i) rewritten by the argmax (or remasked)", DetectRule, {}),
     'wino': ("WINO wide-in narrow-out: draft above a low threshold, remask drafts that fail a high one", WinoRule, {}),
 }
@@ -763,6 +764,13 @@ def sample(model, # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `Windo
     lm = getattr(model, 'lm', model); cfg = denoiser_spec(lm); Lb, mask = cfg.block_size, cfg.mask_id
     rule = make_rule(sampler, **options)
     check_int('length', length, 1)
+    if getattr(lm, 'bidirectional', False):  # a wrapped masked LM (adapters.wrap): one window
+        if sampler == 'l2r':
+            raise ValueError("sampler 'l2r' needs a block-size-1 (AR) model; a bidirectional masked "
+                             "LM runs one window over the whole sequence")
+        if length != Lb:
+            raise ValueError(f"this bidirectional model reads one window of block_size = max_len = "
+                             f"{Lb} tokens: sample with length={Lb}, or wrap it with length={length}")
     if length % Lb: raise ValueError(f"length={length} must be a multiple of block_size={Lb}")
     if isinstance(rule, ScheduleRule) and length > cfg.max_len: raise ValueError(f"sampler {sampler!r} decodes the whole sequence at once: length={length} must be at most max_len={cfg.max_len}")
     if not cfg.own and length > cfg.max_len:
