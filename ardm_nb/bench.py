@@ -19,7 +19,7 @@ __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'in
            'cached_vs_uncached_token_agreement', 'sliding_window_curve', 'sliding_window_cost_growth_1x_to_4x',
            'sampler_throughput', 'gate_vs_confidence_sampler_throughput', 'gate_step_overhead_ratio', 'Unavailable',
            'demo_model_dir', 'early_stop_latency_saving', 'early_stop_nfe_saving', 'early_stop_token_agreement',
-           'memory_probe', 'memory_peak', 'run', 'write_json', 'main']
+           'memory_probe', 'memory_peak', 'eval_markov_oracle_seconds', 'run', 'write_json', 'main']
 
 # %% ../nbs/90_bench.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
@@ -581,6 +581,16 @@ def memory_peak() -> Table:
             cache = cache_mib(L) if kind == 'cached' else 0.0
             rows.append([f'sampling, {kind}, last block (batch 4)', L, _probe_in_subprocess(kind, L), cache])
     return Table(['run', 'L', 'peak MiB', 'of which KV cache'], rows, note="model weights not included")
+
+# %% ../nbs/90_bench.ipynb #e7a1b2c3
+@register
+def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32), seeds: int = 3, rows: int = 64) -> float:
+    "Seconds of `ardm eval` (generate) on the markov-words oracle: every sampler x 4 NFE x 3 seeds x 64 rows. Target <= 120."
+    from ardm_nb.eval import EvalConfig, evaluate
+    cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows, modes=('generate',))
+    t0 = time.perf_counter()
+    evaluate(cfg, None, progress=False)
+    return time.perf_counter() - t0
 
 # %% ../nbs/90_bench.ipynb #f7eee93e
 def _fmt(v) -> str:
