@@ -122,3 +122,249 @@ def test_any_step_outside_range_is_named(T, data):
     t = data.draw(st.one_of(st.integers(max_value=0), st.integers(min_value=T + 1)))
     with pytest.raises(ValueError, match=rf'\bt={t}\b.*' + rng(f'[1, {T}]')):
         maturity_prior(4, t, T)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The bad-input matrix of issue 12: every row runs the real `ardm` command in a subprocess and must end with exit
+# code 2 (bad input) or 1 (a failure the user can act on), a message naming the bad value with the CLI's own flag
+# names, no traceback, and nothing written. The same rows of the Python API raise ValueError/TypeError.
+# ---------------------------------------------------------------------------------------------------------------
+import json, os, shutil, subprocess, sys, time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ENV = dict(os.environ, HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1', MPLBACKEND='Agg', OMP_NUM_THREADS='1')
+
+
+@pytest.fixture(scope='session')
+def folders(tmp_path_factory):
+    "One TINY run (seconds, one thread) and damaged copies of its model folder, built once per session."
+    from ardm_nb.train import PRESETS, train
+    root = tmp_path_factory.mktemp('bad_input')
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try: train(replace(PRESETS['tiny'], steps=2, eval_every=2, ckpt_every=2), root / 'run', progress=False, log=lambda *a: None)
+    finally: torch.set_num_threads(n)
+    model = root / 'run' / 'model'
+    def damaged(name, damage):
+        p = root / name
+        shutil.copytree(model, p)
+        damage(p)
+    w = 'model.safetensors'
+    damaged('truncated', lambda p: (p / w).write_bytes((p / w).read_bytes()[:-200]))
+    damaged('zero', lambda p: (p / w).write_bytes(b''))
+    damaged('badjson', lambda p: (p / 'config.json').write_text('{"vocab_size": 300,'))
+    damaged('noweights', lambda p: (p / w).unlink())
+    damaged('notok', lambda p: [(p / f).unlink() for f in ('tokenizer.json', 'tokenizer_config.json')])
+    (root / 'zero.txt').write_bytes(b'')
+    (root / 'two.txt').write_text('two words\n')
+    (root / 'a_file').write_text('not a folder')
+    return root
+
+
+R = '{root}'  # replaced by the fixture's folder in every argument
+# id: (arguments, allowed exit codes, texts the message must contain, a path that must not exist afterwards)
+MATRIX = {
+    'sample truncated safetensors': (['sample', '--model', f'{R}/truncated'], {2}, ["truncated/model.safetensors' is not a readable safetensors file"], None),
+    'sample 0-byte safetensors': (['sample', '--model', f'{R}/zero'], {2}, ["zero/model.safetensors' is not a readable safetensors file"], None),
+    'sample config not JSON': (['sample', '--model', f'{R}/badjson'], {2}, ["badjson/config.json' is not valid JSON"], None),
+    'sample no weights': (['sample', '--model', f'{R}/noweights'], {2}, ['holds config.json but no weights (model.safetensors missing)'], None),
+    'sample run folder': (['sample', '--model', f'{R}/run'], {2}, [f"is a run folder; did you mean '{R}/run/model'?"], None),
+    'sample no tokenizer': (['sample', '--model', f'{R}/notok'], {2}, ['holds no tokenizer (tokenizer.json or tokenizer_config.json missing)'], None),
+    'sample missing model': (['sample', '--model', f'{R}/nothing'], {2}, [f"model folder '{R}/nothing' does not exist"], None),
+    'sample --prompt with <mask>': (['sample', '--model', f'{R}/run/model', '--prompt', 'a <mask> b'], {2},
+                                    ["--prompt contains the mask token '<mask>'"], None),
+    'sample --num 0': (['sample', '--model', f'{R}/run/model', '--num', '0'], {2}, ['argument --num: 0 is not an integer >= 1'], None),
+    'sample --num -2': (['sample', '--model', f'{R}/run/model', '--num', '-2'], {2}, ['argument --num: -2 is not an integer >= 1'], None),
+    'sample --length 0': (['sample', '--model', f'{R}/run/model', '--length', '0'], {2}, ['argument --length: 0 is not an integer >= 1'], None),
+    'sample --length 6 (blocks of 4)': (['sample', '--model', f'{R}/run/model', '--length', '6'], {2},
+                                        ["--length 6 is not a multiple of the model's block size 4 (e.g. 4 or 8)"], None),
+    'sample --length -5': (['sample', '--model', f'{R}/run/model', '--length', '-5'], {2}, ['argument --length: -5 is not an integer >= 1'], None),
+    'sample --length 2.5': (['sample', '--model', f'{R}/run/model', '--length', '2.5'], {2}, ["argument --length: '2.5' is not an integer >= 1"], None),
+    'sample --top-p 0': (['sample', '--model', f'{R}/run/model', '--top-p', '0'], {2}, ['argument --top-p: 0 is not a number in (0, 1]'], None),
+    'sample --top-p 1.5': (['sample', '--model', f'{R}/run/model', '--top-p', '1.5'], {2}, ['argument --top-p: 1.5 is not a number in (0, 1]'], None),
+    'sample --nfe 0': (['sample', '--model', f'{R}/run/model', '--nfe', '0'], {2}, ['argument --nfe: 0 is not an integer >= 1'], None),
+    'sample unknown sampler': (['sample', '--model', f'{R}/run/model', '--sampler', 'nope'], {2}, ["argument --sampler: invalid choice: 'nope'"], None),
+    'sample --trace in a missing folder': (['sample', '--model', f'{R}/run/model', '--trace', f'{R}/no/such/dir/t.png'], {2},
+                                           [f"--trace '{R}/no/such/dir/t.png': the folder '{R}/no/such/dir' does not exist"], f'{R}/no'),
+    'sample --trace a folder': (['sample', '--model', f'{R}/run/model', '--trace', R], {2}, ['is a folder; give a file name'], None),
+    'train --data 0-byte file': (['train', '--config', 'tiny', '--out', f'{R}/o1', '--data', f'{R}/zero.txt'], {2},
+                                 [f"data path '{R}/zero.txt' contains no text"], f'{R}/o1'),
+    'train --data two words': (['train', '--config', 'tiny', '--out', f'{R}/o2', '--data', f'{R}/two.txt'], {2},
+                               ['holds 1 paragraphs of text, too few to cut into train, valid and test'], f'{R}/o2'),
+    'train --data no-such-file': (['train', '--config', 'tiny', '--out', f'{R}/o3', '--data', 'no-such-file'], {2},
+                                  ["'no-such-file' is no local file or folder"], f'{R}/o3'),
+    'train --data a missing path': (['train', '--config', 'tiny', '--out', f'{R}/o4', '--data', 'no/such/file'], {2},
+                                    ["data path 'no/such/file' does not exist"], f'{R}/o4'),
+    'train --out a file': (['train', '--config', 'tiny', '--out', f'{R}/a_file'], {2}, [f"--out '{R}/a_file' is a file, not a folder"], None),
+    'train --out /proc/x': (['train', '--config', 'tiny', '--out', '/proc/x'], {2}, ["--out '/proc/x': cannot write in '/proc'"], None),
+    'demo --out /proc/x': (['demo', '--out', '/proc/x'], {2}, ["--out '/proc/x': cannot write in '/proc'"], None),
+    'train --steps 0': (['train', '--config', 'tiny', '--out', f'{R}/o5', '--steps', '0'], {2}, ['argument --steps: 0 is not an integer >= 1'], f'{R}/o5'),
+    'train --block-size 5': (['train', '--config', 'tiny', '--out', f'{R}/o6', '--block-size', '5'], {2}, ['block_size=5 must divide seq_len=32'], f'{R}/o6'),
+    'train --tokenizer missing': (['train', '--config', 'tiny', '--out', f'{R}/o7', '--tokenizer', f'{R}/nothing'], {2},
+                                  [f"--tokenizer '{R}/nothing' is not a folder"], f'{R}/o7'),
+    'train --resume other --config': (['train', '--resume', '--out', f'{R}/run', '--config', 'demo'], {2},
+                                      ['--config demo conflicts with the run', 'leave out --config'], None),
+    'train --resume other --steps': (['train', '--resume', '--out', f'{R}/run', '--steps', '9'], {2},
+                                     ['--steps 9 conflicts with the run', 'steps=2'], None),
+    'train-gate truncated model': (['train-gate', '--model', f'{R}/truncated', '--out', f'{R}/g1'], {2},
+                                   ['is not a readable safetensors file'], f'{R}/g1'),
+    'train-gate missing model': (['train-gate', '--model', f'{R}/gone/model', '--out', f'{R}/g2'], {2},
+                                 [f"model folder '{R}/gone/model' does not exist"], f'{R}/gone'),
+    'bench unknown name': (['bench', 'no_such_benchmark'], {2}, ['unknown benchmark(s) no_such_benchmark; choose from:'], None),
+}
+
+
+# runs that must succeed, in the same batch
+GOOD = {'sample --trace, bd3 (no p)': ['sample', '--model', f'{R}/run/model', '--trace', f'{R}/t.png', '--num', '2',
+                                       '--threads', '1']}
+
+
+def _ardm(argv):
+    t = time.time()
+    r = subprocess.run([sys.executable, '-m', 'ardm_nb.cli', *argv], env=ENV, capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stdout, r.stderr, time.time() - t
+
+
+@pytest.fixture(scope='session')
+def matrix_results(folders):
+    "Every row of MATRIX, run four at a time; the run folder's records are hashed before and after."
+    fill = lambda a: a.replace(R, str(folders))
+    records = lambda: {f: (folders / 'run' / f).read_bytes() for f in ('config.json', 'data.json', 'metrics.jsonl')}
+    before = records()
+    rows = {**{k: v[0] for k, v in MATRIX.items()}, **GOOD}
+    with ThreadPoolExecutor(4) as pool:
+        runs = {k: pool.submit(_ardm, [fill(a) for a in v]) for k, v in rows.items()}
+        res = {k: f.result() for k, f in runs.items()}
+    res['_records_unchanged'] = records() == before
+    summary = {k: dict(code=v[0], seconds=round(v[3], 1), last=v[2].strip().splitlines()[-1:]) for k, v in res.items()
+               if k != '_records_unchanged'}
+    (folders / 'matrix_results.json').write_text(json.dumps(summary, indent=1))  # for a reader of the run
+    return res
+
+
+@pytest.mark.parametrize('row', list(MATRIX))
+def test_cli_bad_input_matrix(row, matrix_results, folders):
+    argv, codes, texts, absent = MATRIX[row]
+    code, out, err, _ = matrix_results[row]
+    both = out + err
+    assert code in codes, (code, both)
+    assert 'Traceback' not in both, both
+    for t in texts: assert t.replace(R, str(folders)) in err, (t, err)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('ardm ') and 'error:' in last and err.count('error:') == 1, f'not one answer: {err}'
+    if absent is not None: assert not Path(absent.replace(R, str(folders))).exists(), 'a failed command left a folder behind'
+
+
+def test_cli_refusals_write_nothing_to_a_run(matrix_results):
+    assert matrix_results['_records_unchanged'], "a refused resume rewrote the run's config.json / data.json / metrics"
+
+
+def test_cli_checks_outputs_before_work(matrix_results):
+    "A bad --trace or --out is refused before the model is loaded or the data prepared: well under a sampling run."
+    for row in ('sample --trace in a missing folder', 'train --out /proc/x', 'demo --out /proc/x'):
+        code, out, err, _ = matrix_results[row]
+        assert 'NFE' not in err and not out.strip(), (row, out, err)
+
+
+# The Python API: the same rows raise ValueError / TypeError naming the argument.
+def _api_cases():
+    from ardm_nb.model import TINY as TINY_MODEL, ModelConfig, BlockDiffusionLM
+    from ardm_nb.samplers import sample
+    from ardm_nb.gate import OverwriteGate, GateConfig
+    torch.manual_seed(0)
+    lm = BlockDiffusionLM(ModelConfig(**TINY_MODEL)).eval()
+    mask = lm.cfg.mask_id
+    g = lambda: torch.Generator().manual_seed(0)
+    run = lambda **kw: sample(lm, length=8, generator=g(), **kw)
+    nan = torch.randn(2, 5, 7)
+    nan[1, 3, 2] = float('nan')
+    inf = torch.randn(2, 5, 7)
+    inf[0, 0, 0] = float('inf')
+    z = torch.randn(2, 5, 7)
+    gate = OverwriteGate(GateConfig(T=4))
+    hgate = OverwriteGate(GateConfig(T=4, hidden_dim=3))
+    return {
+        'prompt_ids floats': (lambda: run(prompt_ids=torch.tensor([[1.0, 5.9]])), TypeError, r'prompt_ids must hold integer token ids, got dtype torch\.float32'),
+        'prompt_ids 1-D': (lambda: run(prompt_ids=torch.tensor([1, 5])), ValueError, r'prompt_ids must have shape \[B, P\], got \(2,\)'),
+        'prompt_ids 3-D': (lambda: run(prompt_ids=torch.ones(1, 2, 2, dtype=torch.long)), ValueError, r'prompt_ids must have shape \[B, P\], got \(1, 2, 2\)'),
+        'prompt_ids list': (lambda: run(prompt_ids=[[1, 5]]), TypeError, r'prompt_ids must be a torch\.LongTensor of shape \[B, P\], got list'),
+        'prompt_ids with MASK': (lambda: run(prompt_ids=torch.tensor([[1, mask]])), ValueError, rf'prompt_ids contains the id {mask} \(MASK; a prompt is held fixed'),
+        'prompt_ids out of vocabulary': (lambda: run(prompt_ids=torch.tensor([[1, 99]])), ValueError, r'prompt_ids contains ids in \[1, 99\], outside the vocabulary \[0, 31\]'),
+        'infill list': (lambda: run(infill=[[mask] * 8]), TypeError, r'infill must be a torch\.LongTensor'),
+        'batch_size 0': (lambda: run(batch_size=0), ValueError, r'batch_size=0 is outside the allowed range \[1, inf\)'),
+        'length 6 (blocks of 4)': (lambda: sample(lm, length=6, generator=g()), ValueError, r'length=6 must be a multiple of block_size=4'),
+        'signals NaN logits': (lambda: uncertainty_signals(nan), ValueError, r'logits contains NaN or \+inf \(first in row 8 of 10\)'),
+        'signals +inf logits': (lambda: uncertainty_signals(inf), ValueError, r'logits contains NaN or \+inf \(first in row 0 of 10\)'),
+        'signals NaN prev_logits': (lambda: uncertainty_signals(z, nan), ValueError, r'prev_logits contains NaN or \+inf'),
+        'gate NaN logits': (lambda: gate(nan, None, None, step=1), ValueError, r'logits contains NaN or \+inf'),
+        'gate tokens wrong shape': (lambda: gate(z, z, None, step=2, tokens=torch.zeros(5, dtype=torch.long)), ValueError,
+                                    r'tokens must be integer ids of shape \(2, 5\)'),
+        'gate hidden given, hidden_dim=0': (lambda: gate(z, None, torch.zeros(2, 5, 3), step=1), ValueError,
+                                            r'hidden must be None: this gate has hidden_dim=0 \(signals only\), got shape \(2, 5, 3\)'),
+        'gate hidden wrong shape': (lambda: hgate(z, None, torch.zeros(2, 4, 3), step=1), ValueError,
+                                    r'hidden must have shape \(2, 5, 3\) .*got \(2, 4, 3\)'),
+        'gate hidden missing': (lambda: hgate(z, None, None, step=1), ValueError, r'hidden must have shape \(2, 5, 3\) .*got None'),
+    }
+
+
+API = _api_cases()
+
+
+@pytest.mark.parametrize('row', list(API))
+def test_api_bad_input_matrix(row):
+    call, exc, pattern = API[row]
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_signals_allow_minus_inf():
+    "-inf marks a forbidden token (MASK in the sampler): allowed, and the signals stay finite."
+    z = torch.randn(3, 6)
+    z[:, 2] = float('-inf')
+    s = uncertainty_signals(z, z.roll(1, 0))
+    assert all(bool(t.isfinite().all()) for t in s)
+
+
+def test_cli_module_imports_no_torch():
+    "`ardm --help` must answer at once: the CLI module imports neither torch nor transformers."
+    code = "import sys, ardm_nb.cli; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    r = subprocess.run([sys.executable, '-c', code], env=ENV, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', r.stdout + r.stderr
+
+
+def test_cli_every_option_has_help_and_default():
+    from ardm_nb.cli import COMMANDS, build_parser
+    for cmd in COMMANDS:
+        sub = build_parser(cmd)._subparsers._group_actions[0].choices[cmd]
+        for a in sub._actions:
+            if not a.option_strings or a.dest == 'help': continue
+            assert a.help, f'ardm {cmd} {a.option_strings[0]} has no help'
+            text = sub.formatter_class(cmd)._expand_help(a) if a.help else ''
+            d = a.default
+            if d is not None and d is not False and d != []:
+                assert '(default' in text, f'ardm {cmd} {a.option_strings[0]}: default {d!r} not shown: {text}'
+
+
+def test_cli_help_pages():
+    "Every help page prints without a traceback; sample lists the samplers, bench the benchmarks."
+    from ardm_nb.cli import COMMANDS
+    from ardm_nb.samplers import SAMPLERS
+    from ardm_nb.bench import BENCHMARKS
+    with ThreadPoolExecutor(4) as pool:
+        res = dict(zip(['', *COMMANDS], pool.map(lambda c: _ardm([c, '--help'] if c else ['--help']), ['', *COMMANDS])))
+    for c, (code, out, err, _) in res.items():
+        assert code == 0 and 'Traceback' not in out + err, (c, out, err)
+    assert all(name in res['sample'][1] for name in SAMPLERS)
+    assert all(name in res['bench'][1] for name in BENCHMARKS)
+    assert all(name in res[''][1] for name in COMMANDS)
+
+
+def test_cli_trace_of_a_sampler_without_p(matrix_results, folders):
+    "bd3 has no overwrite probability: the figure shows the changed tokens, and the command says so."
+    code, out, err, _ = matrix_results['sample --trace, bd3 (no p)']
+    assert code == 0, err
+    assert 'bd3 has no overwrite probability p, so the figure shows the tokens changed at each step' in err, err
+    assert (folders / 't.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert out.count('--- sample ') == 2
