@@ -19,7 +19,7 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
            'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
            'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
            'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table',
-           'plot_eval', 'report', 'run_eval', 'add_eval_arguments', 'eval_command', 'task_tokenizer',
+           'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'task_tokenizer',
            'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
@@ -535,6 +535,42 @@ def _param(text: str) -> tuple:
         except ValueError: pass
     return k.strip(), v
 
+def _json_value(text: str):
+    "A JSON literal (false, 0.5, [0.5, 0.25], null) or else the text itself."
+    try: return json.loads(text)
+    except ValueError: return text
+
+def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; KEY may be dotted (gate.logq) for a nested dict
+                  samplers: tuple # the run's sampler labels
+                 ) -> dict: # label -> options, as `EvalConfig.options` takes them
+    "`--option` values as per-sampler options; a label 'NAME@TAG' runs sampler NAME unless it sets 'sampler'."
+    out = {}
+    for text in texts:
+        head, eq, value = text.partition('=')
+        label, dot, key = head.partition('.')
+        if not eq or not dot or not key or '' in key.split('.'):
+            raise ValueError(f"--option {text!r} must be LABEL.KEY=VALUE, e.g. gate.refine=1 or "
+                             f"gate@nolog.gate.logq=false")
+        if label not in samplers:
+            raise ValueError(f"--option {text!r} names label {label!r}, which is not one of --samplers "
+                             f"({', '.join(samplers)})")
+        *path, last = key.split('.')
+        d = out.setdefault(label, {})
+        for k in path:
+            d = d.setdefault(k, {})
+            if not isinstance(d, dict):
+                raise ValueError(f"--option {text!r}: {k!r} was given a value, so it cannot hold a key")
+        d[last] = _json_value(value)
+    for label in samplers:
+        name, at, _ = label.partition('@')
+        if at and label not in SAMPLERS: out.setdefault(label, {}).setdefault('sampler', name)
+    for label, opts in out.items():
+        from ardm_nb.samplers import make_rule
+        kw = {k: v for k, v in opts.items() if k != 'sampler'}
+        try: make_rule(sampler_of(label, out), **kw)
+        except (TypeError, ValueError) as e: raise ValueError(f"--option of {label!r}: {e}") from None
+    return out
+
 def add_eval_arguments(p):
     "The options of `ardm eval` on the argparse parser `p`."
     p.add_argument('--task', required=True, help='a task of ardm_nb.tasks, e.g. markov-words')
@@ -554,15 +590,21 @@ def add_eval_arguments(p):
     p.add_argument('--mbr', type=int, default=0, help='MBR over K candidates sharing the budget (0: off)')
     p.add_argument('--judge', help='an AR model folder of the same task (ardm train --task NAME '
                    '--block-size 1): judge NLL of the generated rows')
+    p.add_argument('--option', action='append', default=[], metavar='LABEL.KEY=VALUE',
+                   help='a sampler option, repeatable: gate.refine=1, gate.gate.logq=false; '
+                   'a label NAME@TAG in --samplers runs NAME with its own options '
+                   '(gate@nolog.gate.logq=false); VALUE is a JSON literal or else text')
     p.add_argument('--out', default='out/eval', help='output folder (default out/eval)')
 
 def eval_command(args, log=print) -> dict:
     "`ardm eval`: an `EvalConfig` from the parsed options, then `run_eval`."
+    samplers = _names(args.samplers) or DEFAULT_SAMPLERS
+    options = parse_options(getattr(args, 'option', []), samplers)
     cfg = EvalConfig(task=args.task, task_params=dict(_param(t) for t in args.param), model=args.model,
-                     samplers=_names(args.samplers) or DEFAULT_SAMPLERS, nfe=_ints('--nfe', args.nfe),
+                     samplers=samplers, nfe=_ints('--nfe', args.nfe),
                      seeds=args.seeds, rows=args.rows, modes=_names(args.modes), block_size=args.block_size,
                      noise=args.noise, eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
-                     metrics=_names(args.metrics))
+                     metrics=_names(args.metrics), options=options)
     return run_eval(cfg, args.out, log=log)
 
 # %% ../nbs/88_eval.ipynb #ba48f74e

@@ -164,3 +164,29 @@ def test_judge_nll_and_entropy_flag_in_generate_rows():
                        ev.make_setup(_cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1), task,
                                      task.oracle(16, 'eps_hybrid'), judge), progress=False)
     assert all('judge_nll' in r['metrics'] for r in rows)
+
+
+def test_option_flag_gives_labelled_variants_their_options(tmp_path, capsys):
+    "`--option LABEL.KEY=VALUE`: JSON values, dotted keys into nested dicts, NAME@TAG labels; rows equal the Python run."
+    args = ['--task', 'markov-words', '--samplers', 'gate,gate@nolog', '--nfe', '4', '--seeds', '1', '--rows', '3',
+            '--modes', 'repair', '--option', 'gate@nolog.gate.logq=false', '--option', 'gate@nolog.refine=1',
+            '--option', 'gate.selector.rho=[0.5, 0.25]', '--option', 'gate.action=remask']
+    assert ev.parse_options(['gate.gate.logq=false', 'gate.action=remask', 'gate.theta_stop=0.5'], ('gate',)) == {
+        'gate': {'gate': {'logq': False}, 'action': 'remask', 'theta_stop': 0.5}}
+    assert main(['eval', *args, '--out', str(tmp_path / 'cli')]) == 0
+    want = {'gate@nolog': {'sampler': 'gate', 'gate': {'logq': False}, 'refine': 1},
+            'gate': {'selector': {'rho': [0.5, 0.25]}, 'action': 'remask'}}
+    cli = json.loads((tmp_path / 'cli' / 'eval.json').read_text())
+    assert cli['config']['options'] == want
+    rows = ev.evaluate(_cfg(samplers=('gate', 'gate@nolog'), nfe=(4,), seeds=1, rows=3, modes=('repair',),
+                            options=want), progress=False)
+    by = {r['sampler']: r['metrics'] for r in cli['rows']}
+    for r in rows: assert by[r['sampler']]['token_accuracy'] == r['metrics']['token_accuracy']
+    assert {r['sampler'] for r in cli['rows']} == {'gate', 'gate@nolog'}
+    capsys.readouterr()
+    for bad, msg in [('nope.refine=1', "label 'nope'"), ('gate.bogus=1', "no option 'bogus'"),
+                     ('gate.refine', 'LABEL.KEY=VALUE'), ('gate@nolog.refine=-1', "'gate@nolog': refine=-1")]:
+        assert main(['eval', *args[:-8], '--option', bad, '--out', str(tmp_path / 'bad')]) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and err.startswith('ardm eval: error:') and '\n' not in err
+    assert not (tmp_path / 'bad' / 'eval.json').exists()
