@@ -218,7 +218,8 @@ def _sample_run(args, log=print):
     model, tok = load_model(args.model); lm = model.lm
     ids = [tok.bos_token_id] + tok(args.prompt, add_special_tokens=False)['input_ids']
     if tok.mask_token_id in ids:
-        raise ValueError(f"--prompt contains the mask token {tok.mask_token!r}; a prompt is held fixed")
+        raise ValueError(f"--prompt contains the mask token {tok.mask_token!r}; a prompt is held "
+                         f"fixed")
     length = _sample_length(args.length, len(ids), lm.cfg.block_size, lm.cfg.max_len)
     options = {}
     if args.sampler == 'gate':
@@ -230,9 +231,11 @@ def _sample_run(args, log=print):
         log(f"gate: {what}", file=sys.stderr)
     g = torch.Generator().manual_seed(args.seed)
     prompts = torch.tensor([ids] * args.num)  # [num, P]
-    res = sample(lm, prompts, length=length, sampler=args.sampler, generator=g,
-                 nfe_budget=args.nfe, steps=args.steps, eos_id=tok.eos_token_id,
-                 trace=args.trace is not None, top_p=args.top_p, **options)
+    try:
+        res = sample(lm, prompts, length=length, sampler=args.sampler, generator=g,
+                     nfe_budget=args.nfe, steps=args.steps, eos_id=tok.eos_token_id,
+                     trace=args.trace is not None, top_p=args.top_p, **options)
+    except ValueError as e: raise ValueError(_flag_names(str(e))) from None
     early = ', stopped early' if res.stopped_early else ''
     edits = sum(res.edits_per_step)
     log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {edits} edits{early}", file=sys.stderr)
@@ -240,6 +243,14 @@ def _sample_run(args, log=print):
     for i, text in enumerate(texts): log(f"--- sample {i} ---\n{text}")
     if args.trace is not None: _write_trace(res, args.trace, args.sampler, log)
     return texts
+
+_FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
+
+def _flag_names(msg: str) -> str:
+    "A message of the Python API in the CLI's words: 'nfe_budget=3' becomes '--nfe 3'."
+    import re
+    for api, flag in _FLAGS.items(): msg = re.sub(rf'\b{api}=', f'{flag} ', msg)
+    return msg
 
 def _write_trace(res, path: str, sampler: str, log=print):
     "The --trace figure: p over position x step, or (no p) the tokens changed at each step."
