@@ -76,10 +76,10 @@ def load_texts(source: str|Path, # 'shakespeare', a local file/folder, or a Hub 
         if len(ds) == 0: raise ValueError(f"data path {str(path)!r} contains no text")
         a, b = int(len(ds) * fractions[0]), int(len(ds) * (fractions[0] + fractions[1]))
         if not 0 < a < b < len(ds):
-            unit = 'paragraphs' if kind == 'text' else 'rows'
+            unit = ('paragraph' if kind == 'text' else 'row') + ('s' if len(ds) != 1 else '')
             raise ValueError(f"data path {str(path)!r} holds {len(ds)} {unit} of text, too few "
                              f"to cut into train, valid and test splits (fractions {fractions}); "
-                             f"give it at least 20 {unit}")
+                             f"give it at least 20 {unit.rstrip('s')}s")
         return ds.select(range(*{'train': (0, a), 'valid': (a, b), 'test': (b, len(ds))}[split]))
     if _looks_local(source): raise ValueError(f"data path {str(source)!r} does not exist")
     return _load_hub(str(source), split).rename_column(text_field, 'text') if text_field != 'text' else _load_hub(str(source), split)
