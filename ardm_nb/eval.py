@@ -19,8 +19,8 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
            'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
            'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
            'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table',
-           'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'task_tokenizer',
-           'task_train_config', 'task_run_data']
+           'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport',
+           'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -606,6 +606,80 @@ def eval_command(args, log=print) -> dict:
                      noise=args.noise, eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
                      metrics=_names(args.metrics), options=options)
     return run_eval(cfg, args.out, log=log)
+
+# %% ../nbs/88_eval.ipynb #94148ebe
+@dataclass
+class CombinedReport:
+    "What `write_report` wrote: the Markdown file, its text and a short summary."
+    path: Path # the report's Markdown file
+    markdown: str # its text
+    summary: list # one line per (part, mode): the best sampler at each budget and how many it beats
+
+def _slug(text: str) -> str:
+    s = ''.join(ch if ch.isalnum() else '_' for ch in text.lower()).strip('_')
+    return '_'.join(p for p in s.split('_') if p) or 'part'
+
+def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
+    "One eval folder as a report section (pivot table per mode, best per budget, figure) and its summary."
+    import shutil
+    path = folder / 'eval.json'
+    if not path.exists():
+        raise ValueError(f"{str(folder)!r} holds no eval.json; pass a folder written by `ardm eval --out`")
+    conf = json.loads(path.read_text())['config']
+    known = {f.name for f in fields(EvalConfig)}
+    cfg = EvalConfig(**{k: v for k, v in conf.items() if k in known})
+    setup = load_setup(cfg)
+    seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
+    rows = [r for r in read_rows(path) if r['mode'] in setup.modes and r['seed'] in seeds
+            and r['sampler'] in (REFERENCE, *cfg.samplers) and r['nfe_budget'] in (None, *cfg.nfe)]
+    _, panels, title = report(rows, cfg, setup)
+    parts, summary = [f'## {heading}'], []
+    for mode, key in panels:
+        arrow = 'higher is better' if higher_is_better(key, setup.task) else 'lower is better'
+        parts += [f'**{mode}: {key}** ({arrow}); mean [95% CI] over {cfg.seeds} seeds, {cfg.rows} rows each',
+                  pivot_table(rows, key, mode)]
+        before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
+        before = [b for b in before if b is not None]
+        if before and key == 'token_accuracy':
+            parts.append(f'Token accuracy of the inputs before any edit: {sum(before) / len(before):.3g}.')
+        best = best_at(rows, key, mode, setup.task)
+        parts.append('\n'.join(f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats "
+                               f"{len(b['beats'])} of {b['others']} others" for b in best))
+        cells = '; '.join(f"NFE {b['nfe_budget']} {b['best']} {b['mean']:.3g} "
+                          f"(beats {len(b['beats'])}/{b['others']})" for b in best)
+        summary.append(f'{heading}, {mode} {key}: {cells}')
+    png = folder / 'eval.png'
+    if png.exists():
+        name = _slug(heading) + '.png'
+        shutil.copyfile(png, out / name)
+        alt = title.replace('[', '(').replace(']', ')')
+        parts.append(f'![{alt}]({name})')
+    parts.append(f'Every metric and the cost of each run: `{folder / "eval.md"}`.')
+    return '\n\n'.join(parts), summary
+
+def write_report(parts: list, # (heading, folder written by `ardm eval --out`) per section, in order
+                 out: str|Path, # folder of report.md and of a copy of each section's figure
+                 title: str = 'Evaluation report', # the report's title
+                 intro: str = '' # Markdown under the title: what ran, with which commands
+                ) -> CombinedReport:
+    "Combine eval folders into one `report.md`: per folder and mode, the key metric by sampler and NFE, the best."
+    from ardm_nb.core import check_writable_dir
+    if isinstance(parts, (str, bytes)) or not parts:
+        raise ValueError(f"parts must be a non-empty list of (heading, folder) pairs, got {parts!r}")
+    out = check_writable_dir('out', out)
+    out.mkdir(parents=True, exist_ok=True)
+    body, summary = [f'# {title}'] + ([intro.strip()] if intro.strip() else []), []
+    for item in parts:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ValueError(f"each part must be a (heading, folder) pair, got {item!r}")
+        text, lines = _part(str(item[0]), Path(item[1]), out)
+        body.append(text)
+        summary += lines
+    md = '\n\n'.join(body) + '\n'
+    tmp = out / 'report.md.tmp'
+    tmp.write_text(md)
+    os.replace(tmp, out / 'report.md')
+    return CombinedReport(path=out / 'report.md', markdown=md, summary=summary)
 
 # %% ../nbs/88_eval.ipynb #ba48f74e
 def task_tokenizer(task):
