@@ -641,7 +641,8 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
         before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
         before = [b for b in before if b is not None]
         if before and key == 'token_accuracy':
-            parts.append(f'Token accuracy of the inputs before any edit: {sum(before) / len(before):.3g}.')
+            mean_before = sum(before) / len(before)
+            parts.append(f'Token accuracy of the inputs before any edit: {mean_before:.3g}.')
         best = best_at(rows, key, mode, setup.task)
         parts.append('\n'.join(f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats "
                                f"{len(b['beats'])} of {b['others']} others" for b in best))
