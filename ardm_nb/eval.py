@@ -20,7 +20,7 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
            'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
            'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table',
            'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport',
-           'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
+           'eval_command_line', 'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -540,10 +540,10 @@ def _json_value(text: str):
     try: return json.loads(text)
     except ValueError: return text
 
-def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; KEY may be dotted (gate.logq) for a nested dict
+def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate.logq) sets a nested dict
                   samplers: tuple # the run's sampler labels
                  ) -> dict: # label -> options, as `EvalConfig.options` takes them
-    "`--option` values as per-sampler options; a label 'NAME@TAG' runs sampler NAME unless it sets 'sampler'."
+    "`--option` values as per-sampler options; a label 'NAME@TAG' runs sampler NAME (unless it sets one)."
     out = {}
     for text in texts:
         head, eq, value = text.partition('=')
@@ -552,14 +552,14 @@ def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; KEY may be dotted 
             raise ValueError(f"--option {text!r} must be LABEL.KEY=VALUE, e.g. gate.refine=1 or "
                              f"gate@nolog.gate.logq=false")
         if label not in samplers:
-            raise ValueError(f"--option {text!r} names label {label!r}, which is not one of --samplers "
+            raise ValueError(f"--option {text!r} names label {label!r}, not one of --samplers "
                              f"({', '.join(samplers)})")
         *path, last = key.split('.')
         d = out.setdefault(label, {})
         for k in path:
             d = d.setdefault(k, {})
             if not isinstance(d, dict):
-                raise ValueError(f"--option {text!r}: {k!r} was given a value, so it cannot hold a key")
+                raise ValueError(f"--option {text!r}: {k!r} has a value, so it cannot hold a key")
         d[last] = _json_value(value)
     for label in samplers:
         name, at, _ = label.partition('@')
@@ -568,7 +568,8 @@ def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; KEY may be dotted 
         from ardm_nb.samplers import make_rule
         kw = {k: v for k, v in opts.items() if k != 'sampler'}
         try: make_rule(sampler_of(label, out), **kw)
-        except (TypeError, ValueError) as e: raise ValueError(f"--option of {label!r}: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--option of {label!r}: {e}") from None
     return out
 
 def add_eval_arguments(p):
@@ -619,12 +620,43 @@ def _slug(text: str) -> str:
     s = ''.join(ch if ch.isalnum() else '_' for ch in text.lower()).strip('_')
     return '_'.join(p for p in s.split('_') if p) or 'part'
 
+def _flat(prefix: str, value) -> list:
+    "Nested options as (dotted key, leaf value) pairs."
+    if not isinstance(value, dict): return [(prefix, value)]
+    return [kv for k, v in value.items() for kv in _flat(f'{prefix}.{k}', v)]
+
+def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(EvalConfig(...))`)
+                      out: str|Path|None = None # the --out folder to name (None: leave it out)
+                     ) -> str|None: # None when an option is a Python object (no command runs it)
+    "The `ardm eval` command that runs `conf`: its non-default settings as flags."
+    import shlex
+    default = EvalConfig()
+    flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe': '--nfe',
+             'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size', 'noise': '--noise',
+             'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr', 'judge': '--judge', 'metrics': '--metrics'}
+    if conf.get('first_seed', 0) != 0: return None
+    args = ['ardm', 'eval']
+    for k, flag in flags.items():
+        v = conf.get(k, getattr(default, k))
+        d = getattr(default, k)
+        same = tuple(v) == tuple(d) if isinstance(v, (list, tuple)) else v == d
+        if same and k != 'task': continue
+        args += [flag, ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)]
+    args += [a for k, v in conf.get('task_params', {}).items() for a in ('--param', f'{k}={v}')]
+    for label, opts in conf.get('options', {}).items():
+        for key, v in _flat(label, opts):
+            if key == f'{label}.sampler' and label.partition('@')[0] == v: continue  # NAME@TAG: NAME
+            if isinstance(v, str) and v.startswith('<') and v.endswith('>'): return None  # an object
+            args += ['--option', f'{key}={v if isinstance(v, str) else json.dumps(v)}']
+    if out is not None: args += ['--out', str(out)]
+    return ' '.join(shlex.quote(a) for a in args)
+
 def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
-    "One eval folder as a report section (pivot table per mode, best per budget, figure) and its summary."
+    "One eval folder as a report section (table per mode, best per budget, figure) and its summary."
     import shutil
     path = folder / 'eval.json'
     if not path.exists():
-        raise ValueError(f"{str(folder)!r} holds no eval.json; pass a folder written by `ardm eval --out`")
+        raise ValueError(f"{str(folder)!r} holds no eval.json; pass a folder of `ardm eval --out`")
     conf = json.loads(path.read_text())['config']
     known = {f.name for f in fields(EvalConfig)}
     cfg = EvalConfig(**{k: v for k, v in conf.items() if k in known})
@@ -634,9 +666,12 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
             and r['sampler'] in (REFERENCE, *cfg.samplers) and r['nfe_budget'] in (None, *cfg.nfe)]
     _, panels, title = report(rows, cfg, setup)
     parts, summary = [f'## {heading}'], []
+    cmd = eval_command_line(conf, folder)
+    if cmd: parts.append(f'```sh\n{cmd}\n```')
     for mode, key in panels:
         arrow = 'higher is better' if higher_is_better(key, setup.task) else 'lower is better'
-        parts += [f'**{mode}: {key}** ({arrow}); mean [95% CI] over {cfg.seeds} seeds, {cfg.rows} rows each',
+        parts += [f'**{mode}: {key}** ({arrow}); mean [95% CI] over {cfg.seeds} seeds, '
+                  f'{cfg.rows} rows each',
                   pivot_table(rows, key, mode)]
         before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
         before = [b for b in before if b is not None]
@@ -663,7 +698,7 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
                  title: str = 'Evaluation report', # the report's title
                  intro: str = '' # Markdown under the title: what ran, with which commands
                 ) -> CombinedReport:
-    "Combine eval folders into one `report.md`: per folder and mode, the key metric by sampler and NFE, the best."
+    "Combine eval folders into one `report.md`: per folder and mode, the key metric by sampler and NFE."
     from ardm_nb.core import check_writable_dir
     if isinstance(parts, (str, bytes)) or not parts:
         raise ValueError(f"parts must be a non-empty list of (heading, folder) pairs, got {parts!r}")
