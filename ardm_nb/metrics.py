@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .core import check_range, check_int
+from .adapters import causal_lm_nll
 
 # %% auto #0
 __all__ = ['ROUGE_KEYS', 'bleu', 'rouge', 'judge_nll', 'unigram_entropy', 'entropy_flag', 'JudgeScore', 'generative_perplexity',
@@ -24,8 +25,8 @@ def _check_pairs(hypotheses, references):
         if isinstance(xs, str) or not all(isinstance(x, str) for x in xs):
             raise ValueError(f"{name} must be a list of strings, got {type(xs).__name__}")
     if len(hypotheses) != len(references) or not len(hypotheses):
-        raise ValueError(f"hypotheses ({len(hypotheses)}) and references ({len(references)}) must be "
-                         "equally long and not empty")
+        raise ValueError(f"hypotheses ({len(hypotheses)}) and references ({len(references)}) "
+                         "must be equally long and not empty")
 
 def bleu(hypotheses: list[str], # one decoded text per example
          references: list[str] # the reference text of each example
@@ -45,26 +46,28 @@ def rouge(hypotheses: list[str], # one decoded text per example
     from rouge_score import rouge_scorer
     _check_pairs(hypotheses, references)
     scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
-    scores = [scorer.score(r, h) for h, r in zip(hypotheses, references)]  # score(target, prediction)
+    pairs = zip(hypotheses, references)
+    scores = [scorer.score(r, h) for h, r in pairs]  # score(target, prediction)
     return {k: sum(s[k].fmeasure for s in scores) / len(scores) for k in ROUGE_KEYS}
 
 # %% ../nbs/84_metrics.ipynb #fe0679d8
 @torch.no_grad()
 def judge_nll(judge, # a block-size-1 package model, or a Hugging Face causal LM
-              tokens: Tensor # [B, L] token ids in the judge's vocabulary; position 0 is context only
+              tokens: Tensor # [B, L] ids in the judge's vocabulary; position 0 is context only
              ) -> Tensor: # [B] mean -log p(x_i | x_<i) over i >= 1
-    "Per-sample mean negative log-likelihood under an AR judge, in one pass."
+    "Per-sample mean NLL under an AR judge (a package model in one pass, or an HF causal LM)."
     lm = getattr(judge, 'lm', judge)
     if not hasattr(lm, 'denoise_vectorized'):  # a Hugging Face causal LM
-        x = tokens.to(next(judge.parameters()).device)
-        logits = judge(input_ids=x).logits[:, :-1].float()  # [B, L-1, V]: predicts x[:, 1:]
-        return F.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction='none').mean(-1).cpu()
-    if lm.cfg.block_size != 1:
-        raise ValueError(f"the judge must be a block-size-1 (AR) model, got block_size={lm.cfg.block_size}")
-    if tokens.shape[1] > lm.cfg.max_len:
-        raise ValueError(f"samples of {tokens.shape[1]} tokens exceed the judge's max_len={lm.cfg.max_len}")
+        return causal_lm_nll(judge, tokens)
+    c = lm.cfg
+    if c.block_size != 1:
+        raise ValueError(f"the judge must be a block-size-1 (AR) model, "
+                         f"got block_size={c.block_size}")
+    if tokens.shape[1] > c.max_len:
+        raise ValueError(f"samples of {tokens.shape[1]} tokens exceed the judge's "
+                         f"max_len={c.max_len}")
     x0 = tokens.to(lm.net.embed.weight.device)
-    masked = torch.full_like(x0, lm.cfg.mask_id)
+    masked = torch.full_like(x0, c.mask_id)
     logits = lm.denoise_vectorized(masked, x0, carry_over=False).logits.float()  # [B, L, V]
     nll = F.cross_entropy(logits.transpose(1, 2), x0, reduction='none')  # [B, L]
     return nll[:, 1:].mean(-1).cpu()
@@ -99,10 +102,11 @@ class JudgeScore:
 
 def generative_perplexity(judge, # see `judge_nll`
                           tokens: Tensor, # [B, L] samples, position 0 context only
-                          reference: Tensor|None = None # [R, L] reference text in the same vocabulary
+                          reference: Tensor|None = None # [R, L] reference text, same vocabulary
                          ) -> JudgeScore:
-    "Judge NLL and perplexity of `tokens`, their entropy, and the low-entropy flag against `reference`."
-    nll, ent = judge_nll(judge, tokens), unigram_entropy(tokens[:, 1:])
+    "Judge NLL and perplexity of `tokens`, their entropy, and the low-entropy flag vs `reference`."
+    nll = judge_nll(judge, tokens)  # [B]
+    ent = unigram_entropy(tokens[:, 1:])  # [B]
     ref = None if reference is None else float(unigram_entropy(reference[:, 1:]).mean())
     low = ref is not None and entropy_flag(float(ent.mean()), ref)
     return JudgeScore(nll, ent, math.exp(float(nll.mean())), ref, low)
@@ -114,18 +118,21 @@ def _ngram_codes(tokens: Tensor, # [B, L]
     check_int('n', n, 1, tokens.shape[1])
     V = int(tokens.max()) + 1
     if n * math.log2(max(V, 2)) >= 62:
-        raise ValueError(f"{n}-grams over a vocabulary of {V} do not fit one int64 code; use a smaller n")
+        raise ValueError(f"{n}-grams over a vocabulary of {V} do not fit one int64 code; "
+                         "use a smaller n")
     win = tokens.long().unfold(1, n, 1)  # [B, L - n + 1, n]
     return (win * V ** torch.arange(n)).sum(-1)
 
 def distinct_n(tokens: Tensor, # [B, L] samples (BOS excluded)
-               n: int = 2) -> float: # distinct n-grams / all n-grams, pooled over the rows
+               n: int = 2 # n-gram length
+              ) -> float: # distinct n-grams / all n-grams, pooled over the rows
     "Distinct-n of a set of samples (Li et al., 2016)."
     codes = _ngram_codes(tokens, n)
     return codes.unique().numel() / codes.numel()
 
 def repeated_ngram_rate(tokens: Tensor, # [B, L] samples (BOS excluded)
-                        n: int = 4) -> Tensor: # [B] share of each row's n-grams seen earlier in the row
+                        n: int = 4 # n-gram length
+                       ) -> Tensor: # [B] share of a row's n-grams seen earlier in the row
     "Within-row repetition: the share of n-grams of a row that repeat an earlier one."
     codes = _ngram_codes(tokens, n).sort(-1).values
     return (codes[:, 1:] == codes[:, :-1]).sum(-1).float() / codes.shape[1]
@@ -134,12 +141,13 @@ def repeated_ngram_rate(tokens: Tensor, # [B, L] samples (BOS excluded)
 def failures(tokens: Tensor, # [B, L] samples (BOS excluded)
              special_ids: tuple = (), # ids that are not text (EOS, PAD, MASK, ...)
              min_tokens: int = 1, # fewer ordinary tokens: an empty output
-             collapse: float = 0.5 # one token filling at least this share of the row: a collapsed output
+             collapse: float = 0.5 # one token filling this share of the row: a collapsed output
             ) -> Tensor: # bool [B] the failed rows
     "Rows that are empty or collapsed onto one token."
     check_range('collapse', collapse, 0, 1, lo_open=True)
     ordinary = torch.ones_like(tokens, dtype=torch.bool)
-    for s in special_ids: ordinary &= tokens != s
+    for s in special_ids:
+        ordinary &= tokens != s
     n = ordinary.sum(-1)  # [B]
     counts = torch.zeros(tokens.shape[0], int(tokens.max()) + 1)
     counts.scatter_add_(1, tokens.long(), ordinary.float())  # [B, V] ordinary tokens only
@@ -163,8 +171,9 @@ def cost_metrics(result, # a `SampleResult`
     "NFE, tokens per pass, latency per sample, edits per step and early stop of one `sample` call."
     B = result.tokens.shape[0]
     steps = max(1, len(result.edits_per_step))
+    edits = sum(result.edits_per_step) / steps / B
     return Cost(nfe=int(result.nfe), tokens_per_pass=generated / max(1, result.nfe),
-                seconds_per_sample=seconds / B, edits_per_step=sum(result.edits_per_step) / steps / B,
+                seconds_per_sample=seconds / B, edits_per_step=edits,
                 stopped_early=float(result.stopped_early))
 
 def latency_percentiles(seconds: list[float] # latencies of many runs
@@ -185,13 +194,15 @@ class Revisions:
     accuracy_before: Tensor # [B] the same at the start
 
 def revision_accounting(reference: Tensor, # [B, N] the right tokens
-                        start: Tensor, # [B, N] the tokens the run started from (MASK where to generate)
+                        start: Tensor, # [B, N] the run's starting tokens (MASK where to generate)
                         history: Tensor, # [S, B, N] tokens after each step: `trace['tokens']`
                         editable: Tensor, # bool [B, N] positions the run could write
-                        mask_id: int) -> Revisions:
+                        mask_id: int # the MASK id (revealing a MASK is not a revision)
+                       ) -> Revisions:
     "Count the fixed, broken and lost tokens and the revisions of one traced run."
     final = history[-1]
-    right0, right = start == reference, final == reference  # [B, N]
+    right0 = start == reference  # [B, N]
+    right = final == reference  # [B, N]
     ever = (history == reference).any(0)  # [B, N] right after some step
     before = torch.cat([start[None], history[:-1]])  # [S, B, N] the tokens each step started from
     revised = (before != mask_id) & (history != before)  # [S, B, N]
@@ -204,14 +215,15 @@ def revision_accounting(reference: Tensor, # [B, N] the right tokens
 # %% ../nbs/84_metrics.ipynb #7030e6ed
 def mbr_select(candidates: list[list[str]] # per input, its k >= 2 candidate texts
               ) -> list[int]: # per input, the index of the chosen candidate
-    "Per input, the candidate with the highest mean sentence BLEU against the others (ties: the first)."
+    "Per input, the candidate with the best mean sentence BLEU against the others (ties: first)."
     import sacrebleu
     out = []
     for cands in candidates:
         k = len(cands)
-        if k < 2: raise ValueError(f"MBR needs at least 2 candidates per input, got {k}")
-        score = [sum(sacrebleu.sentence_bleu(cands[j], [cands[i]]).score for i in range(k) if i != j)
-                 for j in range(k)]
+        if k < 2:
+            raise ValueError(f"MBR needs at least 2 candidates per input, got {k}")
+        bleu_vs = lambda j, i: sacrebleu.sentence_bleu(cands[j], [cands[i]]).score
+        score = [sum(bleu_vs(j, i) for i in range(k) if i != j) for j in range(k)]
         out.append(max(range(k), key=lambda j: (score[j], -j)))
     return out
 
@@ -224,20 +236,27 @@ def ids_to_text(tokens: Tensor # [B, N] token ids
 def mbr_sample(model, # anything `sample` accepts
                k: int, # candidates per input
                prompt_ids: Tensor|None = None, # [B, P] prompt, as for `sample`
-               *, length: int, generator: torch.Generator, nfe_budget: int|None = None, # total, all k
-               batch_size: int = 1, infill: Tensor|None = None, editable: Tensor|None = None,
+               *,
+               length: int, # tokens per row, as for `sample`
+               generator: torch.Generator, # source of every draw, as for `sample`
+               nfe_budget: int|None = None, # the total over all k candidates (None: no budget)
+               batch_size: int = 1, # rows B when there is neither a prompt nor an infill
+               infill: Tensor|None = None, # [B, N] starting tokens, as for `sample`
+               editable: Tensor|None = None, # bool [B, N] writable positions, as for `sample`
                to_text=ids_to_text, # [B, N] -> list of B strings that BLEU compares
-               **kwargs):
-    "Sample `k` candidates per row with one `sample` call and keep the MBR choice; NFE counts all k."
+               **kwargs): # further options of `sample` (sampler, steps, ...)
+    "Sample `k` candidates per row in one `sample` call and keep the MBR choice; NFE counts all k."
     from ardm_nb.samplers import sample, SampleResult
     check_int('k', k, 2)
     if nfe_budget is not None and nfe_budget < k:
         raise ValueError(f"nfe_budget={nfe_budget} leaves no pass for each of the k={k} candidates")
-    rep = lambda t: None if t is None else t.repeat_interleave(k, 0)  # [B k, ...] a row's k together
-    B = batch_size if prompt_ids is None and infill is None else len(prompt_ids if infill is None else infill)
+    rep = lambda t: None if t is None else t.repeat_interleave(k, 0)  # [B k, ...] k per row
+    B = batch_size
+    if prompt_ids is not None or infill is not None:
+        B = len(prompt_ids if infill is None else infill)
+    per_candidate = None if nfe_budget is None else nfe_budget // k
     res = sample(model, rep(prompt_ids), length=length, generator=generator, batch_size=B * k,
-                 nfe_budget=None if nfe_budget is None else nfe_budget // k, infill=rep(infill),
-                 editable=rep(editable), **kwargs)
+                 nfe_budget=per_candidate, infill=rep(infill), editable=rep(editable), **kwargs)
     cands = res.tokens.view(B, k, -1)  # [B, k, N]
     texts = to_text(res.tokens)
     pick = mbr_select([texts[b * k:(b + 1) * k] for b in range(B)])
@@ -248,28 +267,34 @@ def mbr_sample(model, # anything `sample` accepts
 @dataclass
 class CI:
     "A mean and its bootstrap confidence interval."
-    mean: float
-    lo: float
-    hi: float
+    mean: float # the mean of the values
+    lo: float # lower end of the interval
+    hi: float # upper end of the interval
     n: int # values the mean is over
 
     def __str__(self): return f"{self.mean:.3g} [{self.lo:.3g}, {self.hi:.3g}]"
 
 def bootstrap_means(values: Tensor, # [n] per-seed values
                     n_boot: int = 10_000, # resamples (when enumerating all n^n would take more)
-                    seed: int = 0) -> Tensor: # [R] the mean of every resample
-    "Means of bootstrap resamples: all n^n of them when n^n <= `n_boot`, else `n_boot` seeded draws."
+                    seed: int = 0 # seeds the draws (unused when all n^n are enumerated)
+                   ) -> Tensor: # [R] the mean of every resample
+    "Means of bootstrap resamples: all n^n when n^n <= `n_boot`, else `n_boot` seeded draws."
     n = len(values)
-    if n ** n <= n_boot:
-        idx = torch.cartesian_prod(*[torch.arange(n)] * n).view(-1, n) if n > 1 else torch.zeros(1, 1)
+    if n == 1:
+        idx = torch.zeros(1, 1)  # one value: one resample
+    elif n ** n <= n_boot:
+        idx = torch.cartesian_prod(*[torch.arange(n)] * n).view(-1, n)  # [n^n, n]
     else:
-        idx = torch.randint(0, n, (n_boot, n), generator=torch.Generator().manual_seed(seed))
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randint(0, n, (n_boot, n), generator=g)  # [n_boot, n]
     return values[idx.long()].mean(-1)  # [R]
 
 # %% ../nbs/84_metrics.ipynb #09dc60c0
 def bootstrap_ci(values, # [n] per-seed values (a list or a tensor)
                  level: float = 0.95, # coverage of the interval
-                 n_boot: int = 10_000, seed: int = 0) -> CI:
+                 n_boot: int = 10_000, # resamples (when enumerating all n^n would take more)
+                 seed: int = 0 # seeds the resamples
+                ) -> CI:
     "Mean of `values` with its percentile-bootstrap confidence interval."
     v = torch.as_tensor(values, dtype=torch.float64).flatten()
     if not len(v) or not torch.isfinite(v).all():
@@ -280,16 +305,22 @@ def bootstrap_ci(values, # [n] per-seed values (a list or a tensor)
     q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
     lo, hi = means.quantile(q).tolist()
     m = float(v.mean())
-    return CI(m, min(lo, m), max(hi, m), len(v))  # (rounding must not put the mean outside its interval)
+    # rounding must not put the mean outside its interval
+    return CI(m, min(lo, m), max(hi, m), len(v))
 
 # %% ../nbs/84_metrics.ipynb #157e7f16
-def paired_diff_ci(a, b, # [n] per-seed values of A and of B, seed s of one paired with seed s of the other
-                   level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> CI:
+def paired_diff_ci(a, # [n] per-seed values of A
+                   b, # [n] per-seed values of B: seed s of one paired with seed s of the other
+                   level: float = 0.95, # coverage of the interval
+                   n_boot: int = 10_000, # resamples (when enumerating all n^n would take more)
+                   seed: int = 0 # seeds the resamples
+                  ) -> CI:
     "Mean of the paired differences a - b with its bootstrap confidence interval."
     a = torch.as_tensor(a, dtype=torch.float64).flatten()
     b = torch.as_tensor(b, dtype=torch.float64).flatten()
     if a.shape != b.shape:
-        raise ValueError(f"a paired comparison needs as many values of A ({len(a)}) as of B ({len(b)})")
+        raise ValueError(f"a paired comparison needs as many values of A ({len(a)}) "
+                         f"as of B ({len(b)})")
     return bootstrap_ci(a - b, level, n_boot, seed)
 
 @dataclass
@@ -297,11 +328,15 @@ class Verdict:
     "Whether A beats B, from the CI of their paired difference."
     diff: CI # mean of a - b and its interval
     better: bool # the interval lies entirely on A's better side of 0
-    higher_is_better: bool
+    higher_is_better: bool # the direction `better` was read in
 
-def beats(a, b, # per-seed values of A and B (paired)
+def beats(a, # [n] per-seed values of A
+          b, # [n] per-seed values of B, paired with A's by seed
           higher_is_better: bool = True, # False for error rates, NLL, latency
-          level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> Verdict:
+          level: float = 0.95, # coverage of the interval
+          n_boot: int = 10_000, # resamples (when enumerating all n^n would take more)
+          seed: int = 0 # seeds the resamples
+         ) -> Verdict:
     "Does A beat B? Yes when the CI of the paired difference excludes 0 on A's better side."
     d = paired_diff_ci(a, b, level, n_boot, seed)
     better = d.lo > 0 if higher_is_better else d.hi < 0
