@@ -13,7 +13,8 @@ from .core import check_range, check_int
 from .samplers import SAMPLERS, load_model
 from .metrics import judge_nll, unigram_entropy, revision_accounting
 from .tasks import Task, make_problems
-from .eval import REFERENCE, EvalConfig, evaluate, make_setup, markdown_table as eval_table, plot_eval
+from .eval import REFERENCE, EvalConfig, evaluate, make_setup, plot_eval
+from .eval import markdown_table as eval_table
 _all_ = ['judge_nll', 'unigram_entropy']
 
 # %% auto #0
@@ -22,22 +23,30 @@ __all__ = ['COMPARE_METRICS', 'corrupt_passages', 'repair_scores', 'PassagesTask
 
 # %% ../nbs/87_compare.ipynb #3c6b280f
 def corrupt_passages(clean: Tensor, # [B, L]; position 0 is kept
-                     frac: float, generator: torch.Generator, vocab_size: int, mask_id: int|None = None,
+                     frac: float, # share of positions 1..L-1 to replace, in (0, 1)
+                     generator: torch.Generator, # which positions and which tokens
+                     vocab_size: int, # ids 0 .. vocab_size - 1
+                     mask_id: int|None = None, # never drawn as a replacement
                      first_ordinary: int = 4 # ids below this are special (BOS, EOS, PAD, MASK)
                     ) -> Tensor: # [B, L]
     "Replace round(frac (L - 1)) tokens per row (never position 0) by other random ordinary tokens."
     check_range('frac', frac, 0, 1, lo_open=True, hi_open=True)
     choices = torch.tensor([i for i in range(first_ordinary, vocab_size) if i != mask_id])
-    return make_problems(clean, 'repair', frac, generator, -1 if mask_id is None else mask_id, choices).infill
+    mask = -1 if mask_id is None else mask_id
+    return make_problems(clean, 'repair', frac, generator, mask, choices).infill
 
-def repair_scores(clean: Tensor, corrupted: Tensor, out: Tensor) -> dict:
+def repair_scores(clean: Tensor, # [B, L] the right passages
+                  corrupted: Tensor, # [B, L] the sampler's input
+                  out: Tensor # [B, L] the sampler's output
+                 ) -> dict: # accuracy, accuracy_before, fixed, broke, changed
     "Token accuracy after decoding, and the tokens that were fixed or broken (per row, averaged)."
     ed = torch.ones_like(clean, dtype=torch.bool)
     ed[:, 0] = False
     rv = revision_accounting(clean, corrupted, out[None], ed, mask_id=-1)
     mean = lambda t: t.double().mean().item()
-    return dict(accuracy=mean(rv.accuracy), accuracy_before=mean(rv.accuracy_before), fixed=mean(rv.fixed),
-                broke=mean(rv.broken), changed=(out != corrupted)[:, 1:].sum(-1).double().mean().item())
+    changed = (out != corrupted)[:, 1:].sum(-1)  # [B]
+    return dict(accuracy=mean(rv.accuracy), accuracy_before=mean(rv.accuracy_before),
+                fixed=mean(rv.fixed), broke=mean(rv.broken), changed=mean(changed))
 
 # %% ../nbs/87_compare.ipynb #a2eefd28
 class PassagesTask(Task):
@@ -45,27 +54,39 @@ class PassagesTask(Task):
     problem_kinds = ('repair',)
 
     def __init__(self, passages: Tensor, # [P, L] token rows, position 0 BOS (or context)
-                 vocab_size: int, mask_id: int, bos_id: int, special_ids: tuple = (),
-                 corrupt_frac: float = 0.1, name: str = 'passages'):
-        self.passages, self.vocab_size, self.mask_id, self.bos_id = passages, vocab_size, mask_id, bos_id
+                 vocab_size: int, # ids 0 .. vocab_size - 1
+                 mask_id: int, # the MASK id
+                 bos_id: int, # the BOS id
+                 special_ids: tuple = (), # further ids never drawn as a replacement
+                 corrupt_frac: float = 0.1, # share of each passage's tokens replaced
+                 name: str = 'passages'): # the task's name in the rows
+        self.passages, self.vocab_size = passages, vocab_size
+        self.mask_id, self.bos_id = mask_id, bos_id
         self.seq_len, self.corrupt_frac, self.name = passages.shape[1], corrupt_frac, name
         special = set(special_ids) | {mask_id, bos_id}
-        self.choices = torch.tensor([i for i in range(vocab_size) if i not in special])  # [m] sorted
+        ordinary = [i for i in range(vocab_size) if i not in special]
+        self.choices = torch.tensor(ordinary)  # [m] sorted
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor: # [n, L]
+    def sample(self, n: int, # passages wanted
+               generator: torch.Generator # which passages
+              ) -> Tensor: # [n, L]
         "`n` passages drawn without replacement (with replacement beyond the number of passages)."
         P = len(self.passages)
         if n > P: return self.passages[torch.randint(P, (n,), generator=generator)]
         idx = torch.randperm(P, generator=generator)[:n]
         return self.passages[idx]
 
-    def problems(self, n: int, generator: torch.Generator, kind: str = 'repair'):
+    def problems(self, n: int, # problems wanted
+                 generator: torch.Generator, # which passages, positions and tokens
+                 kind: str = 'repair'): # the only kind
         "`n` passages with `corrupt_frac` of their tokens replaced, every position but 0 editable."
         self.check_kind(kind)
-        return make_problems(self.sample(n, generator), kind, self.corrupt_frac, generator, self.mask_id,
-                             self.choices)
+        clean = self.sample(n, generator)  # [n, L]
+        return make_problems(clean, kind, self.corrupt_frac, generator, self.mask_id, self.choices)
 
-    def score(self, tokens: Tensor, problems=None) -> dict:
+    def score(self, tokens: Tensor, # [n, L] the sampler's output
+              problems=None # the problems it solved (None: nothing to score)
+             ) -> dict:
         "Token accuracy and exact match against the clean passages (with problems); else nothing."
         return {} if problems is None else self.match_scores(tokens, problems)
 
@@ -73,40 +94,54 @@ class PassagesTask(Task):
 @dataclass
 class CompareConfig:
     "What `compare` runs."
-    samplers: tuple = tuple(k for k in SAMPLERS if k != 'l2r') # diffusion samplers, each at every budget
+    samplers: tuple = tuple(k for k in SAMPLERS if k != 'l2r') # every sampler at every budget
     nfe_fracs: tuple = (0.25, 0.5) # budgets as fractions of the sequence length L
     num_samples: int = 16 # unconditional samples per sampler, budget and seed (judge NLL, entropy)
-    num_passages: int = 16 # passages to repair per seed (the harness uses the larger of the two counts)
+    num_passages: int = 16 # passages to repair per seed (the harness uses the larger count)
     corrupt_frac: float = 0.1 # share of each passage's tokens replaced at random
     top_p: float = 0.9 # nucleus of every sampler's draws
     seed: int = 0 # the first seed: every sampler sees the same generator streams and passages
-    seeds: int = 3 # seeds seed .. seed + seeds - 1: every number is a mean over them with its 95% CI
-    options: dict = field(default_factory=dict) # per-sampler options, e.g. {'threshold': {'tau': 0.8}}
+    seeds: int = 3 # seeds seed .. seed + seeds - 1: every number is a mean over them, 95% CI
+    options: dict = field(default_factory=dict) # per sampler, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
         bad = [s for s in self.samplers if s not in SAMPLERS]
-        if bad: raise ValueError(f"unknown sampler(s) {', '.join(bad)}; choose from: {', '.join(SAMPLERS)}")
-        for f in self.nfe_fracs: check_range('nfe_frac', f, 0, 1, lo_open=True)
-        check_int('num_samples', self.num_samples, 1); check_int('num_passages', self.num_passages, 1)
+        if bad:
+            raise ValueError(f"unknown sampler(s) {', '.join(bad)}; "
+                             f"choose from: {', '.join(SAMPLERS)}")
+        for f in self.nfe_fracs:
+            check_range('nfe_frac', f, 0, 1, lo_open=True)
+        check_int('num_samples', self.num_samples, 1)
+        check_int('num_passages', self.num_passages, 1)
         check_range('corrupt_frac', self.corrupt_frac, 0, 1, lo_open=True, hi_open=True)
-        check_int('seed', self.seed, 0); check_int('seeds', self.seeds, 1)
+        check_int('seed', self.seed, 0)
+        check_int('seeds', self.seeds, 1)
 
-    def budgets(self, L: int, block_size: int) -> tuple: # round(frac L), at least one pass per block
+    def budgets(self, L: int, # sequence length
+                block_size: int # the model's block size
+               ) -> tuple: # round(frac L) per fraction, at least one pass per block
+        "The NFE budgets of a model with rows of `L` tokens in blocks of `block_size`."
         return tuple(dict.fromkeys(max(L // block_size, round(f * L)) for f in self.nfe_fracs))
 
 # %% ../nbs/87_compare.ipynb #646b9885
-def _eval_config(cfg: CompareConfig, samplers: tuple, nfe: tuple, model: str, judge: str|None, task: str,
-                 options: dict) -> EvalConfig:
+def _eval_config(cfg: CompareConfig, samplers: tuple, nfe: tuple, model: str, judge: str|None,
+                 task: str, options: dict) -> EvalConfig:
     rows = max(cfg.num_samples, cfg.num_passages)
     return EvalConfig(task=task, model=model, samplers=samplers, nfe=nfe, seeds=cfg.seeds,
                       first_seed=cfg.seed, rows=rows, modes=('generate', 'repair'), top_p=cfg.top_p,
                       judge=judge, options=options)
 
-def compare(model, judge, passages: Tensor, # [P, L] held-out token rows (position 0 is BOS or context)
-            cfg: CompareConfig = CompareConfig(), bos_id: int = 0,
+def compare(model, # the diffusion model whose samplers are compared
+            judge, # a block-size-1 (AR) model of the same vocabulary
+            passages: Tensor, # [P, L] held-out token rows (position 0 is BOS or context)
+            cfg: CompareConfig = CompareConfig(), # what to run
+            bos_id: int = 0, # the BOS id
             gate=None, # a trained gate: adds the sampler 'gate (trained)'
-            progress: bool = True, out: str|Path|None = None, # folder of eval.json (None: nothing written)
-            special_ids: tuple = (), names: tuple = ('model', 'judge')) -> list[dict]:
+            progress: bool = True, # show a progress bar
+            out: str|Path|None = None, # folder of eval.json (None: nothing written)
+            special_ids: tuple = (), # ids never drawn as a corruption
+            names: tuple = ('model', 'judge') # how the rows name the model and the judge
+           ) -> list[dict]: # the harness's rows
     "Every sampler of `cfg` at every budget on `model`, over paired seeds: the harness's rows."
     lm = getattr(model, 'lm', model)
     c = lm.cfg
@@ -119,25 +154,34 @@ def compare(model, judge, passages: Tensor, # [P, L] held-out token rows (positi
     nfe = cfg.budgets(c.max_len, c.block_size)
     ecfg = _eval_config(cfg, samplers, nfe, names[0], names[1], task.name, options)
     rows = evaluate(ecfg, out, make_setup(ecfg, task, model, judge), progress)
-    return [r for r in rows if r['sampler'] != REFERENCE]  # the held-out text is one of `reference_rows`
+    # the held-out text is one of `reference_rows`
+    return [r for r in rows if r['sampler'] != REFERENCE]
 
-def reference_rows(judge, passages: Tensor, cfg: CompareConfig = CompareConfig(), bos_id: int = 0,
-                   progress: bool = False, out: str|Path|None = None, special_ids: tuple = (),
-                   name: str = 'judge') -> list[dict]:
-    "The held-out text and the AR judge decoding left to right (NFE = L), on the same seeds and passages."
+def reference_rows(judge, # a block-size-1 (AR) model
+                   passages: Tensor, # [P, L] held-out token rows
+                   cfg: CompareConfig = CompareConfig(), # seeds, rows, corruption: as for `compare`
+                   bos_id: int = 0, # the BOS id
+                   progress: bool = False, # show a progress bar
+                   out: str|Path|None = None, # folder of eval.json (None: nothing written)
+                   special_ids: tuple = (), # ids never drawn as a corruption
+                   name: str = 'judge' # how the rows name the judge
+                  ) -> list[dict]: # the harness's rows
+    "The held-out text, and the AR judge decoding left to right (NFE = L), on the same seeds."
     c = getattr(judge, 'lm', judge).cfg
     x = passages[:, :c.max_len]
     task = PassagesTask(x, c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
     ecfg = _eval_config(cfg, ('l2r',), (c.max_len,), name, name, task.name, {})
     ecfg.modes = ('generate',)
     rows = evaluate(ecfg, out, make_setup(ecfg, task, judge, judge), progress)
-    return [{**r, 'sampler': 'l2r (AR judge itself)'} if r['nfe_budget'] else r for r in rows]
+    l2r = lambda r: {**r, 'sampler': 'l2r (AR judge itself)'}
+    return [l2r(r) if r['nfe_budget'] else r for r in rows]
 
 # %% ../nbs/87_compare.ipynb #a6d606f6
 COMPARE_METRICS = dict(generate=('judge_nll', 'unigram_entropy', 'low_entropy'),
                        repair=('token_accuracy', 'fixed', 'broken'))
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[dict] # rows of `compare` and `reference_rows`
+                  ) -> str: # Markdown
     "The comparison as Markdown: a table per mode, every cell a mean over seeds [95% CI]."
     parts = []
     for mode, ms in COMPARE_METRICS.items():
@@ -145,36 +189,47 @@ def markdown_table(rows: list[dict]) -> str:
         if mine: parts += [f'**{mode}**', eval_table(mine, ms, mode)]
     return '\n\n'.join(parts)
 
-def plot_compare(rows: list[dict], path: str|Path|None = None):
-    "Judge NLL, entropy and repair accuracy against the NFE budget: a line per sampler with its CI band."
+def plot_compare(rows: list[dict], # rows of `compare` and `reference_rows`
+                 path: str|Path|None = None): # where to save the figure (None: only return it)
+    "Judge NLL, entropy and repair accuracy vs the NFE budget: a line per sampler, its CI band."
     seeds = len({r['seed'] for r in rows})
-    panels = [('generate', 'judge_nll'), ('generate', 'unigram_entropy'), ('repair', 'token_accuracy')]
-    title = (f'judge NLL and entropy of samples, repair accuracy vs NFE budget; mean and 95% bootstrap CI '
-             f'over {seeds} seeds, one line per sampler (dotted: held-out text; dashed grey: input before '
-             f'repair)')
+    panels = [('generate', 'judge_nll'), ('generate', 'unigram_entropy'),
+              ('repair', 'token_accuracy')]
+    title = (f'judge NLL and entropy of samples, repair accuracy vs NFE budget; '
+             f'mean and 95% bootstrap CI over {seeds} seeds, one line per sampler '
+             f'(dotted: held-out text; dashed grey: input before repair)')
     return plot_eval(rows, panels, title, path)
 
 # %% ../nbs/87_compare.ipynb #b93ab420
-def run_compare(model_dir: str|Path, judge_dir: str|Path, out: str|Path, cfg: CompareConfig = CompareConfig(),
-                data: str = 'shakespeare', split: str = 'test', log=print, progress: bool = True) -> dict:
+def run_compare(model_dir: str|Path, # folder of the diffusion model (`ardm train`)
+                judge_dir: str|Path, # folder of a block-size-1 model with the same tokenizer
+                out: str|Path, # folder for compare.json / .png / .md and eval.json
+                cfg: CompareConfig = CompareConfig(), # what to run
+                data: str = 'shakespeare', # the data source of the held-out passages
+                split: str = 'test', # its split
+                log=print, # where the table and the written paths go
+                progress: bool = True # show a progress bar
+               ) -> dict: # the run's description and rows, as written to compare.json
     "Load, compare, write compare.json / .png / .md (and the harness's eval.json) into `out`."
     from ardm_nb.data import load_texts, tokenize_and_pack
     from ardm_nb.gate_training import load_gate
     model, tok = load_model(model_dir)
     judge, jtok = load_model(judge_dir)
     if len(tok) != len(jtok) or tok.get_vocab() != jtok.get_vocab():
-        raise ValueError(f"the judge's tokenizer ({judge_dir}) differs from the model's ({model_dir}): "
-                         f"train the judge with --tokenizer {model_dir}")
+        raise ValueError(f"the judge's tokenizer ({judge_dir}) differs from the model's "
+                         f"({model_dir}): train the judge with --tokenizer {model_dir}")
     gate = load_gate(model_dir)  # None when the folder holds no trained gate
-    passages = tokenize_and_pack(load_texts(data, split)['text'], tok, model.lm.cfg.max_len)
+    c = model.lm.cfg
+    passages = tokenize_and_pack(load_texts(data, split)['text'], tok, c.max_len)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     kw = dict(bos_id=tok.bos_token_id, out=out, special_ids=tuple(tok.all_special_ids))
     rows = reference_rows(judge, passages, cfg, name=str(judge_dir), **kw)
     names = (str(model_dir), str(judge_dir))
     rows += compare(model, judge, passages, cfg, gate=gate, progress=progress, names=names, **kw)
-    doc = dict(model=str(model_dir), judge=str(judge_dir), data=f'{data}:{split}', config=asdict(cfg),
-               L=model.lm.cfg.max_len, block_size=model.lm.cfg.block_size, torch=torch.__version__, rows=rows)
+    doc = dict(model=str(model_dir), judge=str(judge_dir), data=f'{data}:{split}',
+               config=asdict(cfg), L=c.max_len, block_size=c.block_size,
+               torch=torch.__version__, rows=rows)
     tmp = out / 'compare.json.tmp'
     tmp.write_text(json.dumps(doc, indent=1, default=str))
     os.replace(tmp, out / 'compare.json')
