@@ -110,16 +110,24 @@ class MaskedLMDenoiser:
         self.calls = 0 # forward passes run (the engine counts NFE itself; tests compare the two)
 
     @property
-    def block_size(self) -> int: return self.length
+    def block_size(self) -> int:
+        "One block: the whole sequence."
+        return self.length
+
     @property
-    def max_len(self) -> int: return self.length
+    def max_len(self) -> int:
+        "The wrapped sequence length."
+        return self.length
+
     @property
-    def device(self) -> torch.device: return next(self.model.parameters()).device
+    def device(self) -> torch.device:
+        "Where the model's weights are."
+        return next(self.model.parameters()).device
 
     def __repr__(self):
         return (f"MaskedLMDenoiser({type(self.model).__name__}, length={self.length}, "
                 f"mask_id={self.mask_id}, vocab_size={self.vocab_size}, "
-                f"hidden_dim={self.hidden_dim}, forbidden ids={len(self.forbid)})")
+                f"hidden_dim={self.hidden_dim}, forbid={len(self.forbid)})")
 
     @torch.no_grad()
     def _forward(self,
@@ -145,8 +153,9 @@ class MaskedLMDenoiser:
     @torch.no_grad()
     def window(self,
                x: Tensor, # [B, N] token ids, MASK where unknown; only x[:, :end] is read
-               start: int, end: int # the positions [start, end) whose outputs are wanted
-              ) -> tuple: # (logits [B, n, V] float, forbidden ids -inf; hidden [B, n, d] or None)
+               start: int, # first position whose outputs are wanted
+               end: int # one past the last such position: n = end - start
+              ) -> tuple: # (logits [B, n, V], forbidden ids -inf; hidden [B, n, d] or None)
         "Outputs at positions [start, end) (n of them) of one bidirectional pass over x[:, :end]."
         N = x.shape[1]
         if not 0 <= start < end <= N:
@@ -164,7 +173,8 @@ def _causal_names() -> set:
     "Class names of every causal LM the Auto classes know (GPT2LMHeadModel, LlamaForCausalLM, ...)."
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as M
     names = set()
-    for v in M.values(): names |= {v} if isinstance(v, str) else set(v)
+    for v in M.values():
+        names |= {v} if isinstance(v, str) else set(v)
     return names
 
 def _check_masked_lm(model):
@@ -214,7 +224,8 @@ def causal_lm_nll(model, # a Hugging Face causal LM (`AutoModelForCausalLM`), e.
                   batch_size: int = 8 # rows per forward pass (memory: batch_size x L x V floats)
                  ) -> Tensor: # [n] mean -log p(x_i | x_<i) in nats per token
     "Per-row negative log-likelihood under a causal LM; a row's first real token is context only."
-    if ids.ndim != 2: raise ValueError(f"ids must be [n, L], got shape {tuple(ids.shape)}")
+    if ids.ndim != 2:
+        raise ValueError(f"ids must be [n, L], got shape {tuple(ids.shape)}")
     check_int('batch_size', batch_size, 1)
     n, L = ids.shape
     V = model.config.vocab_size

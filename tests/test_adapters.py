@@ -148,7 +148,8 @@ def test_block_samplers_run_as_one_window(tok, bert):
     assert res.nfe == 4 and not (res.tokens == den.mask_id).any()
     with pytest.raises(ValueError, match='one window over the whole sequence'):
         sample(den, length=L, sampler='l2r', generator=torch.Generator())
-    with pytest.raises(ValueError, match=f'sample with length={L}, or wrap it with length={L // 2}'):
+    msg = f'sample with length={L}, or wrap it with length={L // 2}'
+    with pytest.raises(ValueError, match=msg):
         sample(den, length=L // 2, sampler='mdlm', generator=torch.Generator())
     with pytest.raises(ValueError, match=f'wrap it with length={L}'):
         wrap(bert, tok, length=L // 2).window(_text_row(tok), 0, L)
@@ -255,7 +256,7 @@ def test_pad_is_not_attended(tok, bert):
 
 
 def test_roberta_style_positions(tok):
-    """RoBERTa's position ids start at PAD + 1 (here PAD = 0): a table of 17 rows covers 16 tokens."""
+    "RoBERTa's position ids start at PAD + 1 (here PAD = 0): 17 rows of the table cover 16 tokens."
     from transformers import RobertaConfig, RobertaForMaskedLM
     torch.manual_seed(2)
     cfg = RobertaConfig(**{**_tiny(tok), 'max_position_embeddings': L + 1}, pad_token_id=0)
