@@ -1,15 +1,18 @@
-"Metrics against the libraries called directly, hand-worked values, and the bootstrap against brute force."
+"Metrics against the libraries called directly, hand-worked values, the bootstrap vs brute force."
 import itertools
 import math
 
 import pytest
 import torch
 
-from ardm_nb.metrics import (CI, beats, bleu, bootstrap_ci, distinct_n, failures, mbr_select, paired_diff_ci,
-                             repeated_ngram_rate, revision_accounting, rouge, unigram_entropy)
+from ardm_nb.metrics import (CI, beats, bleu, bootstrap_ci, distinct_n, failures, mbr_select,
+                             paired_diff_ci, repeated_ngram_rate, revision_accounting, rouge,
+                             unigram_entropy)
 
-HYPS = ['the cat sat on the mat', 'a dog ran in the parks today', 'nothing matches here', 'stars were shining bright']
-REFS = ['the cat is on the mat', 'the dogs ran in a park today', 'completely different words', 'the stars shone brightly']
+HYPS = ['the cat sat on the mat', 'a dog ran in the parks today', 'nothing matches here',
+        'stars were shining bright']
+REFS = ['the cat is on the mat', 'the dogs ran in a park today', 'completely different words',
+        'the stars shone brightly']
 
 
 def test_bleu_parity_with_sacrebleu():
@@ -33,11 +36,13 @@ def test_rouge_parity_with_rouge_score():
 
 def test_rouge_by_hand_with_stemming():
     r = rouge(['the cats sat'], ['the cat sat on the mat'])
-    assert (r['rouge1'], r['rouge2'], r['rougeL']) == pytest.approx((2 / 3, 4 / 7, 2 / 3), abs=1e-12)
+    want = (2 / 3, 4 / 7, 2 / 3)
+    assert (r['rouge1'], r['rouge2'], r['rougeL']) == pytest.approx(want, abs=1e-12)
 
 
-@pytest.mark.parametrize('h,r,msg', [(['a'], ['a', 'b'], 'equally long'), ('a', 'a', 'list of strings'),
-                                     ([], [], 'not empty'), ([1], ['a'], 'list of strings')])
+@pytest.mark.parametrize('h,r,msg', [(['a'], ['a', 'b'], 'equally long'),
+                                     ('a', 'a', 'list of strings'), ([], [], 'not empty'),
+                                     ([1], ['a'], 'list of strings')])
 def test_text_metrics_bad_input(h, r, msg):
     for f in (bleu, rouge):
         with pytest.raises(ValueError, match=msg): f(h, r)
@@ -54,10 +59,13 @@ def test_diversity_by_hand():
 def test_revision_accounting_by_hand():
     ref = torch.tensor([[1, 2, 3, 4, 5]])
     hist = torch.tensor([[[1, 2, 9, 4, 5]], [[1, 2, 3, 8, 5]], [[1, 6, 3, 8, 5]]])
-    rv = revision_accounting(ref, torch.tensor([[1, 7, 9, 4, 5]]), hist, torch.ones(1, 5, dtype=torch.bool), 9)
+    start = torch.tensor([[1, 7, 9, 4, 5]])
+    rv = revision_accounting(ref, start, hist, torch.ones(1, 5, dtype=torch.bool), 9)
     assert (rv.fixed.item(), rv.broken.item(), rv.lost.item(), rv.revisions.item()) == (1, 1, 2, 3)
-    rv = revision_accounting(ref, torch.tensor([[1, 7, 9, 4, 5]]), hist, torch.tensor([[True, False, True, True, True]]), 9)
-    assert (rv.fixed.item(), rv.lost.item(), rv.revisions.item()) == (1, 1, 1)  # position 1 not counted
+    not_1 = torch.tensor([[True, False, True, True, True]])
+    rv = revision_accounting(ref, start, hist, not_1, 9)
+    # position 1 not counted
+    assert (rv.fixed.item(), rv.lost.item(), rv.revisions.item()) == (1, 1, 1)
 
 
 def test_mbr_select_majority():
@@ -97,7 +105,7 @@ def test_paired_shift_detected_and_equal_not():
     assert beats(a, b).better and not beats(b, a).better
     assert beats(b, a, higher_is_better=False).better
     assert not beats(b, b).better
-    # an unpaired reading of the same numbers would not see the shift: the spread of b is larger than 0.5
+    # an unpaired reading of the same numbers would not see the shift: b spreads wider than 0.5
     d = paired_diff_ci(a, b)
     assert d.lo > 0.4 and d.hi < 0.6
 
