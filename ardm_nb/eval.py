@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 from .core import check_range, check_int
 from .samplers import SAMPLERS, sample
-from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failures, latency_percentiles,
-                             mbr_sample, repeated_ngram_rate, revision_accounting, unigram_entropy)
+from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failures,
+                             latency_percentiles, mbr_sample, repeated_ngram_rate,
+                             revision_accounting, unigram_entropy)
 
 # %% auto #0
 __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'sampler_of',
@@ -26,8 +27,10 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
 ORACLE_NOISES = ('absorbing', 'eps_hybrid')
 
-def sampler_of(label: str, options: dict) -> str:
-    "The sampler a label runs: itself, or the 'sampler' its options name (e.g. 'gate (trained)' -> 'gate')."
+def sampler_of(label: str, # a sampler label of the run
+               options: dict # per-label options
+              ) -> str: # a key of `SAMPLERS`
+    "The sampler a label runs: itself, or the 'sampler' its options name."
     return options.get(label, {}).get('sampler', label)
 
 def _tuple(name: str, value) -> tuple:
@@ -38,29 +41,31 @@ def _tuple(name: str, value) -> tuple:
 # %% ../nbs/88_eval.ipynb #040a9513
 @dataclass
 class EvalConfig:
-    "What `run_eval` runs: one task and one model, every sampler at every NFE budget and seed (paired)."
+    "What `run_eval` runs: one task and one model, every sampler at every NFE budget and seed."
     task: str = 'markov-words' # a key of `ardm_nb.tasks.TASKS`
-    task_params: dict = field(default_factory=dict) # the task's own parameters (its defaults where not given)
-    model: str = 'oracle' # 'oracle' (the task's exact denoiser) or a model folder of `ardm train --task`
+    task_params: dict = field(default_factory=dict) # the task's own parameters (else its defaults)
+    model: str = 'oracle' # 'oracle' (the task's exact denoiser) or a folder of `ardm train --task`
     samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS, or labels whose options name one
     nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
-    seeds: int = 3 # runs use seeds first_seed .. first_seed + seeds - 1 (fewer than 3: no useful CI)
-    first_seed: int = 0
+    seeds: int = 3 # seeds first_seed .. first_seed + seeds - 1 (fewer than 3: no useful CI)
+    first_seed: int = 0 # the first seed
     rows: int = 64 # samples (or problems) per seed
     modes: tuple = () # 'generate' and/or problem kinds of the task (default: generate and repair)
     block_size: int = 16 # the oracle's blocks (a trained model brings its own)
-    noise: str = 'eps_hybrid' # the oracle's noise: 'absorbing' trusts visible tokens, 'eps_hybrid' not
+    noise: str = 'eps_hybrid' # oracle noise: 'absorbing' trusts visible tokens, 'eps_hybrid' not
     eps: float = 0.1 # the oracle's eps-hybrid swap rate (the DEMO models are trained with 0.1)
     top_p: float = 1.0 # nucleus of every draw; 1 samples the model's own distribution
     mbr: int = 0 # k >= 2: minimum-Bayes-risk choice among k candidates sharing the budget; 0: off
-    judge: str|None = None # an AR (block-size-1) model folder of the same task: judge NLL of generated rows
-    metrics: tuple = () # metrics of the table and figure (default: the task's and problems' main ones)
-    options: dict = field(default_factory=dict) # per-sampler options, e.g. {'threshold': {'tau': 0.8}}
+    judge: str|None = None # an AR (block-size-1) model folder of the task: judge NLL of samples
+    metrics: tuple = () # metrics of the table and figure (default: the task's and problems' main)
+    options: dict = field(default_factory=dict) # per sampler, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
-        for k in ('samplers', 'nfe', 'modes', 'metrics'): setattr(self, k, _tuple(k, getattr(self, k)))
+        for k in ('samplers', 'nfe', 'modes', 'metrics'):
+            setattr(self, k, _tuple(k, getattr(self, k)))
         bad = [s for s in self.samplers if sampler_of(s, self.options) not in SAMPLERS]
-        if bad: raise ValueError(f"unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
+        if bad:
+            raise ValueError(f"unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
         if not self.samplers: raise ValueError("samplers is empty; name at least one")
         if not self.nfe: raise ValueError("nfe is empty; give at least one NFE budget")
         for n in self.nfe: check_int('nfe', n, 1)
@@ -70,7 +75,8 @@ class EvalConfig:
         check_int('block_size', self.block_size, 1)
         if self.noise not in ORACLE_NOISES:
             raise ValueError(f"noise={self.noise!r} must be one of {', '.join(ORACLE_NOISES)}")
-        check_range('eps', self.eps, 0, 1, hi_open=True); check_range('top_p', self.top_p, 0, 1, lo_open=True)
+        check_range('eps', self.eps, 0, 1, hi_open=True)
+        check_range('top_p', self.top_p, 0, 1, lo_open=True)
         if self.mbr != 0: check_int('mbr', self.mbr, 2)
         bad = [s for s in self.options if s not in SAMPLERS and s not in self.samplers]
         if bad:
@@ -82,32 +88,39 @@ def _task_module():
     import ardm_nb.tasks as tasks
     return tasks
 
-def block_size_of(model) -> int:
+def block_size_of(model # a package model or a `WindowDenoiser`
+                 ) -> int:
     "Block size of a package model or of a `WindowDenoiser`."
     lm = getattr(model, 'lm', model)
     return lm.cfg.block_size if hasattr(lm, 'cfg') else int(lm.block_size)
 
 def load_task_model(task, # a task of `ardm_nb.tasks`
                     model: str, # 'oracle' or a model folder
-                    block_size: int = 16, noise: str = 'eps_hybrid', eps: float = 0.1, name: str = '--model'):
+                    block_size: int = 16, # the oracle's block size
+                    noise: str = 'eps_hybrid', # the oracle's noise
+                    eps: float = 0.1, # the oracle's eps-hybrid swap rate
+                    name: str = '--model'): # how error messages name the argument
     "The task's oracle, or a trained model folder checked against the task."
     if model == 'oracle':
-        if not callable(getattr(task, 'oracle', None)) or type(task).oracle is _task_module().Task.oracle:
-            raise ValueError(f"task {task.name!r} has no oracle; pass a trained model folder as {name}")
+        has = callable(getattr(task, 'oracle', None))
+        if not has or type(task).oracle is _task_module().Task.oracle:
+            raise ValueError(f"task {task.name!r} has no oracle; "
+                             f"pass a trained model folder as {name}")
         if task.seq_len % block_size:
-            raise ValueError(f"block_size={block_size} must divide the task's seq_len={task.seq_len}")
+            raise ValueError(f"block_size={block_size} must divide the task's "
+                             f"seq_len={task.seq_len}")
         return task.oracle(block_size, noise=noise, eps=eps)
     from ardm_nb.hf import ArdmForDiffusionLM, check_model_folder, no_progress_bars
     path = check_model_folder(model)
     with no_progress_bars(): m = ArdmForDiffusionLM.from_pretrained(path).eval()
     c = m.lm.cfg
     if c.vocab_size != task.vocab_size or c.mask_id != task.mask_id:
-        raise ValueError(f"{name} {str(model)!r} has vocabulary {c.vocab_size} and MASK {c.mask_id}, but "
-                         f"task {task.name!r} has {task.vocab_size} and {task.mask_id}: not trained on this "
-                         f"task")
+        raise ValueError(f"{name} {str(model)!r} has vocabulary {c.vocab_size} and MASK "
+                         f"{c.mask_id}, but task {task.name!r} has {task.vocab_size} and "
+                         f"{task.mask_id}: not trained on this task")
     if c.max_len < task.seq_len or task.seq_len % c.block_size:
-        raise ValueError(f"{name} {str(model)!r} reads {c.max_len} tokens in blocks of {c.block_size}; task "
-                         f"{task.name!r} has rows of {task.seq_len}")
+        raise ValueError(f"{name} {str(model)!r} reads {c.max_len} tokens in blocks of "
+                         f"{c.block_size}; task {task.name!r} has rows of {task.seq_len}")
     return m
 
 # %% ../nbs/88_eval.ipynb #e032ded9
@@ -121,18 +134,23 @@ class Setup:
     metrics: dict # mode -> the metric names of its rows
     judge: object = None # an AR model scoring generated rows, or None
 
-def make_setup(cfg: EvalConfig, task, model, judge=None) -> Setup:
-    "Check `cfg` against a task and a model (budgets, modes, samplers, metric names) before a pass is spent."
+def make_setup(cfg: EvalConfig, # what to run
+               task, # a task of `ardm_nb.tasks`
+               model, # the oracle, a package model or a `WindowDenoiser`
+               judge=None # an AR model scoring generated rows, or None
+              ) -> Setup:
+    "Check `cfg` against a task and a model (budgets, modes, samplers, metrics) before any pass."
     Lb = block_size_of(model)
     blocks = task.seq_len // Lb
     for n in cfg.nfe:
         per = n // cfg.mbr if cfg.mbr else n
         if per < blocks:
-            raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens in blocks "
-                             f"of {Lb} "
-                             f"need at least {blocks}{f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''}")
+            per_mbr = f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''
+            raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens "
+                             f"in blocks of {Lb} need at least {blocks}{per_mbr}")
     if 'l2r' in [sampler_of(x, cfg.options) for x in cfg.samplers] and Lb != 1:
-        raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}")
+        raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; "
+                         f"this one has block_size={Lb}")
     kinds = tuple(getattr(task, 'problem_kinds', ()))
     modes = cfg.modes or (('generate', 'repair') if 'repair' in kinds else ('generate', *kinds))
     bad = [m for m in modes if m != 'generate' and m not in kinds]
@@ -148,7 +166,8 @@ def make_setup(cfg: EvalConfig, task, model, judge=None) -> Setup:
     if bad: raise ValueError(f"unknown metric {bad[0]!r}; choose from: {', '.join(known)}")
     return Setup(task, model, Lb, modes, names, judge)
 
-def load_setup(cfg: EvalConfig) -> Setup:
+def load_setup(cfg: EvalConfig # what to run
+              ) -> Setup:
     "Build the task, the model and the judge of `cfg`, and check them (`make_setup`)."
     tasks = _task_module()
     if cfg.task not in tasks.TASKS:
@@ -159,24 +178,31 @@ def load_setup(cfg: EvalConfig) -> Setup:
     if cfg.judge is not None:
         judge = load_task_model(task, cfg.judge, name='--judge')
         if block_size_of(judge) != 1:
-            raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; a judge is an AR "
-                             f"model (train it with --block-size 1)")
+            raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; "
+                             f"a judge is an AR model (train it with --block-size 1)")
     return make_setup(cfg, task, model, judge)
 
 # %% ../nbs/88_eval.ipynb #00ca8c1a
-def special_ids(task) -> tuple:
+def special_ids(task # a task of `ardm_nb.tasks`
+               ) -> tuple: # sorted ids
     "The task's non-text ids: BOS, MASK and, where it has them, EOS and PAD."
     ids = [task.bos_id, task.mask_id] + [getattr(task, k, None) for k in ('eos_id', 'pad_id')]
     return tuple(sorted({int(i) for i in ids if i is not None}))
 
-def eval_inputs(task, mode: str, rows: int, seed: int) -> dict:
-    "The inputs of `mode` for `seed`: prompt, infill, editable, the reference rows and the problems."
+def eval_inputs(task, # a task of `ardm_nb.tasks`
+                mode: str, # 'generate' or a problem kind of the task
+                rows: int, # rows (samples or problems) wanted
+                seed: int # the run's seed: the same inputs for every sampler
+               ) -> dict: # prompt, infill, editable, reference, problems
+    "The inputs of `mode` for `seed`: prompt, infill, editable, the reference rows, the problems."
     g = torch.Generator().manual_seed(10007 * seed + 1)
     if mode == 'generate':
         ref = task.sample(rows, g)  # [rows, L]
-        return dict(prompt=ref[:, :1].clone(), infill=None, editable=None, reference=ref, problems=None)
+        return dict(prompt=ref[:, :1].clone(), infill=None, editable=None, reference=ref,
+                    problems=None)
     pr = task.problems(rows, g, mode)
-    return dict(prompt=None, infill=pr.infill, editable=pr.editable, reference=pr.target, problems=pr)
+    return dict(prompt=None, infill=pr.infill, editable=pr.editable, reference=pr.target,
+                problems=pr)
 
 # %% ../nbs/88_eval.ipynb #c50d66bc
 COST_METRICS = ('nfe', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
@@ -184,22 +210,28 @@ COST_METRICS = ('nfe', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step'
 def _mean(v) -> float:
     return float(torch.as_tensor(v, dtype=torch.float64).mean())
 
-def is_text_task(task) -> bool:
+def is_text_task(task # a task of `ardm_nb.tasks`
+                ) -> bool:
     "Whether BLEU and ROUGE of the decoded span mean something (the Shakespeare tasks)."
     return isinstance(task, _task_module().ShakespeareChar)
 
 # %% ../nbs/88_eval.ipynb #d2b54598
-def score_rows(task, mode: str, tokens: Tensor, # [B, L] the run's output
-               inputs: dict, history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
+def score_rows(task, # a task of `ardm_nb.tasks`
+               mode: str, # 'generate' or a problem kind of the task
+               tokens: Tensor, # [B, L] the run's output
+               inputs: dict, # the run's inputs (`eval_inputs`)
+               history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
                judge=None # an AR model of the task, or None
               ) -> dict: # metric name -> mean over the rows
-    "Every metric of one run's tokens (task metrics, diversity, failures; problems: accuracy and revisions)."
+    "Every metric of one run's tokens (task's, diversity, failures; problems: accuracy, revisions)."
     from ardm_nb.metrics import bleu, rouge, judge_nll, entropy_flag
     pr = inputs['problems']
-    out = {k: _mean(v) for k, v in (task.score(tokens) if pr is None else task.score(tokens, pr)).items()}
+    own = task.score(tokens) if pr is None else task.score(tokens, pr)
+    out = {k: _mean(v) for k, v in own.items()}
     body = tokens[:, 1:]
     n = min(4, body.shape[1])
-    out.update(unigram_entropy=_mean(unigram_entropy(body)), distinct_2_pooled=distinct_n(body, min(2, n)),
+    out.update(unigram_entropy=_mean(unigram_entropy(body)),
+               distinct_2_pooled=distinct_n(body, min(2, n)),
                repeated_4gram=_mean(repeated_ngram_rate(body, n)),
                failure_rate=_mean(failures(body, special_ids(task)).float()))
     if judge is not None and pr is None:
@@ -216,12 +248,21 @@ def score_rows(task, mode: str, tokens: Tensor, # [B, L] the run's output
         if is_text_task(task):
             hyp, ref = task.texts(tokens, pr)
             r = rouge(hyp, ref)
-            out.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'], rougeL=r['rougeL'])
+            out.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
+                       rougeL=r['rougeL'])
     return out
 
 # %% ../nbs/88_eval.ipynb #36936ae1
-def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: str,
-            cfg: EvalConfig, judge=None) -> dict: # metric name -> value, cost included
+def run_one(model, # the oracle, a package model or a `WindowDenoiser`
+            task, # a task of `ardm_nb.tasks`
+            sampler: str, # a sampler label of `cfg`
+            nfe: int, # the NFE budget
+            seed: int, # seeds the sampler's generator
+            inputs: dict, # the inputs of (mode, seed): `eval_inputs`
+            mode: str, # 'generate' or a problem kind of the task
+            cfg: EvalConfig, # top_p, MBR and the per-sampler options
+            judge=None # an AR model of the task, or None
+           ) -> dict: # metric name -> value, cost included
     "Decode the inputs of one (mode, seed) with one sampler and budget; score it and its cost."
     from ardm_nb.metrics import ids_to_text
     opts = {k: v for k, v in cfg.options.get(sampler, {}).items() if k != 'sampler'}
@@ -232,7 +273,8 @@ def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: 
     if cfg.mbr:
         to_text = task.decode if is_text_task(task) else ids_to_text
         res = mbr_sample(model, cfg.mbr, inputs['prompt'], to_text=to_text, **kw)
-    else: res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
+    else:
+        res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
     seconds = time.perf_counter() - t0
     hist = None if res.trace is None else res.trace['tokens']
     m = score_rows(task, mode, res.tokens, inputs, hist, judge)
@@ -244,18 +286,22 @@ def run_one(model, task, sampler: str, nfe: int, seed: int, inputs: dict, mode: 
 # %% ../nbs/88_eval.ipynb #031cb6d4
 REFERENCE = 'task samples'
 
-def row_key(row: dict) -> str:
+def row_key(row: dict # a row of eval.json
+           ) -> str:
     "What decides a row's numbers, as one string: equal keys, equal rows."
-    keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed', 'rows',
-            'top_p', 'mbr', 'block_size', 'noise', 'eps', 'judge')
+    keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed',
+            'rows', 'top_p', 'mbr', 'block_size', 'noise', 'eps', 'judge')
     return json.dumps({k: row.get(k) for k in keys}, sort_keys=True, default=str)
 
 def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None) -> dict:
     oracle = cfg.model == 'oracle'
-    return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode, sampler=sampler,
-                options=_json_safe(cfg.options.get(sampler, {})), nfe_budget=nfe, seed=seed, rows=cfg.rows,
-                top_p=cfg.top_p if nfe is not None else None, mbr=cfg.mbr if nfe is not None else 0,
-                block_size=cfg.block_size if oracle else None, noise=cfg.noise if oracle else None,
+    run = nfe is not None  # a sampler's run, not the reference row
+    return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode,
+                sampler=sampler, options=_json_safe(cfg.options.get(sampler, {})),
+                nfe_budget=nfe, seed=seed, rows=cfg.rows,
+                top_p=cfg.top_p if run else None, mbr=cfg.mbr if run else 0,
+                block_size=cfg.block_size if oracle else None,
+                noise=cfg.noise if oracle else None,
                 eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None,
                 judge=cfg.judge if mode == 'generate' else None)
 
@@ -268,30 +314,37 @@ def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 # %% ../nbs/88_eval.ipynb #4a31c6f0
-def write_rows(path: Path, cfg: EvalConfig, rows: list[dict]):
+def write_rows(path: Path, # the eval.json to write
+               cfg: EvalConfig, # the run's config, stored beside the rows
+               rows: list[dict]): # every row, this run's and earlier ones
     "Write `{'config', 'rows'}` to `path` atomically."
     conf = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
     conf['options'] = {k: _json_safe(v) for k, v in cfg.options.items()}
-    doc = dict(config=conf, torch=torch.__version__,
-               rows=[{**r, 'metrics': {k: _finite(v) for k, v in r['metrics'].items()}} for r in rows])
+    finite = lambda r: {**r, 'metrics': {k: _finite(v) for k, v in r['metrics'].items()}}
+    doc = dict(config=conf, torch=torch.__version__, rows=[finite(r) for r in rows])
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, path)
 
-def read_rows(path: Path) -> list[dict]:
+def read_rows(path: Path # an eval.json, or a path where there is none yet
+             ) -> list[dict]:
     "The rows of an earlier run in `path` (none if there is no file)."
     if not path.exists(): return []
     try: rows = json.loads(path.read_text())['rows']
     except (ValueError, KeyError, TypeError):
         msg = f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out"
         raise ValueError(msg) from None
-    for r in rows: r['metrics'] = {k: math.nan if v is None else v for k, v in r['metrics'].items()}
+    for r in rows:
+        r['metrics'] = {k: math.nan if v is None else v for k, v in r['metrics'].items()}
     return rows
 
 # %% ../nbs/88_eval.ipynb #c9511377
-def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (None: nothing written)
-             setup: Setup|None = None, progress: bool = True) -> list[dict]:
-    "Run every (mode, seed, NFE, sampler) of `cfg` not already in `out/eval.json`; return this config's rows."
+def evaluate(cfg: EvalConfig, # what to run
+             out: str|Path|None = None, # folder of eval.json (None: nothing written)
+             setup: Setup|None = None, # a checked setup of `cfg` (None: `load_setup(cfg)`)
+             progress: bool = True # show a progress bar
+            ) -> list[dict]: # this config's rows, in job order
+    "Run each (mode, seed, NFE, sampler) of `cfg` not yet in `out/eval.json`; return its rows."
     from tqdm.auto import tqdm
     s = setup or load_setup(cfg)
     path = None if out is None else Path(out) / 'eval.json'
@@ -305,8 +358,10 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2]))
     todo = [j for j in jobs if key(j) not in done]
     inputs = {}
-    for mode, seed, nfe, smp in tqdm(todo, desc=f'eval {cfg.task}', dynamic_ncols=True, disable=not progress):
-        if (mode, seed) not in inputs: inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed)
+    bar = tqdm(todo, desc=f'eval {cfg.task}', dynamic_ncols=True, disable=not progress)
+    for mode, seed, nfe, smp in bar:
+        if (mode, seed) not in inputs:
+            inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed)
         x = inputs[mode, seed]
         row = _base_row(cfg, mode, seed, smp, nfe)
         if nfe is None:
@@ -320,24 +375,30 @@ def evaluate(cfg: EvalConfig, out: str|Path|None = None, # folder of eval.json (
     return [by_key[key(j)] for j in jobs]
 
 # %% ../nbs/88_eval.ipynb #0365673a
-LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeat', 'seconds',
-                   'nfe', 'low_entropy')
+LOWER_IS_BETTER = ('invalid', 'nll', 'error', 'violation', 'broken', 'lost', 'fail', 'repeat',
+                   'seconds', 'nfe', 'low_entropy')
 
-def higher_is_better(metric: str, task=None) -> bool:
+def higher_is_better(metric: str, # a metric name
+                     task=None # a task whose `higher_is_better` dict may name the direction
+                    ) -> bool:
     "Direction of `metric`: the task's own word if it gives one, else read from the name."
     given = getattr(task, 'higher_is_better', None) or {}
     if metric in given: return bool(given[metric])
     return not any(w in metric for w in LOWER_IS_BETTER)
 
-def summarize(rows: list[dict], metric: str) -> list[dict]:
-    "Per (mode, sampler, NFE budget): the mean of `metric` over seeds with its 95% CI, and the mean NFE used."
+def summarize(rows: list[dict], # rows of `evaluate`
+              metric: str # the metric to summarize
+             ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, nfe
+    "Per (mode, sampler, NFE budget): the mean of `metric` over seeds, its 95% CI, the mean NFE."
     groups = {}
-    for r in rows: groups.setdefault((r['mode'], r['sampler'], r['nfe_budget']), []).append(r)
+    for r in rows:
+        groups.setdefault((r['mode'], r['sampler'], r['nfe_budget']), []).append(r)
     out = []
     for (mode, smp, nfe), rs in groups.items():
         rs = sorted(rs, key=lambda r: r['seed'])
         vals = [r['metrics'].get(metric, math.nan) for r in rs]
-        finite = all(v is not None and math.isfinite(v) for v in vals)  # an infinite NLL is not averaged
+        # an infinite NLL is not averaged
+        finite = all(v is not None and math.isfinite(v) for v in vals)
         used = [r['nfe'] for r in rs if r['nfe'] is not None]
         out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=[r['seed'] for r in rs],
                         ci=bootstrap_ci(vals) if finite else None, values=vals,
@@ -345,8 +406,12 @@ def summarize(rows: list[dict], metric: str) -> list[dict]:
     return out
 
 # %% ../nbs/88_eval.ipynb #eb73e892
-def best_at(rows: list[dict], metric: str, mode: str, task=None) -> list[dict]:
-    "Per NFE budget: the sampler with the best mean `metric`, and the samplers it beats (paired by seed)."
+def best_at(rows: list[dict], # rows of `evaluate`
+            metric: str, # the metric to compare
+            mode: str, # the mode whose rows are compared
+            task=None # the task, for the direction of its own metrics
+           ) -> list[dict]: # per budget: nfe_budget, best, mean, beats, others
+    "Per NFE budget: the sampler with the best mean `metric`, and those it beats (paired by seed)."
     up = higher_is_better(metric, task)
     out = []
     summ = [s for s in summarize(rows, metric)
@@ -366,12 +431,16 @@ def best_at(rows: list[dict], metric: str, mode: str, task=None) -> list[dict]:
     return out
 
 # %% ../nbs/88_eval.ipynb #89800aec
-def default_metrics(setup: Setup, mode: str) -> tuple:
-    "The table's metrics for `mode`: the task's own (generate); the problem's own, BLEU/ROUGE and revisions."
+def default_metrics(setup: Setup, # the run's checked setup
+                    mode: str # 'generate' or a problem kind
+                   ) -> tuple: # metric names
+    "The table's metrics of `mode`: the task's (generate); the problem's, BLEU/ROUGE, revisions."
     names = setup.metrics[mode]
     own = names[:names.index('unigram_entropy')]  # the task's keys come first
-    if mode == 'generate': return tuple(own[:5]) + (('judge_nll',) if 'judge_nll' in names else ())
-    plain = set(setup.task.score(setup.task.sample(2, torch.Generator().manual_seed(0))))
+    if mode == 'generate':
+        return tuple(own[:5]) + (('judge_nll',) if 'judge_nll' in names else ())
+    samples = setup.task.sample(2, torch.Generator().manual_seed(0))
+    plain = set(setup.task.score(samples))  # the task's sample metrics, not the problem's
     text = tuple(k for k in ('bleu', 'rougeL') if k in names)
     return tuple(k for k in own if k not in plain) + text + ('fixed', 'broken', 'lost')
 
@@ -380,13 +449,17 @@ def _fmt(ci: CI|None) -> str:
     if ci.lo == ci.hi: return f'{ci.mean:.3g}'
     return f'{ci.mean:.3g} [{ci.lo:.3g}, {ci.hi:.3g}]'
 
-def markdown_table(rows: list[dict], metrics: tuple, mode: str) -> str:
-    "One Markdown table of `mode`: a line per (sampler, NFE budget), each metric as mean [95% CI] over seeds."
+def markdown_table(rows: list[dict], # rows of `evaluate`
+                   metrics: tuple, # the metric columns
+                   mode: str # the mode whose rows are shown
+                  ) -> str: # Markdown
+    "One Markdown table of `mode`: a line per (sampler, NFE budget), each metric mean [95% CI]."
     summ = {m: {(s['sampler'], s['nfe_budget']): s for s in summarize(rows, m) if s['mode'] == mode}
             for m in metrics}
-    keys = sorted({k for d in summ.values() for k in d}, key=lambda k: (k[1] is not None, k[1] or 0))
+    by_budget = lambda k: (k[1] is not None, k[1] or 0)  # the reference (no budget) first
+    keys = sorted({k for d in summ.values() for k in d}, key=by_budget)
     order = {s: i for i, s in enumerate(dict.fromkeys(r['sampler'] for r in rows))}
-    keys = sorted(keys, key=lambda k: (k[1] is not None, k[1] or 0, order.get(k[0], 0)))
+    keys = sorted(keys, key=lambda k: (*by_budget(k), order.get(k[0], 0)))
     head = ['sampler', 'NFE budget', 'NFE used', 'seeds'] + list(metrics)
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for smp, nfe in keys:
@@ -398,30 +471,38 @@ def markdown_table(rows: list[dict], metrics: tuple, mode: str) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/88_eval.ipynb #a3144a3a
-def pivot_table(rows: list[dict], metric: str, mode: str, samplers: tuple|None = None) -> str:
-    "`metric` of `mode` as Markdown: a line per sampler, a column per NFE budget, cells mean [95% CI]."
-    summ = {(s['sampler'], s['nfe_budget']): s for s in summarize(rows, metric) if s['mode'] == mode}
+def pivot_table(rows: list[dict], # rows of `evaluate`
+                metric: str, # the metric shown
+                mode: str, # the mode whose rows are shown
+                samplers: tuple|None = None # the lines, in order (None: every sampler in the rows)
+               ) -> str: # Markdown
+    "`metric` of `mode` as Markdown: a line per sampler, a column per NFE budget, mean [95% CI]."
+    mine = [s for s in summarize(rows, metric) if s['mode'] == mode]
+    summ = {(s['sampler'], s['nfe_budget']): s for s in mine}
     budgets = sorted({b for _, b in summ if b is not None})
     names = samplers or tuple(dict.fromkeys(k for k, _ in summ))
     head = ['sampler'] + [f'NFE {b}' for b in budgets]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for n in names:
-        if (n, None) in summ:
-            lines.append(f"| {n} (no NFE) | " + ' | '.join([_fmt(summ[n, None]['ci'])] * len(budgets)) + ' |')
+        if (n, None) in summ:  # the reference: the same value in every column
+            same = [_fmt(summ[n, None]['ci'])] * len(budgets)
+            lines.append(f"| {n} (no NFE) | " + ' | '.join(same) + ' |')
             continue
         cells = [_fmt(summ[n, b]['ci']) if (n, b) in summ else '–' for b in budgets]
         if any(c != '–' for c in cells): lines.append(f'| {n} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 # %% ../nbs/88_eval.ipynb #d61b2a28
-def cost_table(rows: list[dict], mode: str) -> str:
-    "Cost of `mode` as Markdown: a line per (sampler, NFE budget), means over the seeds, latency p50/p95."
+def cost_table(rows: list[dict], # rows of `evaluate`
+               mode: str # the mode whose rows are shown
+              ) -> str: # Markdown
+    "Cost of `mode` as Markdown: a line per (sampler, NFE budget), seed means, latency p50/p95."
     groups = {}
     for r in rows:
         if r['mode'] == mode and r['nfe_budget'] is not None:
             groups.setdefault((r['nfe_budget'], r['sampler']), []).append(r['metrics'])
-    head = ['sampler', 'NFE budget', 'NFE used', 'tokens/pass', 'edits/step', 'early stop', 'ms/sample p50',
-            'ms/sample p95']
+    head = ['sampler', 'NFE budget', 'NFE used', 'tokens/pass', 'edits/step', 'early stop',
+            'ms/sample p50', 'ms/sample p95']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for (nfe, smp), ms in groups.items():
         avg = lambda k: sum(m[k] for m in ms) / len(ms)
@@ -433,9 +514,11 @@ def cost_table(rows: list[dict], mode: str) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/88_eval.ipynb #c9dd8ff4
-def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
-              title: str, path: str|Path|None = None):
-    "Metric vs NFE budget per panel: a line per sampler with its 95% CI band; the task's own samples dashed."
+def plot_eval(rows: list[dict], # rows of `evaluate`
+              panels: list[tuple], # (mode, metric) per panel
+              title: str, # the figure's title (it doubles as alt text: say what is plotted)
+              path: str|Path|None = None): # where to save the figure (None: only return it)
+    "Metric vs NFE budget per panel: a line per sampler with its 95% CI band; task samples dotted."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
     names = list(dict.fromkeys(r['sampler'] for r in rows if r['nfe_budget'] is not None))
@@ -449,14 +532,16 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
             x = [p[0] for p in pts]
             c, ls, mk = style[n]
             ax.plot(x, [p[1].mean for p in pts], ls, marker=mk, color=c, label=n, ms=5)
-            ax.fill_between(x, [p[1].lo for p in pts], [p[1].hi for p in pts], color=c, alpha=0.15, lw=0)
+            lo, hi = [p[1].lo for p in pts], [p[1].hi for p in pts]
+            ax.fill_between(x, lo, hi, color=c, alpha=0.15, lw=0)
         for s in summ:
             if s['nfe_budget'] is None:
                 ax.axhline(s['ci'].mean, color='k', ls=':', lw=1.5, label=f"{s['sampler']} (exact)")
                 ax.axhspan(s['ci'].lo, s['ci'].hi, color='k', alpha=0.08, lw=0)
         before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
         if mode == 'repair' and metric == 'token_accuracy' and before:
-            ax.axhline(sum(before) / len(before), color='grey', ls='--', lw=1.2, label='input before repair')
+            mean_before = sum(before) / len(before)
+            ax.axhline(mean_before, color='grey', ls='--', lw=1.2, label='input before repair')
         budgets = sorted({s['nfe_budget'] for s in summ if s['nfe_budget'] is not None})
         ax.set_xscale('log', base=2)
         ax.set_xticks(budgets, [str(b) for b in budgets])
@@ -468,7 +553,8 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
     seen = {}  # one legend for all panels (the same samplers), beside them
     for ax in axs[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()): seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc='center left', bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.legend(list(seen.values()), list(seen), loc='center left', bbox_to_anchor=(1.0, 0.5),
+               fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
@@ -477,13 +563,16 @@ def plot_eval(rows: list[dict], panels: list[tuple], # (mode, metric) per panel
     return fig
 
 # %% ../nbs/88_eval.ipynb #55ebd2bc
-def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[tuple], str]:
+def report(rows: list[dict], # rows of `evaluate`
+           cfg: EvalConfig, # the run's config
+           setup: Setup # its checked setup
+          ) -> tuple[str, list[tuple], str]: # (Markdown, the figure's panels, its title)
     "The Markdown report, the figure's panels and its title for the rows of `cfg`."
     metrics = {m: cfg.metrics or default_metrics(setup, m) for m in setup.modes}
     seeds = cfg.seeds
     parts = [f"# `ardm eval`: task {cfg.task}, model {cfg.model}",
-             f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; the same "
-             f"seeds and inputs for every sampler."]
+             f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; "
+             f"the same seeds and inputs for every sampler."]
     panels = []
     for mode in setup.modes:
         ms = tuple(k for k in metrics[mode] if k in setup.metrics[mode] or k in COST_METRICS)
@@ -491,19 +580,28 @@ def report(rows: list[dict], cfg: EvalConfig, setup: Setup) -> tuple[str, list[t
         parts += [f"## {mode}", markdown_table(rows, ms, mode)]
         key = ms[0]
         panels.append((mode, key))
-        lines = [f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats {len(b['beats'])} of "
-                 f"{b['others']} others" + (f" ({', '.join(b['beats'])})" if b['beats'] else '')
-                 for b in best_at(rows, key, mode, setup.task)]
-        parts += [f"Best {key} at each budget (A beats B: the paired 95% CI of A - B over seeds excludes 0):",
-                  '\n'.join(lines), f"Cost of {mode} (latency: wall time of a call / its rows, on this machine):",
+        lines = []
+        for b in best_at(rows, key, mode, setup.task):
+            which = f" ({', '.join(b['beats'])})" if b['beats'] else ''
+            lines.append(f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats "
+                         f"{len(b['beats'])} of {b['others']} others" + which)
+        parts += [f"Best {key} at each budget "
+                  f"(A beats B: the paired 95% CI of A - B over seeds excludes 0):",
+                  '\n'.join(lines),
+                  f"Cost of {mode} (latency: wall time of a call / its rows, on this machine):",
                   cost_table(rows, mode)]
     title = (f"{cfg.task} ({'exact oracle' if cfg.model == 'oracle' else cfg.model}): "
              + ', '.join(f'{m} {k}' for m, k in panels)
-             + f" vs NFE budget; mean and 95% bootstrap CI over {seeds} seeds, one line per sampler")
+             + f" vs NFE budget; mean and 95% bootstrap CI over {seeds} seeds, "
+             + "one line per sampler")
     return '\n\n'.join(parts) + '\n', panels, title
 
-def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -> dict:
-    "Evaluate `cfg`, write `out/eval.json`, `out/eval.md` and `out/eval.png`; return the rows and the report."
+def run_eval(cfg: EvalConfig, # what to run
+             out: str|Path, # folder of eval.json, eval.md and eval.png
+             progress: bool = True, # show a progress bar
+             log=print # where the report and the written paths go
+            ) -> dict: # rows, markdown, title
+    "Evaluate `cfg`; write `out/eval.json`, `out/eval.md`, `out/eval.png`; return rows and report."
     from ardm_nb.core import check_writable_dir
     out = check_writable_dir('--out', out)
     setup = load_setup(cfg)
@@ -512,7 +610,8 @@ def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -
     tmp = out / 'eval.md.tmp'
     tmp.write_text(md)
     os.replace(tmp, out / 'eval.md')
-    if panels: plot_eval(rows, panels, title, out / 'eval.png')
+    if panels:
+        plot_eval(rows, panels, title, out / 'eval.png')
     log(md)
     log(f"written: {out / 'eval.json'}, {out / 'eval.md'}, {out / 'eval.png'}")
     return dict(rows=rows, markdown=md, title=title)
@@ -521,7 +620,8 @@ def run_eval(cfg: EvalConfig, out: str|Path, progress: bool = True, log=print) -
 def _ints(name: str, text: str) -> tuple:
     try: return tuple(int(t) for t in text.split(','))
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}") from None
+        msg = f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}"
+        raise ValueError(msg) from None
 
 def _names(text: str|None) -> tuple:
     return tuple(t.strip() for t in text.split(',') if t.strip()) if text else ()
@@ -540,10 +640,10 @@ def _json_value(text: str):
     try: return json.loads(text)
     except ValueError: return text
 
-def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate.logq) sets a nested dict
+def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate.logq): nested dict
                   samplers: tuple # the run's sampler labels
                  ) -> dict: # label -> options, as `EvalConfig.options` takes them
-    "`--option` values as per-sampler options; a label 'NAME@TAG' runs sampler NAME (unless it sets one)."
+    "`--option` values as per-sampler options; a label 'NAME@TAG' runs sampler NAME (unless set)."
     out = {}
     for text in texts:
         head, eq, value = text.partition('=')
@@ -572,23 +672,34 @@ def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate
             raise ValueError(f"--option of {label!r}: {e}") from None
     return out
 
-def add_eval_arguments(p):
+def add_eval_arguments(p # an `argparse.ArgumentParser`
+                      ):
     "The options of `ardm eval` on the argparse parser `p`."
     p.add_argument('--task', required=True, help='a task of ardm_nb.tasks, e.g. markov-words')
-    p.add_argument('--model', default='oracle', help="'oracle' (the task's exact denoiser) or a model folder")
+    p.add_argument('--model', default='oracle',
+                   help="'oracle' (the task's exact denoiser) or a model folder")
     p.add_argument('--samplers', help='comma-separated samplers (default: every sampler but l2r)')
-    p.add_argument('--nfe', default='4,8,16,32', help='comma-separated NFE budgets (default 4,8,16,32)')
+    p.add_argument('--nfe', default='4,8,16,32',
+                   help='comma-separated NFE budgets (default 4,8,16,32)')
     p.add_argument('--seeds', type=int, default=3, help='seeds 0..N-1, the same for every sampler')
-    p.add_argument('--rows', type=int, default=64, help='samples or repair inputs per seed (default 64)')
-    p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds (repair, "
-                   "infill, continue, solve) (default: generate,repair)")
-    p.add_argument('--metrics', help="comma-separated metrics of the table and figure (default: the task's)")
-    p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE', help='a task parameter')
-    p.add_argument('--block-size', type=int, default=16, dest='block_size', help="the oracle's block size")
-    p.add_argument('--noise', default='eps_hybrid', help="the oracle's noise: absorbing or eps_hybrid")
-    p.add_argument('--eps', type=float, default=0.1, help="the oracle's eps-hybrid swap rate (default 0.1)")
-    p.add_argument('--top-p', type=float, default=1.0, dest='top_p', help='nucleus of every draw (default 1)')
-    p.add_argument('--mbr', type=int, default=0, help='MBR over K candidates sharing the budget (0: off)')
+    p.add_argument('--rows', type=int, default=64,
+                   help='samples or repair inputs per seed (default 64)')
+    p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds "
+                   "(repair, infill, continue, solve) (default: generate,repair)")
+    p.add_argument('--metrics',
+                   help="comma-separated metrics of the table and figure (default: the task's)")
+    p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE',
+                   help='a task parameter')
+    p.add_argument('--block-size', type=int, default=16, dest='block_size',
+                   help="the oracle's block size")
+    p.add_argument('--noise', default='eps_hybrid',
+                   help="the oracle's noise: absorbing or eps_hybrid")
+    p.add_argument('--eps', type=float, default=0.1,
+                   help="the oracle's eps-hybrid swap rate (default 0.1)")
+    p.add_argument('--top-p', type=float, default=1.0, dest='top_p',
+                   help='nucleus of every draw (default 1)')
+    p.add_argument('--mbr', type=int, default=0,
+                   help='MBR over K candidates sharing the budget (0: off)')
     p.add_argument('--judge', help='an AR model folder of the same task (ardm train --task NAME '
                    '--block-size 1): judge NLL of the generated rows')
     p.add_argument('--option', action='append', default=[], metavar='LABEL.KEY=VALUE',
@@ -597,14 +708,17 @@ def add_eval_arguments(p):
                    '(gate@nolog.gate.logq=false); VALUE is a JSON literal or else text')
     p.add_argument('--out', default='out/eval', help='output folder (default out/eval)')
 
-def eval_command(args, log=print) -> dict:
+def eval_command(args, # the parsed options of `ardm eval`
+                 log=print # where the report and the written paths go
+                ) -> dict: # what `run_eval` returns
     "`ardm eval`: an `EvalConfig` from the parsed options, then `run_eval`."
     samplers = _names(args.samplers) or DEFAULT_SAMPLERS
     options = parse_options(getattr(args, 'option', []), samplers)
-    cfg = EvalConfig(task=args.task, task_params=dict(_param(t) for t in args.param), model=args.model,
-                     samplers=samplers, nfe=_ints('--nfe', args.nfe),
-                     seeds=args.seeds, rows=args.rows, modes=_names(args.modes), block_size=args.block_size,
-                     noise=args.noise, eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
+    params = dict(_param(t) for t in args.param)
+    cfg = EvalConfig(task=args.task, task_params=params, model=args.model, samplers=samplers,
+                     nfe=_ints('--nfe', args.nfe), seeds=args.seeds, rows=args.rows,
+                     modes=_names(args.modes), block_size=args.block_size, noise=args.noise,
+                     eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
                      metrics=_names(args.metrics), options=options)
     return run_eval(cfg, args.out, log=log)
 
@@ -632,8 +746,9 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
     import shlex
     default = EvalConfig()
     flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe': '--nfe',
-             'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size', 'noise': '--noise',
-             'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr', 'judge': '--judge', 'metrics': '--metrics'}
+             'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size',
+             'noise': '--noise', 'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr',
+             'judge': '--judge', 'metrics': '--metrics'}
     if conf.get('first_seed', 0) != 0: return None
     args = ['ardm', 'eval']
     for k, flag in flags.items():
@@ -645,8 +760,10 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
     args += [a for k, v in conf.get('task_params', {}).items() for a in ('--param', f'{k}={v}')]
     for label, opts in conf.get('options', {}).items():
         for key, v in _flat(label, opts):
-            if key == f'{label}.sampler' and label.partition('@')[0] == v: continue  # NAME@TAG: NAME
-            if isinstance(v, str) and v.startswith('<') and v.endswith('>'): return None  # an object
+            if key == f'{label}.sampler' and label.partition('@')[0] == v:
+                continue  # NAME@TAG runs NAME: nothing to say
+            if isinstance(v, str) and v.startswith('<') and v.endswith('>'):
+                return None  # a Python object: no command line gives it
             args += ['--option', f'{key}={v if isinstance(v, str) else json.dumps(v)}']
     if out is not None: args += ['--out', str(out)]
     return ' '.join(shlex.quote(a) for a in args)
@@ -698,10 +815,11 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
                  title: str = 'Evaluation report', # the report's title
                  intro: str = '' # Markdown under the title: what ran, with which commands
                 ) -> CombinedReport:
-    "Combine eval folders into one `report.md`: per folder and mode, the key metric by sampler and NFE."
+    "Combine eval folders into one `report.md`: per folder and mode, key metric by sampler and NFE."
     from ardm_nb.core import check_writable_dir
     if isinstance(parts, (str, bytes)) or not parts:
-        raise ValueError(f"parts must be a non-empty list of (heading, folder) pairs, got {parts!r}")
+        raise ValueError(f"parts must be a non-empty list of (heading, folder) pairs, "
+                         f"got {parts!r}")
     out = check_writable_dir('out', out)
     out.mkdir(parents=True, exist_ok=True)
     body, summary = [f'# {title}'] + ([intro.strip()] if intro.strip() else []), []
@@ -718,7 +836,8 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
     return CombinedReport(path=out / 'report.md', markdown=md, summary=summary)
 
 # %% ../nbs/88_eval.ipynb #ba48f74e
-def task_tokenizer(task):
+def task_tokenizer(task # a task of `ardm_nb.tasks`
+                  ):
     "A word-level HF tokenizer whose token `<i>` is the task's id i (BOS and MASK named as such)."
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -732,12 +851,14 @@ TASK_PRESETS = dict(
     tiny=dict(d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8, warmup=5, eval_every=10,
               eval_batches=2, log_every=5, ckpt_every=10, noise='eps_hybrid', eps=0.1),
     demo=dict(d_model=128, n_layers=4, n_heads=4, steps=1200, batch_size=32, lr=3e-3, warmup=50,
-              eval_every=300, eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid', eps=0.1),
+              eval_every=300, eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid',
+              eps=0.1),
 )
 
 def task_train_config(name: str, # a task of `ardm_nb.tasks`
-                      preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes on 2 CPU cores)
-                      block_size: int = 16, **over):
+                      preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes, 2 CPUs)
+                      block_size: int = 16, # block size (one block per row if it does not divide)
+                      **over): # any `TrainConfig` field, overriding the preset
     "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
     from ardm_nb.train import TrainConfig
     tasks = _task_module()
@@ -750,8 +871,10 @@ def task_train_config(name: str, # a task of `ardm_nb.tasks`
     base = dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb)
     return TrainConfig(**{**base, **TASK_PRESETS[preset], **over})
 
-def task_run_data(cfg, tokenizer=None):
-    "The `RunData` of a data source 'task:NAME': rows for every training step, 512 validation and test rows."
+def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME'
+                  tokenizer=None # the tokenizer to store (None: `task_tokenizer`)
+                 ):
+    "The `RunData` of data source 'task:NAME': rows for each training step, 512 valid, 512 test."
     from ardm_nb.train import RunData
     tasks = _task_module()
     name = cfg.data.split(':', 1)[1]
@@ -759,10 +882,13 @@ def task_run_data(cfg, tokenizer=None):
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
     task = tasks.get_task(name)
     if cfg.seq_len != task.seq_len:
-        raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of {task.seq_len} tokens")
+        raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of "
+                         f"{task.seq_len} tokens")
     g = lambda k: torch.Generator().manual_seed(1_000_003 * cfg.seed + k)
-    n_train = min(cfg.steps * cfg.batch_size, 200_000)  # fresh rows for every step (cycled beyond 200k rows)
-    split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)), test=task.sample(512, g(3)))
+    # fresh rows for every step (cycled beyond 200k rows)
+    n_train = min(cfg.steps * cfg.batch_size, 200_000)
+    split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)),
+                 test=task.sample(512, g(3)))
     tok = tokenizer if tokenizer is not None else task_tokenizer(task)
     info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()},
                 tokens={s: p.numel() for s, p in split.items()}, vocab_size=len(tok),
