@@ -244,7 +244,8 @@ def mbr_sample(model, # anything `sample` accepts
                infill: Tensor|None = None, # [B, N] starting tokens, as for `sample`
                editable: Tensor|None = None, # bool [B, N] writable positions, as for `sample`
                to_text=ids_to_text, # [B, N] -> list of B strings that BLEU compares
-               **kwargs): # further options of `sample` (sampler, steps, ...)
+               **kwargs # further options of `sample` (sampler, steps, ...)
+              ) -> SampleResult: # the chosen candidate of every row; NFE counts all k
     "Sample `k` candidates per row in one `sample` call and keep the MBR choice; NFE counts all k."
     from ardm_nb.samplers import sample, SampleResult
     check_int('k', k, 2)
