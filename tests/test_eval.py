@@ -1,4 +1,5 @@
-"`ardm eval` end to end on the markov-words oracle (tiny sizes), rerun skipping, pairing, MBR, task training, bad input."
+"""`ardm eval` end to end on the markov-words oracle (tiny sizes): rerun skipping, pairing, MBR,
+task training, bad input."""
 import json
 
 import pytest
@@ -7,8 +8,8 @@ import torch
 import ardm_nb.eval as ev
 from ardm_nb.cli import main
 
-TINY = ['--task', 'markov-words', '--model', 'oracle', '--samplers', 'bd3,fixed', '--nfe', '4,8', '--seeds', '3',
-        '--rows', '4']
+TINY = ['--task', 'markov-words', '--model', 'oracle', '--samplers', 'bd3,fixed', '--nfe', '4,8',
+        '--seeds', '3', '--rows', '4']
 
 
 @pytest.fixture(autouse=True)
@@ -26,15 +27,17 @@ def test_cli_eval_on_the_oracle_writes_rows_table_and_figure(tmp_path, capsys):
     rows = doc['rows']
     assert len(rows) == 3 + 2 * 3 * 2 * 2  # reference rows + modes x seeds x budgets x samplers
     for r in rows:
-        for k in ('task', 'model', 'sampler', 'options', 'nfe_budget', 'nfe', 'seed', 'metrics'): assert k in r
+        for k in ('task', 'model', 'sampler', 'options', 'nfe_budget', 'nfe', 'seed', 'metrics'):
+            assert k in r
     run = [r for r in rows if r['nfe_budget'] is not None]
     assert all(r['nfe'] <= r['nfe_budget'] and r['metrics']['nfe'] == r['nfe'] for r in run)
+    names = set().union(*(r['metrics'] for r in run))
     assert {'invalid_word_rate', 'token_accuracy', 'fixed', 'broken', 'lost', 'tokens_per_pass',
-            'seconds_per_sample', 'edits_per_step', 'stopped_early'} <= set().union(*(r['metrics'] for r in run))
+            'seconds_per_sample', 'edits_per_step', 'stopped_early'} <= names
     md = (tmp_path / 'eval.md').read_text()
     assert '| fixed | 8 |' in md and 'mean over 3 seeds [95% bootstrap CI]' in md
     assert (tmp_path / 'eval.png').stat().st_size > 10_000
-    # the exact samples of the chain: no invalid word, and fixed (a reviser) repairs more than it breaks
+    # the exact samples of the chain: no invalid word; fixed (a reviser) repairs more than it breaks
     ref = [r for r in rows if r['sampler'] == 'task samples']
     assert len(ref) == 3 and all(r['metrics']['invalid_word_rate'] == 0 for r in ref)
     fixed = [r for r in run if r['mode'] == 'repair' and r['sampler'] == 'fixed']
@@ -68,7 +71,7 @@ def test_interrupted_run_resumes_with_only_the_missing_rows(tmp_path, monkeypatc
     monkeypatch.setattr(ev, 'run_one', flaky)
     with pytest.raises(Killed): ev.evaluate(cfg, tmp_path, progress=False)
     done = json.loads((tmp_path / 'eval.json').read_text())['rows']
-    assert len(done) == 1 + 2  # the reference row of seed 0 and the two runs before the interruption
+    assert len(done) == 1 + 2  # the reference row of seed 0 and the two runs before the kill
     calls.clear()
     kill_at[0] = None
     rows = ev.evaluate(cfg, tmp_path, progress=False)
@@ -76,18 +79,20 @@ def test_interrupted_run_resumes_with_only_the_missing_rows(tmp_path, monkeypatc
 
 
 def test_samplers_are_paired_on_the_same_inputs():
-    rows = ev.evaluate(_cfg(modes=('repair',), samplers=('bd3', 'confidence', 'fixed')), None, progress=False)
+    cfg = _cfg(modes=('repair',), samplers=('bd3', 'confidence', 'fixed'))
+    rows = ev.evaluate(cfg, None, progress=False)
     for seed in range(3):
         before = {r['metrics']['accuracy_before'] for r in rows if r['seed'] == seed}
         assert len(before) == 1
-    # bd3 and confidence only reveal MASKs: with nothing masked they return the corrupted input unchanged
+    # bd3 and confidence only reveal MASKs: with nothing masked they return the input unchanged
     for r in rows:
-        if r['sampler'] != 'fixed': assert r['metrics']['token_accuracy'] == r['metrics']['accuracy_before']
+        if r['sampler'] != 'fixed':
+            assert r['metrics']['token_accuracy'] == r['metrics']['accuracy_before']
 
 
 def test_mbr_counts_every_candidate():
-    rows = ev.evaluate(_cfg(modes=('generate',), samplers=('confidence',), nfe=(8,), seeds=1, mbr=2), None,
-                       progress=False)
+    cfg = _cfg(modes=('generate',), samplers=('confidence',), nfe=(8,), seeds=1, mbr=2)
+    rows = ev.evaluate(cfg, None, progress=False)
     run = [r for r in rows if r['nfe_budget'] is not None]
     assert [r['nfe'] for r in run] == [8]  # 2 candidates x 4 passes (one per block)
 
@@ -106,8 +111,9 @@ def test_train_a_task_model_and_evaluate_it(tmp_path, capsys):
     assert main(['train', '--task', 'markov-words', '--config', 'tiny', '--out', str(run)]) == 0
     assert (run / 'model' / 'model.safetensors').exists()
     out = tmp_path / 'eval'
-    assert main(['eval', '--task', 'markov-words', '--model', str(run / 'model'), '--samplers', 'bd3,gate',
-                 '--nfe', '4', '--seeds', '3', '--rows', '2', '--out', str(out)]) == 0
+    assert main(['eval', '--task', 'markov-words', '--model', str(run / 'model'),
+                 '--samplers', 'bd3,gate', '--nfe', '4', '--seeds', '3', '--rows', '2',
+                 '--out', str(out)]) == 0
     rows = json.loads((out / 'eval.json').read_text())['rows']
     assert {r['model'] for r in rows} == {str(run / 'model')} and len(rows) == 3 + 2 * 3 * 2
     from ardm_nb.samplers import load_model
@@ -132,7 +138,8 @@ def test_train_a_task_model_and_evaluate_it(tmp_path, capsys):
 def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
     assert main(['eval', *args, '--out', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err.strip()
-    assert msg in err and err.startswith('ardm eval: error:') and '\n' not in err and 'Traceback' not in err
+    assert msg in err and err.startswith('ardm eval: error:')
+    assert '\n' not in err and 'Traceback' not in err
     assert not (tmp_path / 'o' / 'eval.json').exists()
 
 
@@ -152,40 +159,46 @@ def test_judge_nll_and_entropy_flag_in_generate_rows():
     from ardm_nb.tasks import get_task
     task = get_task('markov-words')
     torch.manual_seed(0)
-    judge = BlockDiffusionLM(ModelConfig(vocab_size=task.vocab_size, max_len=task.seq_len, block_size=1, d_model=16,
-                                         n_layers=1, n_heads=2, mask_id=task.mask_id)).eval()
+    jcfg = ModelConfig(vocab_size=task.vocab_size, max_len=task.seq_len, block_size=1, d_model=16,
+                       n_layers=1, n_heads=2, mask_id=task.mask_id)
+    judge = BlockDiffusionLM(jcfg).eval()
     x = ev.eval_inputs(task, 'generate', 4, 0)
     m = ev.score_rows(task, 'generate', x['reference'], x, judge=judge)
     assert m['low_entropy'] == 0.0 and m['judge_nll'] > 0
     collapsed = x['reference'].clone()
     collapsed[:, 1:] = collapsed[:, 1:2]  # one token repeated: entropy 0, far below the reference's
     assert ev.score_rows(task, 'generate', collapsed, x, judge=judge)['low_entropy'] == 1.0
-    rows = ev.evaluate(_cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1), None,
-                       ev.make_setup(_cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1), task,
-                                     task.oracle(16, 'eps_hybrid'), judge), progress=False)
+    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1)
+    setup = ev.make_setup(cfg, task, task.oracle(16, 'eps_hybrid'), judge)
+    rows = ev.evaluate(cfg, None, setup, progress=False)
     assert all('judge_nll' in r['metrics'] for r in rows)
 
 
 def test_option_flag_gives_labelled_variants_their_options(tmp_path, capsys):
-    "`--option LABEL.KEY=VALUE`: JSON values, dotted keys into nested dicts, NAME@TAG labels; rows equal the Python run."
-    args = ['--task', 'markov-words', '--samplers', 'gate,gate@nolog', '--nfe', '4', '--seeds', '1', '--rows', '3',
-            '--modes', 'repair', '--option', 'gate@nolog.gate.logq=false', '--option', 'gate@nolog.refine=1',
-            '--option', 'gate.selector.rho=[0.5, 0.25]', '--option', 'gate.action=remask']
-    assert ev.parse_options(['gate.gate.logq=false', 'gate.action=remask', 'gate.theta_stop=0.5'], ('gate',)) == {
+    """`--option LABEL.KEY=VALUE`: JSON values, dotted keys into nested dicts, NAME@TAG labels;
+    rows equal the Python run."""
+    args = ['--task', 'markov-words', '--samplers', 'gate,gate@nolog', '--nfe', '4', '--seeds', '1',
+            '--rows', '3', '--modes', 'repair', '--option', 'gate@nolog.gate.logq=false',
+            '--option', 'gate@nolog.refine=1', '--option', 'gate.selector.rho=[0.5, 0.25]',
+            '--option', 'gate.action=remask']
+    texts = ['gate.gate.logq=false', 'gate.action=remask', 'gate.theta_stop=0.5']
+    assert ev.parse_options(texts, ('gate',)) == {
         'gate': {'gate': {'logq': False}, 'action': 'remask', 'theta_stop': 0.5}}
     assert main(['eval', *args, '--out', str(tmp_path / 'cli')]) == 0
     want = {'gate@nolog': {'sampler': 'gate', 'gate': {'logq': False}, 'refine': 1},
             'gate': {'selector': {'rho': [0.5, 0.25]}, 'action': 'remask'}}
     cli = json.loads((tmp_path / 'cli' / 'eval.json').read_text())
     assert cli['config']['options'] == want
-    rows = ev.evaluate(_cfg(samplers=('gate', 'gate@nolog'), nfe=(4,), seeds=1, rows=3, modes=('repair',),
-                            options=want), progress=False)
+    cfg = _cfg(samplers=('gate', 'gate@nolog'), nfe=(4,), seeds=1, rows=3, modes=('repair',),
+               options=want)
+    rows = ev.evaluate(cfg, progress=False)
     by = {r['sampler']: r['metrics'] for r in cli['rows']}
     for r in rows: assert by[r['sampler']]['token_accuracy'] == r['metrics']['token_accuracy']
     assert {r['sampler'] for r in cli['rows']} == {'gate', 'gate@nolog'}
     capsys.readouterr()
     for bad, msg in [('nope.refine=1', "label 'nope'"), ('gate.bogus=1', "no option 'bogus'"),
-                     ('gate.refine', 'LABEL.KEY=VALUE'), ('gate@nolog.refine=-1', "'gate@nolog': refine=-1")]:
+                     ('gate.refine', 'LABEL.KEY=VALUE'),
+                     ('gate@nolog.refine=-1', "'gate@nolog': refine=-1")]:
         assert main(['eval', *args[:-8], '--option', bad, '--out', str(tmp_path / 'bad')]) == 2
         err = capsys.readouterr().err.strip()
         assert msg in err and err.startswith('ardm eval: error:') and '\n' not in err
