@@ -658,7 +658,7 @@ def test_cli_nfe_below_one_pass_per_block(cli, capsys):
     # default length = the context, 32 tokens = 8 blocks of 4; the prompt (BOS) sits in block 0: 8 blocks to generate
     code, stdout, stderr = run_main(['sample', '--model', cli[0], '--nfe', '3'], capsys)
     assert code == 2 and not stdout, stderr
-    assert 'ardm sample: error: nfe_budget=3 is below one pass per block (8 blocks to generate)' in stderr, stderr
+    assert 'ardm sample: error: --nfe 3 is below one pass per block (8 blocks to generate)' in stderr, stderr
 
 
 # --- detect and wino, end to end on stub models -----------------------------------------------------------------
