@@ -8,7 +8,13 @@ import json
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from torch import Tensor
-from transformers import PretrainedConfig, PreTrainedModel, AutoConfig, AutoModel, AutoModelForMaskedLM
+from transformers import (
+    PretrainedConfig,
+    PreTrainedModel,
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+)
 from transformers.utils import ModelOutput
 from .model import ModelConfig, BlockDiffusionLM
 
@@ -19,103 +25,168 @@ __all__ = ['WEIGHTS_NAME', 'PICKLED_WEIGHTS', 'TOKENIZER_FILES', 'ArdmConfig', '
 # %% ../nbs/65_hf.ipynb #f9cb6b3b
 class ArdmConfig(PretrainedConfig):
     "Configuration of an `ArdmForDiffusionLM`: the fields of `ModelConfig`."
+
     model_type = 'ardm'
-    def __init__(self, vocab_size=4096, max_len=256, block_size=16, d_model=256, n_layers=4, n_heads=4, mlp_mult=4,
-                 dropout=0.0, rope_base=10000.0, mask_id=None, subs=True, **kwargs):
-        mc = ModelConfig(vocab_size, max_len, block_size, d_model, n_layers, n_heads, mlp_mult, dropout, rope_base, mask_id, subs)  # validates
-        for f in fields(ModelConfig): setattr(self, f.name, getattr(mc, f.name))
+
+    def __init__(
+        self,
+        vocab_size=4096,  # token ids 0..vocab_size-1, MASK included
+        max_len=256,  # L: the training context
+        block_size=16,  # L': 1 is AR, max_len is MDLM; must divide max_len
+        d_model=256,  # width
+        n_layers=4,  # depth
+        n_heads=4,  # attention heads; must divide d_model
+        mlp_mult=4,  # MLP width = mlp_mult * d_model
+        dropout=0.0,  # dropout in attention output and MLP
+        rope_base=10000.0,  # rotary embedding base
+        mask_id=None,  # MASK token id; default vocab_size - 1
+        subs=True,  # SUBS parameterization (False for hybrid-noise models)
+        **kwargs,  # `PretrainedConfig`'s own fields
+    ):
+        "Validate the fields through `ModelConfig` and store them."
+        mc = ModelConfig(
+            vocab_size, max_len, block_size, d_model, n_layers, n_heads, mlp_mult,
+            dropout, rope_base, mask_id, subs,
+        )  # fmt: skip
+        for f in fields(ModelConfig):
+            setattr(self, f.name, getattr(mc, f.name))
         super().__init__(**kwargs)
 
     def to_model_config(self) -> ModelConfig:
+        "The `ModelConfig` with these fields."
         return ModelConfig(**{f.name: getattr(self, f.name) for f in fields(ModelConfig)})
 
     @classmethod
-    def from_model_config(cls, mc: ModelConfig, **kwargs) -> 'ArdmConfig': return cls(**asdict(mc), **kwargs)
+    def from_model_config(
+        cls,
+        mc: ModelConfig,  # the package's config
+        **kwargs,  # `PretrainedConfig`'s own fields
+    ) -> 'ArdmConfig':
+        "An `ArdmConfig` with the fields of `mc`."
+        return cls(**asdict(mc), **kwargs)
 
 # %% ../nbs/65_hf.ipynb #307468a6
 WEIGHTS_NAME = 'model.safetensors'  # the only weights file read
 PICKLED_WEIGHTS = ('pytorch_model.bin', 'pytorch_model.bin.index.json', 'model.pt', 'model.ckpt')
 TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json')  # either one makes a tokenizer folder
 
+
 def _json_object(path: Path) -> dict:
     "The JSON object in `path`; `ValueError` naming the file if it is not one."
-    try: obj = json.loads(path.read_text())
+    try:
+        obj = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
         raise ValueError(f"{str(path)!r} is not valid JSON ({e}); the folder is damaged") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
     return obj
 
-def check_model_folder(path: str|Path, # a folder written by `save_pretrained` (e.g. OUT/model)
-                       tokenizer: bool = False # also require tokenizer files
-                      ) -> Path:
+
+def check_model_folder(
+    path: str | Path,  # a folder written by `save_pretrained` (e.g. OUT/model)
+    tokenizer: bool = False,  # also require tokenizer files
+) -> Path:
     "`path` as a `Path` if it holds a loadable model; else `ValueError` saying what is missing."
     path = Path(path)
     where = repr(str(path))
-    if not path.exists(): raise ValueError(f"model folder {where} does not exist")
+    if not path.exists():
+        raise ValueError(f"model folder {where} does not exist")
     if not path.is_dir():
         raise ValueError(f"{where} is a file; pass the model folder, e.g. OUT/model")
     if (path / 'model' / 'config.json').exists() and not (path / WEIGHTS_NAME).exists():
         raise ValueError(f"{where} is a run folder; did you mean {str(path / 'model')!r}?")
     if not (path / 'config.json').exists():
-        raise ValueError(f"{where} holds no model (config.json missing); pass the model folder "
-                         f"of a run, e.g. OUT/model")
+        raise ValueError(
+            f"{where} holds no model (config.json missing); pass the model folder "
+            f"of a run, e.g. OUT/model"
+        )
     _json_object(path / 'config.json')
     if not (path / WEIGHTS_NAME).exists() and not (path / f'{WEIGHTS_NAME}.index.json').exists():
         pickled = [n for n in PICKLED_WEIGHTS if (path / n).exists()]
         if pickled:
-            raise ValueError(f"{where} holds {pickled[0]} (a pickle, which can run code when "
-                             f"loaded) but no {WEIGHTS_NAME}: weights load from safetensors only")
+            raise ValueError(
+                f"{where} holds {pickled[0]} (a pickle, which can run code when "
+                f"loaded) but no {WEIGHTS_NAME}: weights load from safetensors only"
+            )
         raise ValueError(f"{where} holds config.json but no weights ({WEIGHTS_NAME} missing)")
     if tokenizer and not any((path / n).exists() for n in TOKENIZER_FILES):
-        raise ValueError(f"{where} holds no tokenizer ({' or '.join(TOKENIZER_FILES)} missing); "
-                         f"the model folder of a run holds both")
+        raise ValueError(
+            f"{where} holds no tokenizer ({' or '.join(TOKENIZER_FILES)} missing); "
+            f"the model folder of a run holds both"
+        )
     return path
 
 # %% ../nbs/65_hf.ipynb #ff3666c6
 @dataclass
 class ArdmOutput(ModelOutput):
     "Logits and final hidden states of `ArdmForDiffusionLM.forward`."
-    logits: Tensor|None = None
-    hidden_states: Tensor|None = None
+
+    logits: Tensor | None = None
+    hidden_states: Tensor | None = None
+
 
 class ArdmForDiffusionLM(PreTrainedModel):
     "A block-diffusion language model as a `transformers` `PreTrainedModel`."
+
     config_class = ArdmConfig
     base_model_prefix = 'lm'
     main_input_name = 'input_ids'
 
-    def __init__(self, config: ArdmConfig):
+    def __init__(
+        self,
+        config: ArdmConfig,  # the model's fields
+    ):
+        "A fresh `BlockDiffusionLM` built from `config`, held as `.lm`."
         super().__init__(config)
         self.lm = BlockDiffusionLM(config.to_model_config())
         self.post_init()
 
-    def _init_weights(self, module): pass  # BlockDiffusionTransformer initialises itself (GPT-2 scheme)
+    def _init_weights(self, module):
+        pass  # BlockDiffusionTransformer initialises itself (GPT-2 scheme)
 
-    def forward(self, input_ids: Tensor, # [B, L] noisy tokens x_t
-                x0: Tensor|None = None, # [B, L] clean tokens: vectorized block-diffusion pass; None: bidirectional pass
-                **kwargs) -> ArdmOutput:
-        out = self.lm.denoise(input_ids) if x0 is None else self.lm.denoise_vectorized(input_ids, x0)
+    def forward(
+        self,
+        input_ids: Tensor,  # [B, L] noisy tokens x_t
+        # [B, L] clean tokens: vectorized block-diffusion pass; None: bidirectional pass
+        x0: Tensor | None = None,
+        **kwargs,  # accepted and ignored (for HF callers that pass more)
+    ) -> ArdmOutput:
+        "Logits and final hidden states of the denoiser on `input_ids`."
+        out = (
+            self.lm.denoise(input_ids) if x0 is None else self.lm.denoise_vectorized(input_ids, x0)
+        )
         return ArdmOutput(logits=out.logits, hidden_states=out.hidden)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, # a local model folder or a Hub name
-                        *args, **kwargs):
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path,  # a local model folder or a Hub name
+        *args,  # passed on to `PreTrainedModel.from_pretrained`
+        **kwargs,  # passed on (use_safetensors=False is refused)
+    ):
         "Load from safetensors only (never a pickle); `ValueError` naming what is broken."
         from safetensors import SafetensorError
+
         if kwargs.get('use_safetensors', True) is False:
-            raise ValueError("use_safetensors=False is refused: ardm_nb loads weights from "
-                             "safetensors only (a pickled checkpoint can run code when loaded)")
+            raise ValueError(
+                "use_safetensors=False is refused: ardm_nb loads weights from "
+                "safetensors only (a pickled checkpoint can run code when loaded)"
+            )
         kwargs['use_safetensors'] = True
         path = Path(pretrained_model_name_or_path)
         local = path.exists() or str(path).startswith(('.', '/', '~')) or str(path).count('/') > 1
-        if local: check_model_folder(path)
-        try: return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if local:
+            check_model_folder(path)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         except SafetensorError as e:
-            raise ValueError(f"{str(path / WEIGHTS_NAME)!r} is not a readable safetensors file "
-                             f"(truncated or corrupted: {e}); save the model again") from None
+            raise ValueError(
+                f"{str(path / WEIGHTS_NAME)!r} is not a readable safetensors file "
+                f"(truncated or corrupted: {e}); save the model again"
+            ) from None
         except OSError as e:
-            if not local: raise ValueError(f"could not load the model {str(path)!r}: {e}") from None
+            if not local:
+                raise ValueError(f"could not load the model {str(path)!r}: {e}") from None
             raise ValueError(f"could not load the model in {str(path)!r}: {e}") from None
 
 # %% ../nbs/65_hf.ipynb #5fd4839c
@@ -125,10 +196,16 @@ AutoModelForMaskedLM.register(ArdmConfig, ArdmForDiffusionLM, exist_ok=True)
 
 # %% ../nbs/65_hf.ipynb #ba2fa6a5
 class no_progress_bars:
-    "Context manager: no `transformers` progress bars (weight saving/loading) inside; the previous setting is restored."
+    "Context manager: no `transformers` progress bars inside; the previous setting is restored."
+
     def __enter__(self):
         from transformers.utils import logging as hl
-        self.was = hl.is_progress_bar_enabled(); hl.disable_progress_bar()
+
+        self.was = hl.is_progress_bar_enabled()
+        hl.disable_progress_bar()
+
     def __exit__(self, *exc):
         from transformers.utils import logging as hl
-        if self.was: hl.enable_progress_bar()
+
+        if self.was:
+            hl.enable_progress_bar()
