@@ -24,16 +24,26 @@ SHAKESPEARE_SPLITS = {  # every other work is in 'train'
     'test': ('hamlet', 'much_ado_about_nothing', 'sonnets'),
 }
 
+
 def shakespeare_works() -> dict[str, str]:
     "All 42 works, {name: text}, from the compressed copy inside the package (checksum verified)."
-    raw = lzma.decompress(resources.files('ardm_nb').joinpath('data/shakespeare.jsonl.xz').read_bytes())
+    raw = lzma.decompress(
+        resources.files('ardm_nb').joinpath('data/shakespeare.jsonl.xz').read_bytes()
+    )
     if hashlib.sha256(raw).hexdigest() != SHAKESPEARE_SHA256:
-        raise ValueError('ardm_nb/data/shakespeare.jsonl.xz does not match its recorded checksum; rebuild it with tools/build_shakespeare.py')
+        raise ValueError(
+            'ardm_nb/data/shakespeare.jsonl.xz does not match its recorded checksum; '
+            'rebuild it with tools/build_shakespeare.py'
+        )
     return {d['work']: d['text'] for d in map(json.loads, raw.decode('utf-8').splitlines())}
 
-def shakespeare_split(split: str) -> dict[str, str]:
+
+def shakespeare_split(
+    split: str,  # 'train', 'valid' or 'test'
+) -> dict[str, str]:
     "The works of one split ('train', 'valid' or 'test'), {name: text}."
-    if split not in ('train', 'valid', 'test'): raise ValueError(f"split={split!r} must be 'train', 'valid' or 'test'")
+    if split not in ('train', 'valid', 'test'):
+        raise ValueError(f"split={split!r} must be 'train', 'valid' or 'test'")
     works = shakespeare_works()
     held = {w for ws in SHAKESPEARE_SPLITS.values() for w in ws}
     names = SHAKESPEARE_SPLITS[split] if split != 'train' else sorted(set(works) - held)
@@ -42,18 +52,32 @@ def shakespeare_split(split: str) -> dict[str, str]:
 # %% ../nbs/70_data.ipynb #772f7f43
 _FORMATS = {'.txt': 'text', '.jsonl': 'json', '.json': 'json', '.parquet': 'parquet'}
 
+
 def _local_files(path: Path) -> tuple[str, list[str]]:
-    files = sorted(p for p in (path.rglob('*') if path.is_dir() else [path]) if p.suffix in _FORMATS)
-    if not files: raise ValueError(f"data path {str(path)!r} holds no .txt, .jsonl, .json or .parquet files")
+    files = sorted(
+        p for p in (path.rglob('*') if path.is_dir() else [path]) if p.suffix in _FORMATS
+    )
+    if not files:
+        raise ValueError(f"data path {str(path)!r} holds no .txt, .jsonl, .json or .parquet files")
     kinds = {_FORMATS[p.suffix] for p in files}
-    if len(kinds) > 1: raise ValueError(f"data path {str(path)!r} mixes file kinds {sorted(kinds)}; use one kind per data set")
+    if len(kinds) > 1:
+        raise ValueError(
+            f"data path {str(path)!r} mixes file kinds {sorted(kinds)}; use one kind per data set"
+        )
     return kinds.pop(), [str(p) for p in files]
 
-def load_texts(source: str|Path, # 'shakespeare', a local file/folder, or a Hub data set name
-               split: str = 'train', text_field: str = 'text', fractions: tuple = (0.9, 0.05, 0.05)):
+
+def load_texts(
+    source: str | Path,  # 'shakespeare', a local file/folder, or a Hub data set name
+    split: str = 'train',  # 'train', 'valid' or 'test'
+    text_field: str = 'text',  # the column holding the text (Hub data sets, JSON lines)
+    fractions: tuple = (0.9, 0.05, 0.05),  # train/valid/test shares of a source with no splits
+):
     "A `datasets.Dataset` with a `text` column: the `split` of `source`."
     import datasets
-    if split not in ('train', 'valid', 'test'): raise ValueError(f"split={split!r} must be 'train', 'valid' or 'test'")
+
+    if split not in ('train', 'valid', 'test'):
+        raise ValueError(f"split={split!r} must be 'train', 'valid' or 'test'")
     if str(source) == 'shakespeare':
         works = shakespeare_split(split)
         return datasets.Dataset.from_dict({'work': list(works), 'text': list(works.values())})
@@ -63,80 +87,139 @@ def load_texts(source: str|Path, # 'shakespeare', a local file/folder, or a Hub 
         if all(os.path.getsize(f) == 0 for f in files):
             raise ValueError(f"data path {str(path)!r} contains no text (empty)")
         kw = dict(sample_by='paragraph') if kind == 'text' else {}
-        try: ds = datasets.load_dataset(kind, data_files=files, split='train', **kw)
-        except ValueError as e: raise ValueError(f"data path {str(path)!r} contains no text ({e})") from None  # empty files
+        try:
+            ds = datasets.load_dataset(kind, data_files=files, split='train', **kw)
+        # empty files
+        except ValueError as e:
+            raise ValueError(f"data path {str(path)!r} contains no text ({e})") from None
         except datasets.exceptions.DatasetGenerationError as e:  # not what its suffix says
             cause = e.__cause__ or e
             why = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
             where = repr(str(path))
             raise ValueError(f"data path {where} could not be read as {kind} ({why})") from None
-        if text_field not in ds.column_names: raise ValueError(f"{str(path)!r} has no field {text_field!r} (fields: {ds.column_names})")
+        if text_field not in ds.column_names:
+            raise ValueError(
+                f"{str(path)!r} has no field {text_field!r} (fields: {ds.column_names})"
+            )
         ds = ds.rename_column(text_field, 'text') if text_field != 'text' else ds
         ds = ds.filter(lambda r: bool(r['text'] and r['text'].strip()))
-        if len(ds) == 0: raise ValueError(f"data path {str(path)!r} contains no text")
+        if len(ds) == 0:
+            raise ValueError(f"data path {str(path)!r} contains no text")
         a, b = int(len(ds) * fractions[0]), int(len(ds) * (fractions[0] + fractions[1]))
         if not 0 < a < b < len(ds):
             unit = ('paragraph' if kind == 'text' else 'row') + ('s' if len(ds) != 1 else '')
-            raise ValueError(f"data path {str(path)!r} holds {len(ds)} {unit} of text, too few "
-                             f"to cut into train, valid and test splits (fractions {fractions}); "
-                             f"give it at least 20 {unit.rstrip('s')}s")
+            raise ValueError(
+                f"data path {str(path)!r} holds {len(ds)} {unit} of text, too few "
+                f"to cut into train, valid and test splits (fractions {fractions}); "
+                f"give it at least 20 {unit.rstrip('s')}s"
+            )
         return ds.select(range(*{'train': (0, a), 'valid': (a, b), 'test': (b, len(ds))}[split]))
-    if _looks_local(source): raise ValueError(f"data path {str(source)!r} does not exist")
-    return _load_hub(str(source), split).rename_column(text_field, 'text') if text_field != 'text' else _load_hub(str(source), split)
+    if _looks_local(source):
+        raise ValueError(f"data path {str(source)!r} does not exist")
+    return (
+        _load_hub(str(source), split).rename_column(text_field, 'text')
+        if text_field != 'text'
+        else _load_hub(str(source), split)
+    )
+
 
 def _looks_local(source) -> bool:
     "A path, never a Hub name ('name', 'org/name'): starts with . / ~, has a suffix or separators."
     s = str(source)
     first = s.split('/')[0]
-    return (s.startswith(('.', '/', '~')) or bool(Path(s).suffix) or s.count('/') > 1 or '\\' in s
-            or os.sep in s and os.sep != '/' or '/' in s and Path(first).is_dir())
+    return (
+        s.startswith(('.', '/', '~'))
+        or bool(Path(s).suffix)
+        or s.count('/') > 1
+        or '\\' in s
+        or os.sep in s
+        and os.sep != '/'
+        or '/' in s
+        and Path(first).is_dir()
+    )
+
 
 def _load_hub(name: str, split: str):
-    "`load_dataset(name, split)` with our split names; a clear error when it cannot be reached (offline)."
+    "`load_dataset(name, split)` with our split names; a clear error when offline."
     import datasets
-    try: return datasets.load_dataset(name, split={'valid': 'validation'}.get(split, split))
+
+    try:
+        return datasets.load_dataset(name, split={'valid': 'validation'}.get(split, split))
     except Exception as e:  # datasets raises several types for a missing network or an unknown name
         first = str(e).strip().splitlines()[0] if str(e).strip() else ''
         why = f"{type(e).__name__}: {first}"
-        raise ValueError(f"{name!r} is no local file or folder, and the Hub data set {name!r} "
-                         f"could not be loaded (split {split!r}): {why}. Offline, pass a local "
-                         f".txt/.jsonl/.parquet file or folder instead") from None
+        raise ValueError(
+            f"{name!r} is no local file or folder, and the Hub data set {name!r} "
+            f"could not be loaded (split {split!r}): {why}. Offline, pass a local "
+            f".txt/.jsonl/.parquet file or folder instead"
+        ) from None
 
 # %% ../nbs/70_data.ipynb #3972042b
 SPECIAL_TOKENS = dict(bos_token='<bos>', eos_token='<eos>', pad_token='<pad>', mask_token='<mask>')
 
-def train_tokenizer(texts, # iterable of strings
-                    vocab_size: int = 4096, min_frequency: int = 2):
+
+def train_tokenizer(
+    texts,  # iterable of strings
+    vocab_size: int = 4096,  # tokens, special ones included
+    min_frequency: int = 2,  # a pair merged must occur at least this often
+):
     "Train a byte-level BPE with BOS/EOS/PAD/MASK and return it as a `PreTrainedTokenizerFast`."
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
     from transformers import PreTrainedTokenizerFast
+
     check_int('vocab_size', vocab_size, 256 + len(SPECIAL_TOKENS))
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS.values()),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.pre_tokenizer, tok.decoder = (
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        decoders.ByteLevel(),
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)
 
-def load_tokenizer(path: str|Path):
+
+def load_tokenizer(
+    path: str | Path,  # a folder written by `save_pretrained` (or a Hub name)
+):
     "Any HF tokenizer directory; a mask token is added if it has none."
     from transformers import AutoTokenizer
-    if not Path(path).exists(): raise ValueError(f"tokenizer path {str(path)!r} does not exist")
+
+    if not Path(path).exists():
+        raise ValueError(f"tokenizer path {str(path)!r} does not exist")
     tok = AutoTokenizer.from_pretrained(str(path))
-    if tok.mask_token is None: tok.add_special_tokens({'mask_token': '<mask>'})
+    if tok.mask_token is None:
+        tok.add_special_tokens({'mask_token': '<mask>'})
     return tok
 
 # %% ../nbs/70_data.ipynb #50197665
-def pack(token_lists, # iterable of lists of token ids, one per document
-         seq_len: int, bos_id: int, eos_id: int) -> Tensor: # [N, seq_len] int64
+def pack(
+    token_lists,  # iterable of lists of token ids, one per document
+    seq_len: int,  # tokens per row
+    bos_id: int,  # put before every document
+    eos_id: int,  # put after every document
+) -> Tensor:  # [N, seq_len] int64
     "Concatenate `[bos] + ids + [eos]` over documents and cut into rows of `seq_len` tokens."
     check_int('seq_len', seq_len, 2)
     flat = [t for ids in token_lists for t in [bos_id, *ids, eos_id]]
     n = len(flat) // seq_len
-    if n == 0: raise ValueError(f"the data has {len(flat)} tokens, fewer than one sequence of seq_len={seq_len}")
-    return torch.tensor(flat[:n * seq_len], dtype=torch.long).view(n, seq_len)
+    if n == 0:
+        raise ValueError(
+            f"the data has {len(flat)} tokens, fewer than one sequence of seq_len={seq_len}"
+        )
+    return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
-def tokenize_and_pack(texts, tokenizer, seq_len: int) -> Tensor:
+
+def tokenize_and_pack(
+    texts,  # iterable of strings
+    tokenizer,  # with bos_token_id and eos_token_id
+    seq_len: int,  # tokens per row
+) -> Tensor:  # [N, seq_len] int64
     "Tokenize every text (no special tokens added by the tokenizer) and `pack` them."
     ids = tokenizer(list(texts), add_special_tokens=False)['input_ids']
     return pack(ids, seq_len, tokenizer.bos_token_id, tokenizer.eos_token_id)
@@ -145,17 +228,25 @@ def tokenize_and_pack(texts, tokenizer, seq_len: int) -> Tensor:
 @dataclass
 class PairedConfig:
     "How the paired evaluation sets are cut."
-    n_passages: int = 50 # passages per task
-    n_words: int = 40 # words per passage
-    span_frac: float = 0.25 # infilling: share of the words removed from the middle
-    repair_frac: float = 0.10 # repair: share of the words replaced at random
-    seed: int = 0
-    def __post_init__(self):
-        check_int('n_passages', self.n_passages, 1); check_int('n_words', self.n_words, 4)
-        check_range('span_frac', self.span_frac, 0, 1, True, True); check_range('repair_frac', self.repair_frac, 0, 1, True)
 
-def paired_examples(works: dict[str, str], cfg: PairedConfig = PairedConfig()) -> list[dict]:
-    "Infilling, repair and continuation pairs from `works` ({name: text}), deterministic in `cfg.seed`."
+    n_passages: int = 50  # passages per task
+    n_words: int = 40  # words per passage
+    span_frac: float = 0.25  # infilling: share of the words removed from the middle
+    repair_frac: float = 0.10  # repair: share of the words replaced at random
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int('n_passages', self.n_passages, 1)
+        check_int('n_words', self.n_words, 4)
+        check_range('span_frac', self.span_frac, 0, 1, True, True)
+        check_range('repair_frac', self.repair_frac, 0, 1, True)
+
+
+def paired_examples(
+    works: dict[str, str],  # {name: text}
+    cfg: PairedConfig = PairedConfig(),  # passages per task, words per passage, seed
+) -> list[dict]:
+    "Infilling, repair and continuation pairs from `works` ({name: text}), fixed by `cfg.seed`."
     rng = random.Random(cfg.seed)
     words = {w: t.split() for w, t in works.items()}
     pool = sorted({x for ws in words.values() for x in ws})
@@ -163,36 +254,66 @@ def paired_examples(works: dict[str, str], cfg: PairedConfig = PairedConfig()) -
     rows = []
     for task in ('infilling', 'repair', 'continuation'):
         for _ in range(cfg.n_passages):
-            work = rng.choice(names); start = rng.randrange(len(words[work]) - cfg.n_words)
-            p = words[work][start:start + cfg.n_words]; meta = dict(work=work, start=start, n_words=cfg.n_words, seed=cfg.seed)
+            work = rng.choice(names)
+            start = rng.randrange(len(words[work]) - cfg.n_words)
+            p = words[work][start : start + cfg.n_words]
+            meta = dict(work=work, start=start, n_words=cfg.n_words, seed=cfg.seed)
             if task == 'infilling':
-                k = max(1, round(cfg.span_frac * len(p))); a = (len(p) - k) // 2
-                rows.append(dict(task=task, source=' '.join(p[:a] + ['____'] + p[a + k:]), target=' '.join(p[a:a + k]), **meta, span=[a, a + k]))
+                k = max(1, round(cfg.span_frac * len(p)))
+                a = (len(p) - k) // 2
+                rows.append(
+                    dict(
+                        task=task,
+                        source=' '.join(p[:a] + ['____'] + p[a + k :]),
+                        target=' '.join(p[a : a + k]),
+                        **meta,
+                        span=[a, a + k],
+                    )
+                )
             elif task == 'repair':
                 idx = sorted(rng.sample(range(len(p)), max(1, round(cfg.repair_frac * len(p)))))
                 bad = list(p)
-                for i in idx: bad[i] = rng.choice(pool)
-                rows.append(dict(task=task, source=' '.join(bad), target=' '.join(p), **meta, replaced=idx))
+                for i in idx:
+                    bad[i] = rng.choice(pool)
+                rows.append(
+                    dict(task=task, source=' '.join(bad), target=' '.join(p), **meta, replaced=idx)
+                )
             else:
                 h = len(p) // 2
                 rows.append(dict(task=task, source=' '.join(p[:h]), target=' '.join(p[h:]), **meta))
     return rows
 
-def write_jsonl(rows: list[dict], path: str|Path) -> Path:
+
+def write_jsonl(
+    rows: list[dict],  # one JSON object per row
+    path: str | Path,  # the file to write
+) -> Path:
     "Write rows as JSON lines, atomically (temp file, then rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp'); tmp.write_text(''.join(json.dumps(r) + '\n' for r in rows)); os.replace(tmp, path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    os.replace(tmp, path)
     return path
 
-def load_paired(source: str|Path, # JSON lines written by `write_jsonl`, or a Hub data set name
-                task: str|None = None, # keep one task of a local file
-                split: str = 'test', source_field: str = 'source', target_field: str = 'target'): # for Hub data sets
-    "Paired examples with `source`/`target` columns through `datasets` (e.g. a summarisation set: 'article', 'highlights')."
+
+def load_paired(
+    source: str | Path,  # JSON lines written by `write_jsonl`, or a Hub data set name
+    task: str | None = None,  # keep one task of a local file
+    split: str = 'test',  # the split of a Hub data set
+    source_field: str = 'source',  # the source column of a Hub data set
+    target_field: str = 'target',  # the target column of a Hub data set
+):
+    "Paired examples with `source`/`target` columns from a `datasets` set (e.g. summaries)."
     import datasets
+
     if Path(source).exists():
         ds = datasets.load_dataset('json', data_files=str(source), split='train')
         return ds if task is None else ds.filter(lambda r: r['task'] == task)
-    if _looks_local(source): raise ValueError(f"paired data {str(source)!r} does not exist")
+    if _looks_local(source):
+        raise ValueError(f"paired data {str(source)!r} does not exist")
     ds = _load_hub(str(source), split)
-    ds = ds.rename_columns({k: v for k, v in ((source_field, 'source'), (target_field, 'target')) if k != v})
+    ds = ds.rename_columns(
+        {k: v for k, v in ((source_field, 'source'), (target_field, 'target')) if k != v}
+    )
     return ds.add_column('task', [str(source)] * len(ds))
