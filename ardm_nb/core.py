@@ -17,48 +17,75 @@ __all__ = ['check_range', 'check_int', 'check_same_shape', 'check_writable_dir',
 def _fmt_range(lo, hi, lo_open, hi_open):
     return f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
 
-def check_range(name: str, # the argument's name, as the user wrote it
-                value, # the value given
-                lo=-math.inf, hi=math.inf, # bounds of the allowed interval
-                lo_open=False, hi_open=False): # exclude `lo` / `hi` themselves
+
+def check_range(
+    name: str,  # the argument's name, as the user wrote it
+    value,  # the value given
+    lo=-math.inf,  # lower bound of the allowed interval
+    hi=math.inf,  # upper bound of the allowed interval
+    lo_open=False,  # exclude `lo` itself
+    hi_open=False,  # exclude `hi` itself
+):
     "Raise `ValueError` unless `lo <= value <= hi` (strict where open); return `value`."
     ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     if not ok or value != value:  # NaN fails every comparison
-        raise ValueError(f"{name}={value!r} is outside the allowed range {_fmt_range(lo, hi, lo_open or lo == -math.inf, hi_open or hi == math.inf)}")
+        allowed = _fmt_range(lo, hi, lo_open or lo == -math.inf, hi_open or hi == math.inf)
+        raise ValueError(f"{name}={value!r} is outside the allowed range {allowed}")
     return value
 
 # %% ../nbs/00_core.ipynb #3eec294c
-def check_int(name: str, value, lo=-math.inf, hi=math.inf):
+def check_int(
+    name: str,  # the argument's name, as the user wrote it
+    value,  # the value given
+    lo=-math.inf,  # lower bound of the allowed interval
+    hi=math.inf,  # upper bound of the allowed interval
+) -> int:  # `value` as `int`
     "Raise `ValueError` unless `value` is an integer in `[lo, hi]`; return it as `int`."
-    try: v = operator.index(value)  # ints, numpy ints and integer 0-d tensors; not floats
-    except TypeError: v = None
+    try:
+        v = operator.index(value)  # ints, numpy ints and integer 0-d tensors; not floats
+    except TypeError:
+        v = None
     if v is None or isinstance(value, bool):
-        raise ValueError(f"{name}={value!r} must be an integer in {_fmt_range(lo, hi, lo == -math.inf, hi == math.inf)}")
+        allowed = _fmt_range(lo, hi, lo == -math.inf, hi == math.inf)
+        raise ValueError(f"{name}={value!r} must be an integer in {allowed}")
     return check_range(name, v, lo, hi)
 
 # %% ../nbs/00_core.ipynb #f5bc5859
-def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor):
+def check_same_shape(
+    name_a: str,  # the first tensor's name, for the message
+    a: Tensor,  # the first tensor
+    name_b: str,  # the second tensor's name, for the message
+    b: Tensor,  # the second tensor
+):
     "Raise `ValueError` unless tensors `a` and `b` have the same shape."
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}; they must match")
+        raise ValueError(
+            f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}; "
+            "they must match"
+        )
 
 # %% ../nbs/00_core.ipynb #397f80bf
 def _probe_writable(folder: Path) -> str|None:
     "None if a folder can be created (and is removed again) inside `folder`, else the reason."
     import shutil, tempfile
-    try: probe = tempfile.mkdtemp(prefix='.ardm-probe-', dir=folder)
-    except OSError as e: return e.strerror or str(e)
+    try:
+        probe = tempfile.mkdtemp(prefix='.ardm-probe-', dir=folder)
+    except OSError as e:
+        return e.strerror or str(e)
     shutil.rmtree(probe, ignore_errors=True)
     return None
 
-def check_writable_dir(name: str, # the option's name as the user wrote it, e.g. '--out'
-                       path) -> Path: # a folder that exists or may be created
+def check_writable_dir(
+    name: str,  # the option's name as the user wrote it, e.g. '--out'
+    path,  # a folder that exists or may be created
+) -> Path:
     "`path` as a `Path` if it is, or can be created as, a writable folder; else `ValueError`."
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"{name} {str(path)!r} is a file, not a folder")
     parent = path
-    while not parent.exists(): parent = parent.parent
+    while not parent.exists():
+        parent = parent.parent
     if not parent.is_dir():
         raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
     why = _probe_writable(parent)
@@ -66,8 +93,10 @@ def check_writable_dir(name: str, # the option's name as the user wrote it, e.g.
         raise ValueError(f"{name} {str(path)!r}: cannot write in {str(parent)!r} ({why})")
     return path
 
-def check_writable_file(name: str, # the option's name as the user wrote it, e.g. '--trace'
-                        path) -> Path: # a file to be written (its folder must exist)
+def check_writable_file(
+    name: str,  # the option's name as the user wrote it, e.g. '--trace'
+    path,  # a file to be written (its folder must exist)
+) -> Path:
     "`path` as a `Path` if a file can be written there; else `ValueError`. Writes nothing."
     path = Path(path).expanduser()
     if path.is_dir():
@@ -81,12 +110,14 @@ def check_writable_file(name: str, # the option's name as the user wrote it, e.g
     return path
 
 # %% ../nbs/00_core.ipynb #9bf65ab6
-def check_token_ids(name: str, # the argument's name, e.g. 'prompt_ids'
-                    ids, # the value given: should be an integer tensor
-                    vocab_size: int, # ids must lie in [0, vocab_size)
-                    ndim: int = 2, # the rank required, e.g. 2 for [B, P]
-                    forbidden: int|None = None, # an id that must not occur (e.g. MASK in a prompt)
-                    why: str = '') -> Tensor: # the reason `forbidden` is refused, for the message
+def check_token_ids(
+    name: str,  # the argument's name, e.g. 'prompt_ids'
+    ids,  # the value given: should be an integer tensor
+    vocab_size: int,  # ids must lie in [0, vocab_size)
+    ndim: int = 2,  # the rank required, e.g. 2 for [B, P]
+    forbidden: int | None = None,  # an id that must not occur (e.g. MASK in a prompt)
+    why: str = '',  # the reason `forbidden` is refused, for the message
+) -> Tensor:
     "`ids` if it is an integer tensor of rank `ndim` within the vocabulary; else an error."
     dims = '[' + ', '.join('BPXYZ'[:ndim]) + ']' if ndim <= 5 else f'{ndim}-D'
     if not isinstance(ids, Tensor):
@@ -106,21 +137,43 @@ def check_token_ids(name: str, # the argument's name, e.g. 'prompt_ids'
     return ids
 
 # %% ../nbs/00_core.ipynb #8ffb6d3d
-def positions(n: int, # sequence length
-              device=None, dtype=torch.float32) -> Tensor:
+def positions(
+    n: int,  # sequence length
+    device=None,  # where the tensor lives (default: torch's default device)
+    dtype=torch.float32,  # its floating-point type
+) -> Tensor:
     "Positions `0..n-1` as a float tensor [n]."
     return torch.arange(check_int('n', n, 1), device=device, dtype=dtype)
 
 # %% ../nbs/00_core.ipynb #9a905c85
-def heatmap(ax, values, # [steps, n] values to show
-            title: str = '', first_step: int = 1, vmin=0.0, vmax=1.0, cmap='viridis', label='value'):
+def heatmap(
+    ax,  # matplotlib axes to draw on
+    values,  # [steps, n] values to show
+    title: str = '',  # the axes' title
+    first_step: int = 1,  # the step number of the first row
+    vmin=0.0,  # value at the bottom of the colour scale
+    vmax=1.0,  # value at the top of the colour scale
+    cmap='viridis',  # matplotlib colour map
+    label='value',  # the colour bar's label
+):
     "Draw `values` [steps, n] on matplotlib axes `ax`: position across, step down."
     values = torch.as_tensor(values, dtype=torch.float32).detach().cpu()
     S, n = values.shape
-    im = ax.imshow(values.numpy(), aspect='auto', cmap=cmap, vmin=vmin, vmax=vmax, interpolation='nearest',
-                   extent=(-0.5, n - 0.5, first_step + S - 0.5, first_step - 0.5))
-    ax.set_xlabel('position $i$'); ax.set_ylabel('step $t$'); ax.set_title(title)
+    im = ax.imshow(
+        values.numpy(),
+        aspect='auto',
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation='nearest',
+        extent=(-0.5, n - 0.5, first_step + S - 0.5, first_step - 0.5),
+    )
+    ax.set_xlabel('position $i$')
+    ax.set_ylabel('step $t$')
+    ax.set_title(title)
     from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.figure.colorbar(im, ax=ax, label=label, fraction=0.046)
     return im
