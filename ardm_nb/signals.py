@@ -15,7 +15,8 @@ __all__ = ['LOG_FLOOR', 'MARGIN_CAP', 'entropy', 'margin', 'confidence_change', 
            'log_prob_of', 'signals_from_stats', 'uncertainty_signals', 'zscore', 'RunningNorm']
 
 # %% ../nbs/10_signals.ipynb #6b4472d2
-LOG_FLOOR = math.log(torch.finfo(torch.float32).tiny)  # ~ -87.34: log-probs below this count as underflow
+# ~ -87.34: log-probs below this count as underflow
+LOG_FLOOR = math.log(torch.finfo(torch.float32).tiny)
 MARGIN_CAP = 1e6  # margin when the runner-up logit is -inf (a single allowed token)
 
 def _log_probs(logits: Tensor, temperature: float) -> Tensor:
@@ -32,18 +33,22 @@ def entropy(logits: Tensor, # [..., V] logits
     return -torch.xlogy(logp.exp(), logp.exp()).sum(-1)
 
 # %% ../nbs/10_signals.ipynb #123370d5
-def margin(logits: Tensor # [..., V] logits, V >= 2
-          ) -> Tensor: # [...] top-1 minus top-2 logit, >= 0
+def margin(
+    logits: Tensor,  # [..., V] logits, V >= 2
+) -> Tensor:  # [...] top-1 minus top-2 logit, >= 0
     "Top-1 minus top-2 logit over the last dim (capped at `MARGIN_CAP` when the runner-up is -inf)."
-    if logits.shape[-1] < 2: raise ValueError(f"margin needs a vocabulary of at least 2 entries, got {logits.shape[-1]}")
+    if logits.shape[-1] < 2:
+        raise ValueError(f"margin needs a vocabulary of at least 2 entries, got {logits.shape[-1]}")
     top = logits.float().topk(2, dim=-1).values
     return (top[..., 0] - top[..., 1]).nan_to_num(nan=0.0, posinf=MARGIN_CAP).clamp(0, MARGIN_CAP)
 
 # %% ../nbs/10_signals.ipynb #285e8e12
-def confidence_change(logits: Tensor, # [..., V] logits at step t
-                      prev_logits: Tensor, # [..., V] logits at step t-1
-                      tokens: Tensor|None = None, # [...] token ids y~; default: argmax of `prev_logits`
-                      temperature: float = 1.0) -> Tensor: # [...] log q_t(y~) - log q_{t-1}(y~)
+def confidence_change(
+    logits: Tensor,  # [..., V] logits at step t
+    prev_logits: Tensor,  # [..., V] logits at step t-1
+    tokens: Tensor | None = None,  # [...] token ids y~; default: argmax of `prev_logits`
+    temperature: float = 1.0,  # calibration temperature tau_logit > 0
+) -> Tensor:  # [...] log q_t(y~) - log q_{t-1}(y~)
     "Change of the log-probability of the tracked token `y~` from step t-1 to step t."
     check_same_shape('logits', logits, 'prev_logits', prev_logits)
     y = prev_logits.argmax(-1) if tokens is None else tokens
@@ -53,104 +58,172 @@ def confidence_change(logits: Tensor, # [..., V] logits at step t
 # %% ../nbs/10_signals.ipynb #dd8c8596
 class Signals(NamedTuple):
     "The uncertainty signals of every position, each [...] float32."
-    entropy: Tensor
-    margin: Tensor
-    confidence_change: Tensor
+    entropy: Tensor  # [...] entropy of softmax(logits / temperature), nats
+    margin: Tensor  # [...] top-1 minus top-2 logit, >= 0
+    confidence_change: Tensor  # [...] log q_t(y~) - log q_{t-1}(y~) of the tracked token
 
 # %% ../nbs/10_signals.ipynb #a8621454
 class LogitStats(NamedTuple):
     "One pass over rows of logits: enough for the three signals and for the acceptance test."
-    lse: Tensor # [...] log-sum-exp of logits / temperature
-    entropy: Tensor # [...] entropy of softmax(logits / temperature), nats
-    top_values: Tensor # [..., 2] the two largest logits / temperature
-    top_ids: Tensor # [..., 2] their token ids
-    log_norm: Tensor # [...] lse minus the largest logit / temperature, kept apart: added to a large logit it would round away
 
-def top2(c: Tensor, # [R, V] rows
-         width: int = 64) -> tuple[Tensor, Tensor]: # values [R, 2] (descending), ids [R, 2]
-    "The two largest entries of each row and their ids (the first id of the largest, as `argmax`): the best two groups of `width`, then top-2 inside them."
-    R, V = c.shape; G = V // width
-    if G < 2: return _first_max(c, *c.topk(2, -1))
-    gi = c[:, :G * width].view(R, G, width).amax(-1).topk(2, -1).indices  # [R, 2]: a plain max per group is one fast pass
+    lse: Tensor  # [...] log-sum-exp of logits / temperature
+    entropy: Tensor  # [...] entropy of softmax(logits / temperature), nats
+    top_values: Tensor  # [..., 2] the two largest logits / temperature
+    top_ids: Tensor  # [..., 2] their token ids
+    # kept apart from the largest logit: added to a large logit it would round away
+    log_norm: Tensor  # [...] lse minus the largest logit / temperature
+
+
+def top2(
+    c: Tensor,  # [R, V] rows
+    width: int = 64,  # entries per group: the row's maxima are looked for group by group
+) -> tuple[Tensor, Tensor]:  # values [R, 2] (descending), ids [R, 2]
+    "The two largest entries of each row and their ids (the first id of the largest first)."
+    R, V = c.shape
+    G = V // width
+    if G < 2:
+        return _first_max(c, *c.topk(2, -1))
+    # [R, 2]: a plain max per group is one fast pass
+    gi = c[:, : G * width].view(R, G, width).amax(-1).topk(2, -1).indices
     ids = (gi[..., None] * width + torch.arange(width, device=c.device)).view(R, 2 * width)
-    tv, j = c.gather(1, ids).topk(2, -1); ti = ids.gather(1, j)
+    tv, j = c.gather(1, ids).topk(2, -1)
+    ti = ids.gather(1, j)
     if G * width < V:  # the last V mod width entries form no whole group: merge their own top-2
-        tt = c[:, G * width:].topk(min(2, V - G * width), -1)
-        tv, j = torch.cat([tv, tt.values], 1).topk(2, -1); ti = torch.cat([ti, tt.indices + G * width], 1).gather(1, j)
+        tt = c[:, G * width :].topk(min(2, V - G * width), -1)
+        tv, j = torch.cat([tv, tt.values], 1).topk(2, -1)
+        ti = torch.cat([ti, tt.indices + G * width], 1).gather(1, j)
     return _first_max(c, tv, ti)
 
+
 def _first_max(c: Tensor, tv: Tensor, ti: Tensor) -> tuple[Tensor, Tensor]:
-    "Where the two largest tie, make the first id the row's first maximal entry (`topk` leaves the order of ties open)."
+    "Where the two largest tie, put the row's first maximal entry first (`topk` leaves it open)."
     tie = tv[:, 0] == tv[:, 1]
     if tie.any():
         f, a, b = c[tie].argmax(-1), ti[tie, 0], ti[tie, 1]
         ti[tie] = torch.stack([f, torch.where(a != f, a, b)], -1)
     return tv, ti
 
+
 _LOG2E = 1 / math.log(2)
 
-def logit_stats(logits: Tensor, # [..., V] logits
-                temperature: float = 1.0, chunk_bytes: int = 2**20,
-                name: str = 'logits') -> LogitStats: # the argument's name, for the error message
+
+def logit_stats(
+    logits: Tensor,  # [..., V] logits
+    temperature: float = 1.0,  # calibration temperature tau_logit > 0
+    chunk_bytes: int = 2**20,  # rows are processed in chunks of about this size
+    name: str = 'logits',  # the argument's name, for the error message
+) -> LogitStats:
     "Log-sum-exp, entropy and top-2 of `softmax(logits / temperature)`, one chunked pass."
     check_range('temperature', temperature, 0, lo_open=True)
-    if logits.shape[-1] < 2: raise ValueError(f"signals need a vocabulary of at least 2 entries, got {logits.shape[-1]}")
+    if logits.shape[-1] < 2:
+        raise ValueError(f"signals need a vocabulary of at least 2 entries, got {logits.shape[-1]}")
     lead, V = logits.shape[:-1], logits.shape[-1]
-    z = logits.reshape(-1, V); N = z.shape[0]
-    tv, ti = top2(z); tv = tv.float() / temperature  # dividing by tau > 0 keeps the order
-    bad = ~(tv[:, 0] < math.inf)  # NaN or +inf is a row's maximum (-inf, a forbidden token, is fine)
+    z = logits.reshape(-1, V)
+    N = z.shape[0]
+    tv, ti = top2(z)
+    tv = tv.float() / temperature  # dividing by tau > 0 keeps the order
+    # NaN or +inf is a row's maximum (-inf, a forbidden token, is fine)
+    bad = ~(tv[:, 0] < math.inf)
     if bool(bad.any()):
-        raise ValueError(f"{name} contains NaN or +inf (first in row {int(bad.nonzero()[0])} of {N}); the signals "
-                         f"need finite logits (-inf, a forbidden token, is allowed)")
+        first = int(bad.nonzero()[0])
+        raise ValueError(
+            f"{name} contains NaN or +inf (first in row {first} of {N}); the signals "
+            f"need finite logits (-inf, a forbidden token, is allowed)"
+        )
     m = tv[:, :1]
     tot, S = tv.new_empty(N), tv.new_empty(N)  # per row: sum e^d and sum e^d d
     rows = max(1, min(N, chunk_bytes // (4 * V)))
     dbuf, ebuf = tv.new_empty(rows, V), tv.new_empty(rows, V)  # reused by every chunk
     for s in range(0, N, rows):
-        c, sl = z[s:s + rows], slice(s, s + rows); n = len(c); d, e, ms = dbuf[:n], ebuf[:n], m[sl]
-        if temperature != 1.0 or c.dtype != torch.float32: c = torch.div(c, temperature, out=d)
-        torch.maximum(c, ms - 1e4, out=d)  # floored at max - 1e4: exp is 0 there either way, and 0 * d stays 0 (no 0 * -inf)
-        d.sub_(ms).mul_(_LOG2E)  # d = (c - max) log2(e), exactly 0 at the max (so every d e^d <= 0 and H >= 0); exp2 is ~3x faster than exp
-        torch.exp2(d, out=e); torch.sum(e, -1, out=tot[sl]); torch.sum(d.mul_(e), -1, out=S[sl])
+        c, sl = z[s : s + rows], slice(s, s + rows)
+        n = len(c)
+        d, e, ms = dbuf[:n], ebuf[:n], m[sl]
+        if temperature != 1.0 or c.dtype != torch.float32:
+            c = torch.div(c, temperature, out=d)
+        # floored at max - 1e4: exp is 0 there either way, and 0 * d stays 0 (no 0 * -inf)
+        torch.maximum(c, ms - 1e4, out=d)
+        # d = (c - max) log2(e), exactly 0 at the max (so every d e^d <= 0 and H >= 0);
+        # exp2 is ~3x faster than exp
+        d.sub_(ms).mul_(_LOG2E)
+        torch.exp2(d, out=e)
+        torch.sum(e, -1, out=tot[sl])
+        torch.sum(d.mul_(e), -1, out=S[sl])
     lt = tot.log()
-    return LogitStats((tv[:, 0] + lt).reshape(lead), (lt - S * math.log(2) / tot).reshape(lead), tv.reshape(*lead, 2), ti.reshape(*lead, 2),
-                      lt.reshape(lead))
+    return LogitStats(
+        (tv[:, 0] + lt).reshape(lead),
+        (lt - S * math.log(2) / tot).reshape(lead),
+        tv.reshape(*lead, 2),
+        ti.reshape(*lead, 2),
+        lt.reshape(lead),
+    )
 
-def log_prob_of(logits: Tensor, stats: LogitStats, ids: Tensor, temperature: float = 1.0) -> Tensor: # [...] log q(ids)
+
+def log_prob_of(
+    logits: Tensor,  # [..., V] the logits `stats` was computed from
+    stats: LogitStats,  # `logit_stats(logits, temperature)`
+    ids: Tensor,  # [...] token ids whose log-probability is wanted
+    temperature: float = 1.0,  # the temperature `stats` was computed with
+) -> Tensor:  # [...] log q(ids)
     "log softmax(logits / temperature) at `ids`, by a gather and the kept log-sum-exp."
     z = logits.gather(-1, ids[..., None]).squeeze(-1).float()
-    return ((z if temperature == 1.0 else z / temperature) - stats.top_values[..., 0]) - stats.log_norm  # exact near a large max
+    shifted = (z if temperature == 1.0 else z / temperature) - stats.top_values[..., 0]
+    return shifted - stats.log_norm  # exact near a large max
 
-def signals_from_stats(stats: LogitStats, temperature: float = 1.0,
-                       now: Tensor|None = None, # [...] log q_t of the tracked token
-                       prev: Tensor|None = None # [...] log q_{t-1} of the tracked token (None at t = 1: dl = 0)
-                      ) -> Signals:
-    "`Signals` from `logit_stats`, with the same definitions (and the same caps) as `uncertainty_signals`."
-    M = ((stats.top_values[..., 0] - stats.top_values[..., 1]) * temperature).nan_to_num(nan=0.0, posinf=MARGIN_CAP).clamp(0, MARGIN_CAP)
-    dl = torch.zeros_like(stats.lse) if prev is None else now.clamp_min(LOG_FLOOR) - prev.clamp_min(LOG_FLOOR)
+
+def signals_from_stats(
+    stats: LogitStats,  # `logit_stats` of the current logits
+    temperature: float = 1.0,  # the temperature `stats` was computed with
+    now: Tensor | None = None,  # [...] log q_t of the tracked token
+    prev: Tensor | None = None,  # [...] log q_{t-1} of the tracked token (None at t = 1: dl = 0)
+) -> Signals:
+    "`Signals` from `logit_stats`, with the definitions and caps of `uncertainty_signals`."
+    M = (
+        ((stats.top_values[..., 0] - stats.top_values[..., 1]) * temperature)
+        .nan_to_num(nan=0.0, posinf=MARGIN_CAP)
+        .clamp(0, MARGIN_CAP)
+    )
+    dl = (
+        torch.zeros_like(stats.lse)
+        if prev is None
+        else now.clamp_min(LOG_FLOOR) - prev.clamp_min(LOG_FLOOR)
+    )
     return Signals(stats.entropy, M, dl)
 
 # %% ../nbs/10_signals.ipynb #01d50f6e
-def uncertainty_signals(logits: Tensor, # [..., V] logits at step t
-                        prev_logits: Tensor|None = None, # [..., V] logits at step t-1; None at t = 1 (then dl = 0)
-                        tokens: Tensor|None = None, # [...] tracked tokens y~; default argmax of `prev_logits`
-                        temperature: float = 1.0, # calibration temperature tau_logit > 0
-                        chunk_bytes: int = 2**20) -> Signals: # rows are processed in chunks of about this size
-    "`Signals` (entropy, margin, confidence change) from one `logit_stats` pass over `logits` (and one over `prev_logits`)."
+def uncertainty_signals(
+    logits: Tensor,  # [..., V] logits at step t
+    prev_logits: Tensor | None = None,  # [..., V] logits at step t-1; None at t = 1 (then dl = 0)
+    tokens: Tensor | None = None,  # [...] tracked tokens y~; default argmax of `prev_logits`
+    temperature: float = 1.0,  # calibration temperature tau_logit > 0
+    chunk_bytes: int = 2**20,  # rows are processed in chunks of about this size
+) -> Signals:
+    "`Signals` (entropy, margin, confidence change) from one `logit_stats` pass per logits."
     check_range('temperature', temperature, 0, lo_open=True)
-    if prev_logits is not None: check_same_shape('logits', logits, 'prev_logits', prev_logits)
+    if prev_logits is not None:
+        check_same_shape('logits', logits, 'prev_logits', prev_logits)
     if tokens is not None and (tokens.shape != logits.shape[:-1] or tokens.dtype.is_floating_point):
-        raise ValueError(f"tokens must be integer ids of shape {tuple(logits.shape[:-1])} (the logits' without "
-                         f"the vocabulary), got {tokens.dtype} {tuple(tokens.shape)}")
+        raise ValueError(
+            f"tokens must be integer ids of shape {tuple(logits.shape[:-1])} (the logits' without "
+            f"the vocabulary), got {tokens.dtype} {tuple(tokens.shape)}"
+        )
     st = logit_stats(logits, temperature, chunk_bytes)
-    if prev_logits is None: return signals_from_stats(st, temperature)
+    if prev_logits is None:
+        return signals_from_stats(st, temperature)
     stp = logit_stats(prev_logits, temperature, chunk_bytes, 'prev_logits')
-    y = stp.top_ids[..., 0] if tokens is None else tokens  # the argmax of the raw logits: log-probs may round near-ties together
-    return signals_from_stats(st, temperature, log_prob_of(logits, st, y, temperature), log_prob_of(prev_logits, stp, y, temperature))
+    # the argmax of the raw logits: log-probs may round near-ties together
+    y = stp.top_ids[..., 0] if tokens is None else tokens
+    return signals_from_stats(
+        st,
+        temperature,
+        log_prob_of(logits, st, y, temperature),
+        log_prob_of(prev_logits, stp, y, temperature),
+    )
 
 # %% ../nbs/10_signals.ipynb #1df71cd8
-def zscore(x: Tensor, # [..., F] features
-           eps: float = 1e-6) -> Tensor:
+def zscore(
+    x: Tensor,  # [..., F] features
+    eps: float = 1e-6,  # added to the variance
+) -> Tensor:  # [..., F] z-scores
     "Z-score each feature (last dim) over all leading dims of `x`."
     flat = x.reshape(-1, x.shape[-1]).float()
     return (x - flat.mean(0)) / (flat.var(0, unbiased=False) + eps).sqrt()
@@ -158,26 +231,41 @@ def zscore(x: Tensor, # [..., F] features
 # %% ../nbs/10_signals.ipynb #bd01bbbd
 class RunningNorm(nn.Module):
     "EMA z-scoring of `num_features` signals; its state saves and restores with `state_dict`."
-    def __init__(self, num_features: int = 3, # signals in the last dim
-                 momentum: float = 0.05, # weight of a new batch in the running statistics
-                 eps: float = 1e-6, # added to the variance
-                 clip: float = 10.0): # z-scores are clipped to [-clip, clip]
+
+    def __init__(
+        self,
+        num_features: int = 3,  # signals in the last dim
+        momentum: float = 0.05,  # weight of a new batch in the running statistics
+        eps: float = 1e-6,  # added to the variance
+        clip: float = 10.0,  # z-scores are clipped to [-clip, clip]
+    ):
         super().__init__()
-        self.momentum, self.eps, self.clip = check_range('momentum', momentum, 0, 1, lo_open=True), eps, check_range('clip', clip, 0, lo_open=True)
-        self.register_buffer('mean', torch.zeros(num_features, dtype=torch.float64)); self.register_buffer('var', torch.ones(num_features, dtype=torch.float64))
+        self.momentum = check_range('momentum', momentum, 0, 1, lo_open=True)
+        self.eps = eps
+        self.clip = check_range('clip', clip, 0, lo_open=True)
+        self.register_buffer('mean', torch.zeros(num_features, dtype=torch.float64))
+        self.register_buffer('var', torch.ones(num_features, dtype=torch.float64))
         self.register_buffer('count', torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def update(self, x: Tensor): # [..., F]
+    def update(self, x: Tensor):  # [..., F]
         "Merge the statistics of batch `x` into the running mean and variance (in float64)."
         flat = x.reshape(-1, x.shape[-1]).double()
         bm, bv = flat.mean(0), flat.var(0, unbiased=False)
         m = 1.0 if self.count == 0 else self.momentum
         d = bm - self.mean
-        self.var.copy_((1 - m) * self.var + m * bv + m * (1 - m) * d ** 2)
-        self.mean.add_(m * d); self.count += 1  # mean + m (bm - mean): a constant input leaves the mean exactly put
+        self.var.copy_((1 - m) * self.var + m * bv + m * (1 - m) * d**2)
+        # mean + m (bm - mean): a constant input leaves the mean exactly put
+        self.mean.add_(m * d)
+        self.count += 1
 
-    def forward(self, x: Tensor, update: bool|None = None) -> Tensor: # update defaults to `self.training`
+    def forward(
+        self,
+        x: Tensor,  # [..., F] signals
+        update: bool | None = None,  # merge `x` into the statistics first (default: self.training)
+    ) -> Tensor:  # [..., F] z-scores, clipped
         "Z-score `x` [..., F] with the running statistics (updated first when `update`)."
-        if self.training if update is None else update: self.update(x)
-        return ((x.double() - self.mean) / (self.var + self.eps).sqrt()).clamp(-self.clip, self.clip).to(x.dtype)
+        if self.training if update is None else update:
+            self.update(x)
+        z = (x.double() - self.mean) / (self.var + self.eps).sqrt()
+        return z.clamp(-self.clip, self.clip).to(x.dtype)

@@ -1,4 +1,6 @@
-"Property tests of the uncertainty signals (entropy, margin, confidence change), their fused form, and RunningNorm."
+"""Property tests of the uncertainty signals (entropy, margin, confidence change), their fused form,
+and RunningNorm."""
+
 import io
 import math
 
@@ -6,9 +8,16 @@ import pytest
 import torch
 from hypothesis import example, given, settings, strategies as st
 
-from ardm_nb.signals import (MARGIN_CAP, RunningNorm, Signals, confidence_change, entropy, margin,
-                             uncertainty_signals)
-from ardm_strategies import (logit_rows, ref_confidence_change, ref_entropy, ref_margin, temperatures)
+from ardm_nb.signals import (
+    MARGIN_CAP,
+    RunningNorm,
+    Signals,
+    confidence_change,
+    entropy,
+    margin,
+    uncertainty_signals,
+)
+from ardm_strategies import logit_rows, ref_confidence_change, ref_entropy, ref_margin, temperatures
 
 FAST = settings(max_examples=50, deadline=None)
 
@@ -21,10 +30,13 @@ def _t(rows):  # nested lists -> float32 tensor
     return torch.tensor(rows, dtype=torch.float32)
 
 
-# --- worked examples --------------------------------------------------------------------------------------------
+# --- worked examples
+# --------------------------------------------------------------------------------------------
+
 
 def test_entropy_worked_examples():
-    # uniform over 2 -> log 2; one finite entry -> 0; probabilities (1/4, 3/4) -> -(1/4 log 1/4 + 3/4 log 3/4)
+    # uniform over 2 -> log 2; one finite entry -> 0; probabilities (1/4, 3/4) -> -(1/4 log 1/4 +
+    # 3/4 log 3/4)
     h34 = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
     z = _t([[0.0, 0.0], [0.0, float('-inf')], [0.0, math.log(3.0)]])
     torch.testing.assert_close(entropy(z), _t([math.log(2), 0.0, h34]))
@@ -40,14 +52,20 @@ def test_margin_worked_examples():
 
 
 def test_confidence_change_worked_example():
-    # step t-1: logits [log 3, 0] -> q = (3/4, 1/4), argmax 0; step t: [0, 0] -> q = (1/2, 1/2): dl = log(1/2) - log(3/4)
+    # step t-1: logits [log 3, 0] -> q = (3/4, 1/4), argmax 0; step t: [0, 0] -> q = (1/2, 1/2): dl
+    # = log(1/2) - log(3/4)
     prev, now = _t([[math.log(3.0), 0.0]]), _t([[0.0, 0.0]])
     expect = _t([math.log(2 / 3)])
     torch.testing.assert_close(confidence_change(now, prev), expect)
     torch.testing.assert_close(uncertainty_signals(now, prev).confidence_change, expect)
     # tracking token 1 instead: log(1/2) - log(1/4) = log 2
-    torch.testing.assert_close(confidence_change(now, prev, tokens=torch.tensor([1])), _t([math.log(2)]))
-    torch.testing.assert_close(uncertainty_signals(now, prev, tokens=torch.tensor([1])).confidence_change, _t([math.log(2)]))
+    torch.testing.assert_close(
+        confidence_change(now, prev, tokens=torch.tensor([1])), _t([math.log(2)])
+    )
+    torch.testing.assert_close(
+        uncertainty_signals(now, prev, tokens=torch.tensor([1])).confidence_change,
+        _t([math.log(2)]),
+    )
 
 
 def test_confidence_change_is_zero_without_previous_step():
@@ -63,7 +81,9 @@ def test_signals_keep_leading_shape():
     assert all(x.shape == (2, 5) and x.dtype == torch.float32 for x in s)
 
 
-# --- entropy and margin bounds ----------------------------------------------------------------------------------
+# --- entropy and margin bounds
+# ----------------------------------------------------------------------------------
+
 
 @FAST
 @given(z=logit_rows(), temperature=temperatures)
@@ -102,19 +122,30 @@ def test_margin_matches_float64_reference(z):
 def test_uncertainty_signals_agree_with_entropy_and_margin(z, temperature):
     s = uncertainty_signals(z, temperature=temperature)
     torch.testing.assert_close(s.entropy, entropy(z, temperature), atol=1e-5, rtol=1e-5)
-    # the fused margin may rescale by the temperature: allow float32 rounding relative to the logits' size
+    # the fused margin may rescale by the temperature: allow float32 rounding relative to the
+    # logits' size
     scale = float(z[torch.isfinite(z)].abs().max().clamp_min(1.0))
     torch.testing.assert_close(s.margin, margin(z), atol=1e-6 * scale, rtol=1e-6)
 
 
-# --- confidence change ------------------------------------------------------------------------------------------
+# --- confidence change
+# ------------------------------------------------------------------------------------------
+
 
 @st.composite
 def logit_pairs(draw, with_tokens=False):
     "Logits and previous logits of the same shape, and optionally tracked tokens."
     z = draw(logit_rows())
     zp = draw(logit_rows(shape=tuple(z.shape)))
-    y = torch.tensor(draw(st.lists(st.integers(0, z.shape[-1] - 1), min_size=z.shape[0], max_size=z.shape[0]))) if with_tokens else None
+    y = (
+        torch.tensor(
+            draw(
+                st.lists(st.integers(0, z.shape[-1] - 1), min_size=z.shape[0], max_size=z.shape[0])
+            )
+        )
+        if with_tokens
+        else None
+    )
     return z, zp, y
 
 
@@ -133,20 +164,30 @@ def test_uncertainty_signals_finite(pair, temperature, use_tokens):
 def test_confidence_change_matches_float64_reference(pair, use_tokens):
     z, zp, y = pair
     ys = y.tolist() if use_tokens else [None] * z.shape[0]
-    expect = torch.tensor([ref_confidence_change(a, b, t) for a, b, t in zip(z, zp, ys)], dtype=torch.float32)
-    torch.testing.assert_close(confidence_change(z, zp, y if use_tokens else None), expect, atol=1e-4, rtol=1e-5)
+    expect = torch.tensor(
+        [ref_confidence_change(a, b, t) for a, b, t in zip(z, zp, ys)], dtype=torch.float32
+    )
+    torch.testing.assert_close(
+        confidence_change(z, zp, y if use_tokens else None), expect, atol=1e-4, rtol=1e-5
+    )
 
 
 @FAST
 @given(pair=logit_pairs(with_tokens=True), temperature=temperatures)
 def test_fused_confidence_change_agrees_given_tokens(pair, temperature):
     z, zp, y = pair
-    torch.testing.assert_close(uncertainty_signals(z, zp, y, temperature=temperature).confidence_change,
-                               confidence_change(z, zp, y, temperature), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        uncertainty_signals(z, zp, y, temperature=temperature).confidence_change,
+        confidence_change(z, zp, y, temperature),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
-# Regression (fixed): the fused path once tracked the argmax of the *rounded* log-probs of step t-1, `confidence_change` the argmax
-# of the logits. Two previous logits 1 ulp apart round to the same log-prob, the fused path then tracks the first of them
+# Regression (fixed): the fused path once tracked the argmax of the *rounded* log-probs of step t-1,
+# `confidence_change` the argmax
+# of the logits. Two previous logits 1 ulp apart round to the same log-prob, the fused path then
+# tracks the first of them
 # and its dl differs from the reference by whole nats.
 NEAR_TIE_T1 = (_t([[0.0, -5.0, 0.0]]), _t([[0.0, 1e-9, -1.0]]), 1.0)
 NEAR_TIE_T3 = (_t([[5.0, 0.0, 0.0]]), _t([[1.0, 1.0000001, 0.0]]), 3.0)
@@ -158,32 +199,56 @@ NEAR_TIE_T3 = (_t([[5.0, 0.0, 0.0]]), _t([[1.0, 1.0000001, 0.0]]), 3.0)
 @given(pair=logit_pairs(), temperature=temperatures)
 def test_fused_confidence_change_agrees_tracking_argmax(pair, temperature):
     z, zp, _ = pair
-    torch.testing.assert_close(uncertainty_signals(z, zp, temperature=temperature).confidence_change,
-                               confidence_change(z, zp, temperature=temperature), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        uncertainty_signals(z, zp, temperature=temperature).confidence_change,
+        confidence_change(z, zp, temperature=temperature),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
 @FAST
 @given(z=logit_rows(), temperature=temperatures)
 def test_unchanged_logits_give_zero_confidence_change(z, temperature):
-    assert torch.equal(confidence_change(z, z.clone(), temperature=temperature), torch.zeros(z.shape[0]))
-    assert torch.equal(uncertainty_signals(z, z.clone(), temperature=temperature).confidence_change, torch.zeros(z.shape[0]))
+    assert torch.equal(
+        confidence_change(z, z.clone(), temperature=temperature), torch.zeros(z.shape[0])
+    )
+    assert torch.equal(
+        uncertainty_signals(z, z.clone(), temperature=temperature).confidence_change,
+        torch.zeros(z.shape[0]),
+    )
 
 
 @FAST
-@given(pair=logit_pairs(with_tokens=True), temperature=temperatures, rows_per_chunk=st.integers(1, 3))
+@given(
+    pair=logit_pairs(with_tokens=True), temperature=temperatures, rows_per_chunk=st.integers(1, 3)
+)
 def test_chunking_does_not_change_signals(pair, temperature, rows_per_chunk):
     z, zp, y = pair
     whole = uncertainty_signals(z, zp, y, temperature=temperature)
-    chunked = uncertainty_signals(z, zp, y, temperature=temperature, chunk_bytes=4 * z.shape[-1] * rows_per_chunk)
+    chunked = uncertainty_signals(
+        z, zp, y, temperature=temperature, chunk_bytes=4 * z.shape[-1] * rows_per_chunk
+    )
     for a, b in zip(whole, chunked):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
-# --- RunningNorm ------------------------------------------------------------------------------------------------
+# --- RunningNorm
+# ------------------------------------------------------------------------------------------------
 
-batches = st.integers(1, 6).flatmap(lambda F: st.lists(
-    st.integers(1, 8).flatmap(lambda N: st.lists(st.lists(st.floats(-1e3, 1e3, width=32), min_size=F, max_size=F),
-                                                 min_size=N, max_size=N)), min_size=1, max_size=5))
+batches = st.integers(1, 6).flatmap(
+    lambda F: st.lists(
+        st.integers(1, 8).flatmap(
+            lambda N: st.lists(
+                st.lists(st.floats(-1e3, 1e3, width=32), min_size=F, max_size=F),
+                min_size=N,
+                max_size=N,
+            )
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 
 
 def test_running_norm_worked_example():
@@ -191,7 +256,8 @@ def test_running_norm_worked_example():
     z = rn(_t([[1.0], [3.0]]))  # first batch sets mean 2, var 1
     torch.testing.assert_close(z, _t([[-1.0], [1.0]]), atol=1e-5, rtol=0)
     rn(_t([[5.0], [5.0]]))  # EMA of {1, 3} and {5, 5} with weight 1/2: the pooled values 1, 3, 5, 5
-    torch.testing.assert_close(rn.mean, torch.tensor([3.5], dtype=torch.float64))  # statistics are kept in float64
+    # statistics are kept in float64
+    torch.testing.assert_close(rn.mean, torch.tensor([3.5], dtype=torch.float64))
     torch.testing.assert_close(rn.var, torch.tensor([2.75], dtype=torch.float64))
     assert int(rn.count) == 2
 
@@ -200,13 +266,17 @@ def test_running_norm_worked_example():
 @given(data=batches, momentum=st.floats(0.01, 1.0), clip=st.floats(0.5, 20.0))
 def test_running_norm_state_dict_roundtrip(data, momentum, clip):
     rn = RunningNorm(len(data[0][0]), momentum=momentum, clip=clip)
-    for b in data[:-1]: rn(_t(b))
-    buf = io.BytesIO(); torch.save(rn.state_dict(), buf); buf.seek(0)
+    for b in data[:-1]:
+        rn(_t(b))
+    buf = io.BytesIO()
+    torch.save(rn.state_dict(), buf)
+    buf.seek(0)
     fresh = RunningNorm(len(data[0][0]), momentum=momentum, clip=clip)
     fresh.load_state_dict(torch.load(buf))
     x = _t(data[-1])
     assert torch.equal(rn(x, update=False), fresh(x, update=False))
-    assert torch.equal(rn(x, update=True), fresh(x, update=True))  # the step count travels too: same next update
+    # the step count travels too: same next update
+    assert torch.equal(rn(x, update=True), fresh(x, update=True))
     assert torch.equal(rn.mean, fresh.mean) and torch.equal(rn.var, fresh.var)
 
 
@@ -214,18 +284,25 @@ def test_running_norm_state_dict_roundtrip(data, momentum, clip):
 @given(data=batches, clip=st.floats(0.01, 20.0), scale=st.sampled_from([1.0, 1e3, 1e6]))
 def test_running_norm_clips(data, clip, scale):
     rn = RunningNorm(len(data[0][0]), clip=clip)
-    for b in data: z = rn(_t(b) * scale)
+    for b in data:
+        z = rn(_t(b) * scale)
     assert torch.isfinite(z).all()
     assert (z.abs() <= clip).all()
-    far = rn(torch.full((2, len(data[0][0])), 1e30), update=False)  # outliers far beyond the running statistics
+    # outliers far beyond the running statistics
+    far = rn(torch.full((2, len(data[0][0])), 1e30), update=False)
     assert torch.equal(far, torch.full_like(far, clip))
-    assert torch.equal(rn(-far.new_full(far.shape, 1e30), update=False), torch.full_like(far, -clip))
+    assert torch.equal(
+        rn(-far.new_full(far.shape, 1e30), update=False), torch.full_like(far, -clip)
+    )
 
 
 @FAST
-@given(c=st.lists(st.integers(-1000, 1000), min_size=1, max_size=4), N=st.sampled_from([1, 2, 4, 8]))
+@given(
+    c=st.lists(st.integers(-1000, 1000), min_size=1, max_size=4), N=st.sampled_from([1, 2, 4, 8])
+)
 def test_running_norm_first_constant_batch_gives_zero(c, N):
-    # integer constants in batches of 2^k rows: the batch mean is exact, so the z-score must be exactly 0
+    # integer constants in batches of 2^k rows: the batch mean is exact, so the z-score must be
+    # exactly 0
     z = RunningNorm(len(c))(_t([c] * N))
     assert torch.equal(z, torch.zeros_like(z))
 
@@ -233,9 +310,15 @@ def test_running_norm_first_constant_batch_gives_zero(c, N):
 @FAST
 @example(c=12345.678, N=3, steps=1, momentum=0.05)
 @example(c=-918052.9375, N=4, steps=2, momentum=0.05)
-@given(c=st.floats(-1e6, 1e6, width=32), N=st.integers(1, 50), steps=st.integers(1, 5), momentum=st.floats(0.01, 1.0))
+@given(
+    c=st.floats(-1e6, 1e6, width=32),
+    N=st.integers(1, 50),
+    steps=st.integers(1, 5),
+    momentum=st.floats(0.01, 1.0),
+)
 def test_running_norm_constant_inputs_give_zero(c, N, steps, momentum):
     rn, x = RunningNorm(1, momentum=momentum), torch.full((N, 1), c)
-    for _ in range(steps): z = rn(x)
+    for _ in range(steps):
+        z = rn(x)
     assert torch.isfinite(z).all()
     assert torch.equal(z, torch.zeros_like(z)), (z[0].item(), rn.mean.item(), rn.var.item())
