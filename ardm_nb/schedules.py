@@ -16,42 +16,64 @@ __all__ = ['maturity_prior', 'maturity_prior_grid', 'ar_diffusion_timesteps', 'a
 
 # %% ../nbs/20_schedules.ipynb #eadf5caf
 def _check_steps(n, t, T):
-    check_int('n', n, 1); check_int('T', T, 1)
-    if isinstance(t, Tensor): check_range('t', float(t.min()), 1, T); check_range('t', float(t.max()), 1, T)
-    else: check_range('t', t, 1, T)
+    check_int('n', n, 1)
+    check_int('T', T, 1)
+    if isinstance(t, Tensor):
+        check_range('t', float(t.min()), 1, T)
+        check_range('t', float(t.max()), 1, T)
+    else:
+        check_range('t', t, 1, T)
 
-def maturity_prior(n: int, # sequence length
-                   t, # refinement step, 1 <= t <= T (a number, or a tensor of steps broadcast against positions)
-                   T: int, # number of refinement steps
-                   alpha: float = 1.0, # sharpness > 0
-                   delta: float = 0.5 # shift of the maturity steps, in positions
-                  ) -> Tensor: # [n] (or [*t.shape, n]) prior overwrite probabilities r_i^t
+
+def maturity_prior(
+    n: int,  # sequence length
+    t,  # refinement step, 1 <= t <= T (a number, or a tensor of steps broadcast against positions)
+    T: int,  # number of refinement steps
+    alpha: float = 1.0,  # sharpness > 0
+    delta: float = 0.5,  # shift of the maturity steps, in positions
+) -> Tensor:  # [n] (or [*t.shape, n]) prior overwrite probabilities r_i^t
     "AR-Diffusion-style prior r_i = sigmoid(alpha (T/n (i + delta) - t)) over positions i = 0..n-1."
-    _check_steps(n, t, T); check_range('alpha', alpha, 0, lo_open=True); check_range('delta', delta, -math.inf, math.inf, True, True)
+    _check_steps(n, t, T)
+    check_range('alpha', alpha, 0, lo_open=True)
+    check_range('delta', delta, -math.inf, math.inf, True, True)
     tau = T / n * (positions(n) + delta)  # [n] maturity steps
     t = torch.as_tensor(t, dtype=torch.float32)[..., None]
     return torch.sigmoid(alpha * (tau - t))
 
-def maturity_prior_grid(n: int, T: int, alpha: float = 1.0, delta: float = 0.5) -> Tensor:
+
+def maturity_prior_grid(
+    n: int,  # sequence length
+    T: int,  # number of refinement steps
+    alpha: float = 1.0,  # sharpness > 0
+    delta: float = 0.5,  # shift of the maturity steps, in positions
+) -> Tensor:  # [T, n] prior overwrite probabilities
     "The prior at every step: [T, n], row t-1 is `maturity_prior(n, t, T, alpha, delta)`."
     return maturity_prior(n, torch.arange(1, T + 1), T, alpha, delta)
 
 # %% ../nbs/20_schedules.ipynb #5f9a5afc
-def ar_diffusion_timesteps(N: int, # sequence length
-                           t, # sentence-level time in [0, N + T] (number or tensor of times)
-                           T: int, # number of diffusion timesteps
-                           anchor: tuple|None = None # (n_e, t_e); default (2N, T)
-                          ) -> Tensor: # [N] (or [*t.shape, N]) token timesteps f(n, t) in [0, T], n = 1..N
-    "AR-Diffusion's token-level timesteps: the line through the start point and the anchor, clipped to [0, T]."
-    check_int('N', N, 1); check_int('T', T, 1)
+def ar_diffusion_timesteps(
+    N: int,  # sequence length
+    t,  # sentence-level time in [0, N + T] (number or tensor of times)
+    T: int,  # number of diffusion timesteps
+    anchor: tuple | None = None,  # (n_e, t_e); default (2N, T)
+) -> Tensor:  # [N] (or [*t.shape, N]) token timesteps f(n, t) in [0, T], n = 1..N
+    "AR-Diffusion's token timesteps: the line from the start point to the anchor, in [0, T]."
+    check_int('N', N, 1)
+    check_int('T', T, 1)
     t = torch.as_tensor(t, dtype=torch.float64)
-    check_range('t', float(t.min()), 0, N + T); check_range('t', float(t.max()), 0, N + T)
+    check_range('t', float(t.min()), 0, N + T)
+    check_range('t', float(t.max()), 0, N + T)
     n_e, t_e = (2 * N, T) if anchor is None else anchor
     n_s, t_s = (N - t).clamp(0, N)[..., None], (t - N).clamp(0, T)[..., None]
     n = torch.arange(1, N + 1, dtype=torch.float64)
     return ((t_e - t_s) / (n_e - n_s) * (n - n_s) + t_s).clamp(0, T).float()
 
-def ar_diffusion_skip_times(N: int, T: int, M: int) -> Tensor:
+
+def ar_diffusion_skip_times(
+    N: int,  # sequence length
+    T: int,  # number of diffusion timesteps
+    M: int,  # number of skipping steps
+) -> Tensor:  # [M + 1] float64 sentence-level times
     "The skipping schedule: M + 1 evenly spaced sentence-level times from N + T down to 0."
     check_int('M', M, 1)
     return torch.linspace(N + T, 0, M + 1, dtype=torch.float64)
@@ -59,72 +81,141 @@ def ar_diffusion_skip_times(N: int, T: int, M: int) -> Tensor:
 # %% ../nbs/20_schedules.ipynb #ea3d5ed6
 @dataclass
 class Hyperschedule:
-    "Noise level of every token at every step: `levels` [S+1, n] in [0, 1], from all 1 (row 0) down to all 0 (row S)."
-    levels: Tensor # [S+1, n]
-    name: str = 'hyperschedule'
+    "Noise level of every token at every step, from all 1 (row 0) down to all 0 (row S)."
+
+    levels: Tensor  # [S+1, n] noise level of every token after every step
+    name: str = 'hyperschedule'  # the label of plots and tables
 
     def __post_init__(self):
         lv = self.levels = torch.as_tensor(self.levels, dtype=torch.float32)
-        if lv.ndim != 2 or lv.shape[0] < 2: raise ValueError(f"levels must be [S+1, n] with S >= 1, got shape {tuple(lv.shape)}")
-        if lv.min() < 0 or lv.max() > 1: raise ValueError(f"levels must lie in [0, 1], got min {lv.min().item()} max {lv.max().item()}")
-        if (lv.diff(dim=0) > 1e-6).any(): raise ValueError("levels must be non-increasing along steps (noise only goes down)")
+        if lv.ndim != 2 or lv.shape[0] < 2:
+            raise ValueError(f"levels must be [S+1, n] with S >= 1, got shape {tuple(lv.shape)}")
+        if lv.min() < 0 or lv.max() > 1:
+            raise ValueError(
+                f"levels must lie in [0, 1], got min {lv.min().item()} max {lv.max().item()}"
+            )
+        if (lv.diff(dim=0) > 1e-6).any():
+            raise ValueError("levels must be non-increasing along steps (noise only goes down)")
 
     @property
-    def steps(self) -> int: return self.levels.shape[0] - 1
-    @property
-    def n(self) -> int: return self.levels.shape[1]
+    def steps(self) -> int:
+        "The number of steps S."
+        return self.levels.shape[0] - 1
 
-    def at(self, s: int) -> Tensor:
+    @property
+    def n(self) -> int:
+        "The number of tokens n."
+        return self.levels.shape[1]
+
+    def at(
+        self,
+        s: int,  # step, 0 <= s <= S (0: before the first step)
+    ) -> Tensor:  # [n]
         "Noise levels [n] after step `s` (0 <= s <= S)."
         return self.levels[check_int('s', s, 0, self.steps)]
 
-    def moving(self, s: int) -> Tensor:
+    def moving(
+        self,
+        s: int,  # step, 1 <= s <= S
+    ) -> Tensor:  # bool [n]
         "Bool [n]: positions whose noise level falls during step `s` (1 <= s <= S)."
         check_int('s', s, 1, self.steps)
         return self.levels[s] < self.levels[s - 1]
 
 # %% ../nbs/20_schedules.ipynb #7fd49daf
 @torch.no_grad()
-def _ar(cls, n: int) -> Hyperschedule:
+def _ar(
+    cls,
+    n: int,  # sequence length
+) -> Hyperschedule:
     "AR: token i goes from noise to clean at step i + 1 (S = n)."
     return cls.block(n, 1, 1, name='AR')
 
-def _mdlm(cls, n: int, steps: int) -> Hyperschedule:
-    "MDLM/SEDD: one linear schedule shared by all tokens."
-    check_int('n', n, 1); check_int('steps', steps, 1)
-    return cls((1 - torch.arange(steps + 1) / steps)[:, None].expand(steps + 1, n).clone(), name='MDLM')
 
-def _block(cls, n: int, block_size: int, steps_per_block: int, name: str|None = None) -> Hyperschedule:
+def _mdlm(
+    cls,
+    n: int,  # sequence length
+    steps: int,  # number of steps S
+) -> Hyperschedule:
+    "MDLM/SEDD: one linear schedule shared by all tokens."
+    check_int('n', n, 1)
+    check_int('steps', steps, 1)
+    shared = 1 - torch.arange(steps + 1) / steps  # [S+1] the one schedule
+    return cls(shared[:, None].expand(steps + 1, n).clone(), name='MDLM')
+
+
+def _block(
+    cls,
+    n: int,  # sequence length
+    block_size: int,  # tokens per block; must divide `n`
+    steps_per_block: int,  # steps spent on each block
+    name: str | None = None,  # label (default: 'block diffusion (L'=block_size)')
+) -> Hyperschedule:
     "Block diffusion: a linear schedule per block, blocks one after another."
-    check_int('n', n, 1); check_int('block_size', block_size, 1, n); check_int('steps_per_block', steps_per_block, 1)
-    if n % block_size: raise ValueError(f"block_size={block_size} must divide n={n}")
+    check_int('n', n, 1)
+    check_int('block_size', block_size, 1, n)
+    check_int('steps_per_block', steps_per_block, 1)
+    if n % block_size:
+        raise ValueError(f"block_size={block_size} must divide n={n}")
     b = torch.arange(n) // block_size  # [n] block index of each position
     s = torch.arange(n // block_size * steps_per_block + 1)[:, None]  # [S+1, 1]
-    return cls((1 - (s - b * steps_per_block) / steps_per_block).clamp(0, 1), name=name or f'block diffusion (L\'={block_size})')
+    levels = (1 - (s - b * steps_per_block) / steps_per_block).clamp(0, 1)  # [S+1, n]
+    return cls(levels, name=name or f'block diffusion (L\'={block_size})')
 
-def _ar_diffusion(cls, n: int, T: int, steps: int|None = None) -> Hyperschedule:
-    "AR-Diffusion's diagonal on its skipping schedule (`steps` = M; default every integer time, N + T)."
+
+def _ar_diffusion(
+    cls,
+    n: int,  # sequence length
+    T: int,  # number of diffusion timesteps
+    steps: int | None = None,  # skipping steps M (default n + T: every integer time)
+) -> Hyperschedule:
+    "AR-Diffusion's diagonal on its skipping schedule (`steps` = M, default N + T)."
     times = ar_diffusion_skip_times(n, T, steps or n + T)
-    return cls(ar_diffusion_timesteps(n, times, T) / T, name=f'AR-Diffusion (T={T}, M={len(times) - 1})')
+    levels = ar_diffusion_timesteps(n, times, T) / T  # [M+1, n]
+    return cls(levels, name=f'AR-Diffusion (T={T}, M={len(times) - 1})')
 
-Hyperschedule.ar, Hyperschedule.mdlm = classmethod(_ar), classmethod(_mdlm)
-Hyperschedule.block, Hyperschedule.ar_diffusion = classmethod(_block), classmethod(_ar_diffusion)
+
+Hyperschedule.ar = classmethod(_ar)
+Hyperschedule.mdlm = classmethod(_mdlm)
+Hyperschedule.block = classmethod(_block)
+Hyperschedule.ar_diffusion = classmethod(_ar_diffusion)
 
 # %% ../nbs/20_schedules.ipynb #34780842
-def _anneal(cls, n: int, steps: int, width: int, block_size: int = 1) -> Hyperschedule:
-    "Group k (token or block) ramps from 1 to 0 over `width` steps starting at k (steps - width) / (K - 1)."
-    check_int('n', n, 1); check_int('steps', steps, 1); check_int('width', width, 1, steps); check_int('block_size', block_size, 1, n)
-    if n % block_size: raise ValueError(f"block_size={block_size} must divide n={n}")
+def _anneal(
+    cls,
+    n: int,  # sequence length
+    steps: int,  # number of steps S
+    width: int,  # steps over which each group ramps from 1 to 0, 1 <= width <= steps
+    block_size: int = 1,  # tokens per group (1: diagonal annealing); must divide `n`
+) -> Hyperschedule:
+    "Group k (token or block) ramps from 1 to 0 over `width` steps, k (S - width)/(K - 1) on."
+    check_int('n', n, 1)
+    check_int('steps', steps, 1)
+    check_int('width', width, 1, steps)
+    check_int('block_size', block_size, 1, n)
+    if n % block_size:
+        raise ValueError(f"block_size={block_size} must divide n={n}")
     K = n // block_size
     start = torch.arange(K, dtype=torch.float64) * ((steps - width) / max(K - 1, 1))  # [K]
     s = torch.arange(steps + 1, dtype=torch.float64)[:, None]
     lv = (1 - (s - start) / width).clamp(0, 1).repeat_interleave(block_size, dim=1)
-    return cls(lv.float(), name=f"{'diagonal' if block_size == 1 else 'block'} annealing (w={width}{'' if block_size == 1 else f', L={block_size}'})")
+    kind = 'diagonal' if block_size == 1 else 'block'
+    block = '' if block_size == 1 else f', L={block_size}'
+    return cls(lv.float(), name=f"{kind} annealing (w={width}{block})")
+
 
 Hyperschedule.anneal = classmethod(_anneal)
 
 # %% ../nbs/20_schedules.ipynb #a4400a50
-def prior_vs_ar_diffusion(n: int, T: int, alpha: float = 1.0, delta: float = 0.5) -> dict:
-    "Mean and max |r - f/T| between the maturity prior and AR-Diffusion's noise levels (M = T skipping steps)."
-    d = (maturity_prior_grid(n, T, alpha, delta) - Hyperschedule.ar_diffusion(n, T, steps=T).levels[1:]).abs()
-    return dict(n=n, T=T, alpha=alpha, delta=delta, mean_abs=d.mean().item(), max_abs=d.max().item())
+def prior_vs_ar_diffusion(
+    n: int,  # sequence length
+    T: int,  # number of steps (of the prior and of AR-Diffusion, M = T)
+    alpha: float = 1.0,  # the prior's sharpness
+    delta: float = 0.5,  # the prior's shift, in positions
+) -> dict:  # n, T, alpha, delta, mean_abs, max_abs
+    "Mean and max |r - f/T| between the maturity prior and AR-Diffusion's levels (M = T)."
+    prior = maturity_prior_grid(n, T, alpha, delta)  # [T, n]
+    ar_levels = Hyperschedule.ar_diffusion(n, T, steps=T).levels[1:]  # [T, n]
+    d = (prior - ar_levels).abs()
+    mean_abs, max_abs = d.mean().item(), d.max().item()
+    return dict(n=n, T=T, alpha=alpha, delta=delta, mean_abs=mean_abs, max_abs=max_abs)
