@@ -18,235 +18,386 @@ __all__ = ['SELECTION_METHODS', 'noisy_or', 'gate_features', 'LinearGate', 'MLPG
            'select_topk', 'Selector', 'toy_refinement', 'gate_trace']
 
 # %% ../nbs/30_gate.ipynb #7e807f8b
-def noisy_or(u: Tensor, # [...] uncertainty gate in [0, 1]
-             r: Tensor # [...] prior in [0, 1] (broadcasts)
-            ) -> Tensor: # [...] p = 1 - (1 - u)(1 - r)
-    "Noisy-OR of two probabilities (computed in float64 and rounded once: exactly monotone, p >= max(u, r))."
+def noisy_or(
+    u: Tensor,  # [...] uncertainty gate in [0, 1]
+    r: Tensor,  # [...] prior in [0, 1] (broadcasts)
+) -> Tensor:  # [...] p = 1 - (1 - u)(1 - r)
+    "Noisy-OR of two probabilities, in float64 and rounded once: monotone, p >= max(u, r)."
     u64, r64 = u.double(), r.double()
     return (u64 + r64 - u64 * r64).to(torch.promote_types(u.dtype, r.dtype))
 
 # %% ../nbs/30_gate.ipynb #1c0a73c5
-def gate_features(hidden: Tensor|None, # [..., n, d] denoiser hidden states, or None
-                  signals_z: Tensor, # [..., n, F] z-scored signals (entropy, margin, confidence change[, log q, its change])
-                  step: int, T: int, # refinement step t of T
-                  r: Tensor # [n] maturity prior at step t
-                 ) -> Tensor: # [..., n, d + F + 3]
+def gate_features(
+    hidden: Tensor | None,  # [..., n, d] denoiser hidden states, or None
+    signals_z: Tensor,  # [..., n, F] z-scored signals (H, M, dl[, lq, dlq])
+    step: int,  # refinement step t
+    T: int,  # number of refinement steps
+    r: Tensor,  # [n] maturity prior at step t
+) -> Tensor:  # [..., n, d + F + 3]
     "The gate's features [h; H~; M~; dl~(; lq~; dlq~); i/n; t/T; r] of every position."
     n = signals_z.shape[-2]
-    pos = torch.stack([positions(n, signals_z.device) / n, torch.full((n,), step / T, device=signals_z.device), r.to(signals_z)], -1)  # [n, 3]
+    where = positions(n, signals_z.device) / n  # [n] i/n
+    when = torch.full((n,), step / T, device=signals_z.device)  # [n] t/T
+    pos = torch.stack([where, when, r.to(signals_z)], -1)  # [n, 3]
     parts = [signals_z, pos.expand(*signals_z.shape[:-1], 3)]
-    return torch.cat(parts if hidden is None else [hidden.to(signals_z.dtype)] + parts, dim=-1)
+    if hidden is not None:
+        parts = [hidden.to(signals_z.dtype)] + parts
+    return torch.cat(parts, dim=-1)
 
 # %% ../nbs/30_gate.ipynb #6e12d4ea
 class LinearGate(nn.Module):
-    "u = sigmoid(w . phi + b), initialised to sigmoid(b0 + bH H~ - bM M~ - bD dl~ [- bQ lq~ - bW dlq~])."
-    def __init__(self, hidden_dim: int = 0, # d, size of h (0: no hidden state)
-                 b0: float = -2.0, bH: float = 1.0, bM: float = 1.0, bD: float = 1.0, # the write-up's coefficients
-                 logq: bool = False, # two more signals: the written token's log-probability and its change since written
-                 bQ: float = 1.0, bW: float = 1.0): # their coefficients (a low or falling log q pushes u up)
+    "u = sigmoid(w . phi + b), initialised to sigmoid(b0 + bH H~ - bM M~ - bD dl~ [...])."
+
+    def __init__(
+        self,
+        hidden_dim: int = 0,  # d, size of h (0: no hidden state)
+        b0: float = -2.0,  # bias: u = sigmoid(b0) for an average token
+        bH: float = 1.0,  # weight of the entropy (uncertain: u up)
+        bM: float = 1.0,  # weight of the margin (a clear favourite: u down)
+        bD: float = 1.0,  # weight of the confidence change (confidence lost: u up)
+        logq: bool = False,  # two more signals: the written token's log q and its change
+        bQ: float = 1.0,  # weight of the written token's log q (low: u up)
+        bW: float = 1.0,  # weight of its change since written (falling: u up)
+    ):
         super().__init__()
         self.hidden_dim = check_int('hidden_dim', hidden_dim, 0)
         self.linear = nn.Linear(hidden_dim + 6 + 2 * logq, 1)
         with torch.no_grad():
-            self.linear.weight.zero_(); self.linear.bias.fill_(b0)
-            self.linear.weight[0, hidden_dim:hidden_dim + 3] = torch.tensor([bH, -bM, -bD])
-            if logq: self.linear.weight[0, hidden_dim + 3:hidden_dim + 5] = torch.tensor([-bQ, -bW])
+            self.linear.weight.zero_()
+            self.linear.bias.fill_(b0)
+            self.linear.weight[0, hidden_dim : hidden_dim + 3] = torch.tensor([bH, -bM, -bD])
+            if logq:
+                self.linear.weight[0, hidden_dim + 3 : hidden_dim + 5] = torch.tensor([-bQ, -bW])
 
-    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6(+2)] -> [..., n]
+    def forward(
+        self,
+        features: Tensor,  # [..., n, d+6(+2)] from `gate_features`
+    ) -> Tensor:  # [..., n] u
+        "u for every position."
         return torch.sigmoid(self.linear(features)).squeeze(-1)
 
 # %% ../nbs/30_gate.ipynb #5d7e6fd2
 class MLPGate(nn.Module):
     "u = sigmoid(MLP(phi)) with one hidden layer; starts at u = sigmoid(b0)."
-    def __init__(self, hidden_dim: int = 0, width: int = 64, b0: float = -2.0,
-                 logq: bool = False): # two more input signals (see `LinearGate`)
-        super().__init__()
-        self.hidden_dim = check_int('hidden_dim', hidden_dim, 0); check_int('width', width, 1)
-        self.net = nn.Sequential(nn.Linear(hidden_dim + 6 + 2 * logq, width), nn.GELU(), nn.Linear(width, 1))
-        with torch.no_grad(): self.net[-1].weight.zero_(); self.net[-1].bias.fill_(b0)
 
-    def forward(self, features: Tensor) -> Tensor: # [..., n, d+6(+2)] -> [..., n]
+    def __init__(
+        self,
+        hidden_dim: int = 0,  # d, size of h (0: no hidden state)
+        width: int = 64,  # hidden units
+        b0: float = -2.0,  # initial bias of the output: u = sigmoid(b0) everywhere
+        logq: bool = False,  # two more input signals (see `LinearGate`)
+    ):
+        super().__init__()
+        self.hidden_dim = check_int('hidden_dim', hidden_dim, 0)
+        check_int('width', width, 1)
+        inputs = hidden_dim + 6 + 2 * logq
+        self.net = nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, 1))
+        with torch.no_grad():
+            self.net[-1].weight.zero_()
+            self.net[-1].bias.fill_(b0)
+
+    def forward(
+        self,
+        features: Tensor,  # [..., n, d+6(+2)] from `gate_features`
+    ) -> Tensor:  # [..., n] u
+        "u for every position."
         return torch.sigmoid(self.net(features)).squeeze(-1)
 
 # %% ../nbs/30_gate.ipynb #57a14c77
 @dataclass
 class GateConfig:
     "Settings of an `OverwriteGate`."
-    T: int = 16 # refinement steps: the prior's horizon
-    alpha: float = 1.0 # prior sharpness: larger hands over more abruptly
-    delta: float = 0.5 # prior shift in positions: larger keeps tokens open longer
-    kind: str = 'linear' # 'linear' (cheap, interpretable), 'mlp' (learned, needs training) or 'none' (u = 0)
-    hidden_dim: int = 0 # size of the denoiser's hidden state fed to u (0: signals only)
-    mlp_width: int = 64 # hidden units of the MLP gate
-    use_prior: bool = True # False: r = 0, p = u
-    temperature: float = 1.0 # calibration temperature of the signals
-    momentum: float = 0.05 # running z-score momentum: small is stable, large adapts fast
-    b0: float = -2.0 # gate bias: u = sigmoid(b0) ~ 0.12 for an average token
-    logq: bool = False # two more signals: log q_t(x_i) of the written token and its change since written (off: the write-up's three)
+
+    T: int = 16  # refinement steps: the prior's horizon
+    alpha: float = 1.0  # prior sharpness: larger hands over more abruptly
+    delta: float = 0.5  # prior shift in positions: larger keeps tokens open longer
+    # 'linear' (cheap, interpretable), 'mlp' (learned, needs training) or 'none' (u = 0)
+    kind: str = 'linear'
+    hidden_dim: int = 0  # size of the denoiser's hidden state fed to u (0: signals only)
+    mlp_width: int = 64  # hidden units of the MLP gate
+    use_prior: bool = True  # False: r = 0, p = u
+    temperature: float = 1.0  # calibration temperature of the signals
+    momentum: float = 0.05  # running z-score momentum: small is stable, large adapts fast
+    b0: float = -2.0  # gate bias: u = sigmoid(b0) ~ 0.12 for an average token
+    logq: bool = False  # two more signals: log q_t(x_i) of the written token and its change
 
     def __post_init__(self):
-        check_int('T', self.T, 1); check_range('alpha', self.alpha, 0, lo_open=True); check_int('hidden_dim', self.hidden_dim, 0)
-        check_range('temperature', self.temperature, 0, lo_open=True); check_range('momentum', self.momentum, 0, 1, lo_open=True)
-        if self.kind not in ('linear', 'mlp', 'none'): raise ValueError(f"kind={self.kind!r} must be one of 'linear', 'mlp', 'none'")
+        check_int('T', self.T, 1)
+        check_range('alpha', self.alpha, 0, lo_open=True)
+        check_int('hidden_dim', self.hidden_dim, 0)
+        check_range('temperature', self.temperature, 0, lo_open=True)
+        check_range('momentum', self.momentum, 0, 1, lo_open=True)
+        if self.kind not in ('linear', 'mlp', 'none'):
+            raise ValueError(f"kind={self.kind!r} must be one of 'linear', 'mlp', 'none'")
+
 
 @dataclass
 class GateOutput:
     "Everything the gate computed at one step."
-    p: Tensor # [..., n] overwrite probabilities
-    u: Tensor # [..., n] uncertainty gate
-    r: Tensor # [n] maturity prior
-    signals: Signals # raw signals, each [..., n]
-    features: Tensor|None = None # [..., n, F] what u read (None when u = 0): gate training on the sampler's own states
+
+    p: Tensor  # [..., n] overwrite probabilities
+    u: Tensor  # [..., n] uncertainty gate
+    r: Tensor  # [n] maturity prior
+    signals: Signals  # raw signals, each [..., n]
+    # [..., n, F] what u read (None when u = 0): gate training on the sampler's own states
+    features: Tensor | None = None
 
 # %% ../nbs/30_gate.ipynb #b5d17b03
 class OverwriteGate(nn.Module):
     "Per-token overwrite probability p = noisy_or(u(signals, h), r) at refinement step t."
-    def __init__(self, cfg: GateConfig = GateConfig()):
-        super().__init__()
-        self.cfg, self.norm = cfg, RunningNorm(3, momentum=cfg.momentum)
-        if cfg.logq: self.norm_q = RunningNorm(2, momentum=cfg.momentum)  # statistics over written tokens only
-        self.u_net = {'linear': lambda: LinearGate(cfg.hidden_dim, cfg.b0, logq=cfg.logq),
-                      'mlp': lambda: MLPGate(cfg.hidden_dim, cfg.mlp_width, cfg.b0, logq=cfg.logq),
-                      'none': lambda: None}[cfg.kind]()
 
-    def forward(self, logits: Tensor, # [..., n, V] logits at step t
-                prev_logits: Tensor|None, # [..., n, V] logits at step t-1 (None at t = 1)
-                hidden: Tensor|None, # [..., n, d] denoiser hidden states (None if hidden_dim = 0)
-                step: int, # refinement step t, 1..T
-                tokens: Tensor|None = None, # [..., n] tracked tokens for the confidence change
-                update_norm: bool|None = None,
-                token_logq: Tensor|None = None, # [..., n, 2] log q_t(x_i) and its change since written (GateConfig.logq)
-                written: Tensor|None = None) -> GateOutput: # bool [..., n]: where token_logq means something
+    def __init__(
+        self,
+        cfg: GateConfig = GateConfig(),  # the gate's settings
+    ):
+        super().__init__()
+        self.cfg = cfg
+        self.norm = RunningNorm(3, momentum=cfg.momentum)
+        if cfg.logq:  # statistics over written tokens only
+            self.norm_q = RunningNorm(2, momentum=cfg.momentum)
+        self.u_net = {
+            'linear': lambda: LinearGate(cfg.hidden_dim, cfg.b0, logq=cfg.logq),
+            'mlp': lambda: MLPGate(cfg.hidden_dim, cfg.mlp_width, cfg.b0, logq=cfg.logq),
+            'none': lambda: None,
+        }[cfg.kind]()
+
+    def forward(
+        self,
+        logits: Tensor,  # [..., n, V] logits at step t
+        prev_logits: Tensor | None,  # [..., n, V] logits at step t-1 (None at t = 1)
+        hidden: Tensor | None,  # [..., n, d] denoiser hidden states (None if hidden_dim = 0)
+        step: int,  # refinement step t, 1..T
+        tokens: Tensor | None = None,  # [..., n] tracked tokens for the confidence change
+        update_norm: bool | None = None,  # update the running z-scores (default: self.training)
+        token_logq: Tensor | None = None,  # [..., n, 2] log q_t(x_i), its change (GateConfig.logq)
+        written: Tensor | None = None,  # bool [..., n]: where token_logq means something
+    ) -> GateOutput:
         "Gate output at step `step`."
         sig = uncertainty_signals(logits, prev_logits, tokens, self.cfg.temperature)
         return self.from_signals(sig, hidden, step, update_norm, token_logq, written)
 
-    def _logq_z(self, token_logq: Tensor|None, written: Tensor|None, like: Tensor, update: bool|None) -> Tensor: # [..., n, 2]
-        "Z-scores of the written token's log q and its change, statistics from written positions only."
+    def _logq_z(
+        self, token_logq: Tensor | None, written: Tensor | None, like: Tensor, update: bool | None
+    ) -> Tensor:  # [..., n, 2]
+        "Z-scores of the written token's log q and its change (statistics: written positions)."
         if token_logq is None or token_logq.shape != (*like.shape, 2):
-            raise ValueError(f"GateConfig(logq=True) needs token_logq of shape {(*like.shape, 2)}, got {None if token_logq is None else tuple(token_logq.shape)}")
-        written = torch.ones(like.shape, dtype=torch.bool, device=like.device) if written is None else written
-        if (self.training if update is None else update) and written.any(): self.norm_q.update(token_logq[written])
+            got = None if token_logq is None else tuple(token_logq.shape)
+            raise ValueError(
+                f"GateConfig(logq=True) needs token_logq of shape {(*like.shape, 2)}, got {got}"
+            )
+        if written is None:
+            written = torch.ones(like.shape, dtype=torch.bool, device=like.device)
+        if (self.training if update is None else update) and written.any():
+            self.norm_q.update(token_logq[written])
         return self.norm_q(token_logq, update=False).masked_fill(~written[..., None], 0.0)
 
-    def from_signals(self, sig: Signals, # raw signals, each [..., n] (e.g. from `signals_from_stats` inside a sampler)
-                     hidden: Tensor|None, step: int, update_norm: bool|None = None,
-                     token_logq: Tensor|None = None, # [..., n, 2] (GateConfig.logq)
-                     written: Tensor|None = None) -> GateOutput: # bool [..., n]
+    def from_signals(
+        self,
+        sig: Signals,  # raw signals, each [..., n] (e.g. `signals_from_stats` in a sampler)
+        hidden: Tensor | None,  # [..., n, d] denoiser hidden states (None if hidden_dim = 0)
+        step: int,  # refinement step t, 1..T
+        update_norm: bool | None = None,  # update the running z-scores (default: self.training)
+        token_logq: Tensor | None = None,  # [..., n, 2] log q_t(x_i), its change (GateConfig.logq)
+        written: Tensor | None = None,  # bool [..., n]: where token_logq means something
+    ) -> GateOutput:
         "Gate output from signals computed elsewhere."
         cfg, n, dev = self.cfg, sig.entropy.shape[-1], sig.entropy.device
         got = None if hidden is None else tuple(hidden.shape)
         if cfg.hidden_dim == 0 and hidden is not None:
-            raise ValueError(f"hidden must be None: this gate has hidden_dim=0 (signals only), got shape {got}")
-        want = (*sig.entropy.shape, cfg.hidden_dim)  # [..., n, d]: one hidden state per position of the signals
+            raise ValueError(
+                f"hidden must be None: this gate has hidden_dim=0 (signals only), got shape {got}"
+            )
+        # [..., n, d]: one hidden state per position of the signals
+        want = (*sig.entropy.shape, cfg.hidden_dim)
         if cfg.hidden_dim and (hidden is None or hidden.shape != want):
-            raise ValueError(f"hidden must have shape {want} (the signals' shape and hidden_dim={cfg.hidden_dim}), got {got}")
-        r = maturity_prior(n, step, cfg.T, cfg.alpha, cfg.delta).to(dev) if cfg.use_prior else torch.zeros(n, device=dev)
-        if self.u_net is None: return GateOutput(noisy_or(torch.zeros(sig.entropy.shape, device=dev), r), torch.zeros(sig.entropy.shape, device=dev), r, sig)
+            raise ValueError(
+                f"hidden must have shape {want} "
+                f"(the signals' shape and hidden_dim={cfg.hidden_dim}), got {got}"
+            )
+        if cfg.use_prior:
+            r = maturity_prior(n, step, cfg.T, cfg.alpha, cfg.delta).to(dev)  # [n]
+        else:
+            r = torch.zeros(n, device=dev)
+        if self.u_net is None:
+            u0 = torch.zeros(sig.entropy.shape, device=dev)  # [..., n]
+            return GateOutput(noisy_or(u0, r), u0, r, sig)
         z = self.norm(torch.stack(sig, -1), update_norm)  # [..., n, 3]
-        if cfg.logq: z = torch.cat([z, self._logq_z(token_logq, written, sig.entropy, update_norm)], -1)  # [..., n, 5]
+        if cfg.logq:
+            zq = self._logq_z(token_logq, written, sig.entropy, update_norm)  # [..., n, 2]
+            z = torch.cat([z, zq], -1)  # [..., n, 5]
         phi = gate_features(hidden, z, step, cfg.T, r)  # [..., n, F]
         u = self.u_net(phi)
         return GateOutput(noisy_or(u, r), u, r, sig, phi)
 
 # %% ../nbs/30_gate.ipynb #714fb865
-def linear_schedule(t: int, T: int, start: float, end: float) -> float:
+def linear_schedule(
+    t: int,  # step, 1 <= t <= T
+    T: int,  # number of steps
+    start: float,  # value at t = 1
+    end: float,  # value at t = T
+) -> float:
     "Value at step t of a linear ramp from `start` (t = 1) to `end` (t = T)."
-    check_int('T', T, 1); check_range('t', t, 1, T)
-    if T == 1 or t == 1: return start
-    if t == T: return end  # exactly: the ramp formula can overshoot by an ulp (rho = 1.0000000000000002)
-    return min(max(start + (end - start) * (t - 1) / (T - 1), min(start, end)), max(start, end))
+    check_int('T', T, 1)
+    check_range('t', t, 1, T)
+    if T == 1 or t == 1:
+        return start
+    # exactly: the ramp formula can overshoot by an ulp (rho = 1.0000000000000002)
+    if t == T:
+        return end
+    value = start + (end - start) * (t - 1) / (T - 1)
+    return min(max(value, min(start, end)), max(start, end))
 
-def budget(rho: float, n: int) -> int:
+
+def budget(
+    rho: float,  # fraction of positions, 0 < rho <= 1
+    n: int,  # number of positions
+) -> int:
     "k = ceil(rho n), the number of positions a budget of `rho` allows (rho in (0, 1])."
-    check_range('rho', rho, 0, 1, lo_open=True); check_int('n', n, 1)
+    check_range('rho', rho, 0, 1, lo_open=True)
+    check_int('n', n, 1)
     return max(1, math.ceil(rho * n - 1e-9))  # the tolerance keeps ceil(0.1 * 30) at 3, not 4
 
-def editable_tail(n: int, tail: int, device=None) -> Tensor:
+
+def editable_tail(
+    n: int,  # number of positions
+    tail: int,  # how many of the last positions are editable, 0 <= tail <= n
+    device=None,  # where the mask lives
+) -> Tensor:
     "Bool [n]: True on the last `tail` positions."
     check_int('tail', tail, 0, n)
     return positions(n, device) >= n - tail
 
 # %% ../nbs/30_gate.ipynb #975ec9cc
-def _restrict(p: Tensor, editable: Tensor|None) -> Tensor:
+def _restrict(p: Tensor, editable: Tensor | None) -> Tensor:
     return p if editable is None else p.masked_fill(~editable, 0.0)
 
-def select_bernoulli(p: Tensor, generator: torch.Generator, editable: Tensor|None = None) -> Tensor:
+
+def select_bernoulli(
+    p: Tensor,  # [..., n] overwrite probabilities
+    generator: torch.Generator,  # the source of randomness
+    editable: Tensor | None = None,  # bool [..., n]: only these may be selected (None: all)
+) -> Tensor:  # bool [..., n]
     "Bool mask m_i ~ Bernoulli(p_i), drawn from `generator`."
     return torch.rand(p.shape, generator=generator, device=p.device) < _restrict(p, editable)
 
-def select_threshold(p: Tensor, theta: float, editable: Tensor|None = None) -> Tensor:
+
+def select_threshold(
+    p: Tensor,  # [..., n] overwrite probabilities
+    theta: float,  # threshold, 0 < theta <= 1
+    editable: Tensor | None = None,  # bool [..., n]: only these may be selected (None: all)
+) -> Tensor:  # bool [..., n]
     "Bool mask p_i >= theta (and editable)."
     sel = p >= check_range('theta', theta, 0, 1, lo_open=True)
     return sel if editable is None else sel & editable
 
-def select_calibrated(p: Tensor, # [..., n] estimated probability that the written token is wrong
-                      q_new: Tensor, # [..., n] probability of the candidate that would replace it
-                      margin: float = 0.0, # the gain a rewrite must show, in probability of being right
-                      editable: Tensor|None = None) -> Tensor: # bool [..., n]
-    "Bool mask q_new - (1 - p) > margin: the candidate is likelier right than the kept token (and editable)."
+
+def select_calibrated(
+    p: Tensor,  # [..., n] estimated probability that the written token is wrong
+    q_new: Tensor,  # [..., n] probability of the candidate that would replace it
+    margin: float = 0.0,  # the gain a rewrite must show, in probability of being right
+    editable: Tensor | None = None,  # bool [..., n]: only these may be selected (None: all)
+) -> Tensor:  # bool [..., n]
+    "Bool mask q_new - (1 - p) > margin: the candidate likelier right than the kept token."
     check_range('margin', margin, 0, 1, hi_open=True)
     sel = q_new - (1 - p) > margin
     return sel if editable is None else sel & editable
 
-def select_topk(p: Tensor, k: int, editable: Tensor|None = None) -> Tensor:
+
+def select_topk(
+    p: Tensor,  # [..., n] overwrite probabilities
+    k: int,  # positions to select per row
+    editable: Tensor | None = None,  # bool [..., n]: only these may be selected (None: all)
+) -> Tensor:  # bool [..., n]
     "Bool mask of the k largest p_i per row (fewer if fewer positions are editable)."
-    n = p.shape[-1]; k = min(check_int('k', k, 0), n)
+    n = p.shape[-1]
+    k = min(check_int('k', k, 0), n)
     score = p if editable is None else p.masked_fill(~editable, -math.inf)
-    mask = torch.zeros_like(p, dtype=torch.bool).scatter_(-1, score.topk(k, dim=-1).indices, True)
+    top = score.topk(k, dim=-1).indices  # [..., k]
+    mask = torch.zeros_like(p, dtype=torch.bool).scatter_(-1, top, True)
     return mask if editable is None else mask & editable
 
 # %% ../nbs/30_gate.ipynb #bc9e66bc
 SELECTION_METHODS = ('bernoulli', 'threshold', 'topk', 'calibrated')
 
+
 @dataclass
 class Selector:
-    "Turns p into a rewrite mask at step t: 'bernoulli', 'threshold' (theta_t rising), 'topk' (rho_t falling) or 'calibrated'."
-    method: str = 'topk'
-    rho: tuple = (0.5, 0.1) # top-k budget at t = 1 and t = T (fraction of n)
-    theta: tuple = (0.5, 0.9) # threshold at t = 1 and t = T
-    tail: int|None = None # only the last `tail` positions are editable (None: all)
-    margin: float = 0.0 # calibrated: the gain in probability of being right a rewrite must show
+    "Turns p into a rewrite mask at step t by `method` (theta_t rising, rho_t falling)."
+
+    method: str = 'topk'  # 'bernoulli', 'threshold', 'topk' or 'calibrated'
+    rho: tuple = (0.5, 0.1)  # top-k budget at t = 1 and t = T (fraction of n)
+    theta: tuple = (0.5, 0.9)  # threshold at t = 1 and t = T
+    tail: int | None = None  # only the last `tail` positions are editable (None: all)
+    margin: float = 0.0  # calibrated: the gain in probability of being right a rewrite must show
 
     def __post_init__(self):
-        if self.method not in SELECTION_METHODS: raise ValueError(f"method={self.method!r} must be one of {', '.join(SELECTION_METHODS)}")
-        for v in self.rho: check_range('rho', v, 0, 1, lo_open=True)
-        for v in self.theta: check_range('theta', v, 0, 1, lo_open=True)
+        if self.method not in SELECTION_METHODS:
+            raise ValueError(
+                f"method={self.method!r} must be one of {', '.join(SELECTION_METHODS)}"
+            )
+        for v in self.rho:
+            check_range('rho', v, 0, 1, lo_open=True)
+        for v in self.theta:
+            check_range('theta', v, 0, 1, lo_open=True)
         check_range('margin', self.margin, 0, 1, hi_open=True)
 
-    def __call__(self, p: Tensor, t: int, T: int, generator: torch.Generator|None = None,
-                 editable: Tensor|None = None, # bool [..., n]: only these positions may be selected (and the tail)
-                 q_new: Tensor|None = None # [..., n] probability of each position's candidate (method 'calibrated')
-                ) -> Tensor: # [..., n] -> bool [..., n]
+    def __call__(
+        self,
+        p: Tensor,  # [..., n] overwrite probabilities
+        t: int,  # refinement step, 1 <= t <= T
+        T: int,  # number of refinement steps
+        generator: torch.Generator | None = None,  # randomness (method 'bernoulli')
+        editable: Tensor | None = None,  # bool [..., n]: only these may be selected (and the tail)
+        q_new: Tensor | None = None,  # [..., n] each candidate's probability ('calibrated')
+    ) -> Tensor:  # bool [..., n]
+        "The rewrite mask at step `t`."
         n = p.shape[-1]
-        if self.tail is not None: editable = editable_tail(n, self.tail, p.device) if editable is None else editable & editable_tail(n, self.tail, p.device)
-        if self.method == 'topk': return select_topk(p, budget(linear_schedule(t, T, *self.rho), n), editable)
-        if self.method == 'threshold': return select_threshold(p, linear_schedule(t, T, *self.theta), editable)
+        if self.tail is not None:
+            tail = editable_tail(n, self.tail, p.device)
+            editable = tail if editable is None else editable & tail
+        if self.method == 'topk':
+            return select_topk(p, budget(linear_schedule(t, T, *self.rho), n), editable)
+        if self.method == 'threshold':
+            return select_threshold(p, linear_schedule(t, T, *self.theta), editable)
         if self.method == 'calibrated':
-            if q_new is None: raise ValueError("method='calibrated' needs q_new, the candidates' probabilities")
+            if q_new is None:
+                raise ValueError("method='calibrated' needs q_new, the candidates' probabilities")
             return select_calibrated(p, q_new, self.margin, editable)
-        if generator is None: raise ValueError("method='bernoulli' needs an explicit torch.Generator")
+        if generator is None:
+            raise ValueError("method='bernoulli' needs an explicit torch.Generator")
         return select_bernoulli(p, generator, editable)
 
 # %% ../nbs/30_gate.ipynb #4020f5a4
-def toy_refinement(n: int = 48, V: int = 64, T: int = 24, hard_frac: float = 0.15, seed: int = 0) -> tuple[Tensor, Tensor]:
-    "Synthetic logits [T, n, V] of a refinement that grows confident left to right, and the hard positions (bool [n])."
+def toy_refinement(
+    n: int = 48,  # sequence length
+    V: int = 64,  # vocabulary size
+    T: int = 24,  # refinement steps
+    hard_frac: float = 0.15,  # expected fraction of hard positions
+    seed: int = 0,  # seed of the generator
+) -> tuple[Tensor, Tensor]:  # logits [T, n, V], hard bool [n]
+    "Synthetic logits [T, n, V] growing confident left to right, and hard positions [n]."
     g = torch.Generator().manual_seed(seed)
-    target, rival = torch.randint(0, V, (n,), generator=g), torch.randint(0, V, (n,), generator=g)
+    target = torch.randint(0, V, (n,), generator=g)
+    rival = torch.randint(0, V, (n,), generator=g)
     hard = torch.rand(n, generator=g) < hard_frac
     t = torch.arange(1, T + 1, dtype=torch.float32)[:, None]  # [T, 1]
-    conf = 6 * torch.sigmoid((t - T * (positions(n) + 4) / (n + 8)) / 1.5)  # [T, n]: left positions first
+    conf = 6 * torch.sigmoid((t - T * (positions(n) + 4) / (n + 8)) / 1.5)  # [T, n]: left first
     conf = torch.where(hard, conf * 0.25, conf)  # hard positions stay unsure ...
     logits = torch.randn(T, n, V, generator=g)
     logits[:, torch.arange(n), target] += conf
-    logits[:, torch.arange(n), rival] += torch.where(hard, conf * 0.9 + 1.0, 0.0)  # ... torn between two tokens
+    # ... torn between two tokens
+    logits[:, torch.arange(n), rival] += torch.where(hard, conf * 0.9 + 1.0, 0.0)
     return logits, hard
 
+
 @torch.no_grad()
-def gate_trace(gate: OverwriteGate, logits: Tensor # [T, ..., n, V] one step per leading index
-              ) -> dict: # 'r' [T, n], 'u' and 'p' [T, ..., n]
+def gate_trace(
+    gate: OverwriteGate,  # the gate, its running statistics updated at every step
+    logits: Tensor,  # [T, ..., n, V] one step per leading index
+) -> dict:  # 'r' [T, n], 'u' and 'p' [T, ..., n]
     "Run `gate` over a sequence of logits and stack r, u, p."
     out, prev = [], None
     for t, lg in enumerate(logits, start=1):
-        out.append(gate(lg, prev, None, step=t, update_norm=True)); prev = lg
+        out.append(gate(lg, prev, None, step=t, update_norm=True))
+        prev = lg
     return {k: torch.stack([getattr(o, k) for o in out]) for k in ('r', 'u', 'p')}

@@ -1,12 +1,25 @@
-"Property tests of the noisy-OR fusion, the selection rules and budgets, and the gate module end to end."
+"""Property tests of the noisy-OR fusion, the selection rules and budgets, and the gate module
+end to end."""
+
 import math
 
 import pytest
 import torch
 from hypothesis import example, given, settings, strategies as st
 
-from ardm_nb.gate import (GateConfig, OverwriteGate, Selector, budget, editable_tail, linear_schedule, noisy_or,
-                          select_bernoulli, select_calibrated, select_threshold, select_topk)
+from ardm_nb.gate import (
+    GateConfig,
+    OverwriteGate,
+    Selector,
+    budget,
+    editable_tail,
+    linear_schedule,
+    noisy_or,
+    select_bernoulli,
+    select_calibrated,
+    select_threshold,
+    select_topk,
+)
 from ardm_nb.schedules import maturity_prior
 
 FAST = settings(max_examples=100, deadline=None)
@@ -15,22 +28,30 @@ prob = st.floats(0.0, 1.0, width=32)
 probs = st.lists(prob, min_size=1, max_size=16)
 
 
-def _t(x): return torch.tensor(x, dtype=torch.float32)
+def _t(x):
+    return torch.tensor(x, dtype=torch.float32)
 
 
-# --- noisy-OR ---------------------------------------------------------------------------------------------------
+# --- noisy-OR
+# -------------------------------------------------------------------------------------------------
+
 
 def test_noisy_or_worked_examples():
     # 1 - (1 - u)(1 - r): (.5, .5) -> .75; (.2, .5) -> .6; (0, r) -> r; (u, 1) -> 1
-    torch.testing.assert_close(noisy_or(_t([0.5, 0.2, 0.0, 0.25]), _t([0.5, 0.5, 0.375, 1.0])), _t([0.75, 0.6, 0.375, 1.0]))
+    torch.testing.assert_close(
+        noisy_or(_t([0.5, 0.2, 0.0, 0.25]), _t([0.5, 0.5, 0.375, 1.0])), _t([0.75, 0.6, 0.375, 1.0])
+    )
     # r broadcasts over a batch of u
-    torch.testing.assert_close(noisy_or(torch.zeros(2, 3), _t([0.1, 0.2, 0.3])), _t([[0.1, 0.2, 0.3]] * 2))
+    torch.testing.assert_close(
+        noisy_or(torch.zeros(2, 3), _t([0.1, 0.2, 0.3])), _t([[0.1, 0.2, 0.3]] * 2)
+    )
 
 
 @FAST
 @given(u=probs, data=st.data())
 def test_noisy_or_identities(u, data):
-    u = _t(u); r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
+    u = _t(u)
+    r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
     assert torch.equal(noisy_or(torch.zeros_like(r), r), r), 'p == r when u == 0'
     assert torch.equal(noisy_or(u, torch.zeros_like(u)), u), 'p == u when r == 0'
 
@@ -38,7 +59,8 @@ def test_noisy_or_identities(u, data):
 @FAST
 @given(u=probs, data=st.data())
 def test_noisy_or_in_unit_interval(u, data):
-    u = _t(u); r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
+    u = _t(u)
+    r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
     p = noisy_or(u, r)
     assert (p >= 0).all() and (p <= 1).all(), p
 
@@ -46,8 +68,10 @@ def test_noisy_or_in_unit_interval(u, data):
 @FAST
 @given(u=probs, data=st.data())
 def test_noisy_or_at_least_max_up_to_rounding(u, data):
-    # the exact property is below (it fails by one float32 ulp); this one still catches a wrong formula
-    u = _t(u); r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
+    # the exact property is below (it fails by one float32 ulp); this one still catches a wrong
+    # formula
+    u = _t(u)
+    r = _t(data.draw(st.lists(prob, min_size=len(u), max_size=len(u))))
     assert (noisy_or(u, r) >= torch.maximum(u, r) - 1.2e-7).all()
 
 
@@ -55,7 +79,8 @@ def test_noisy_or_at_least_max_up_to_rounding(u, data):
 @example(u=[1.0], r=[0.3])
 @given(u=probs, r=probs)
 def test_noisy_or_at_least_max(u, r):
-    k = min(len(u), len(r)); u, r = _t(u[:k]), _t(r[:k])
+    k = min(len(u), len(r))
+    u, r = _t(u[:k]), _t(r[:k])
     p = noisy_or(u, r)
     assert (p >= torch.maximum(u, r)).all(), (u, r, p)
 
@@ -79,7 +104,9 @@ def test_noisy_or_monotone(pairs):
     assert (noisy_or(r, lo) <= noisy_or(r, hi)).all(), 'r1 <= r2 must give p(u, r1) <= p(u, r2)'
 
 
-# --- budgets and schedules --------------------------------------------------------------------------------------
+# --- budgets and schedules
+# --------------------------------------------------------------------------------------
+
 
 def test_budget_worked_examples():
     assert budget(0.1, 30) == 3  # ceil(3), not 4 from 0.1's binary rounding
@@ -87,32 +114,58 @@ def test_budget_worked_examples():
     assert budget(1.0, 5) == 5
     assert budget(0.01, 5) == 1  # at least one position
     assert budget(0.34, 3) == 2
-    assert linear_schedule(1, 5, 0.5, 0.1) == 0.5 and linear_schedule(3, 5, 0.5, 0.1) == pytest.approx(0.3)
+    assert linear_schedule(1, 5, 0.5, 0.1) == 0.5 and linear_schedule(
+        3, 5, 0.5, 0.1
+    ) == pytest.approx(0.3)
     assert linear_schedule(1, 1, 0.5, 0.1) == 0.5
 
 
 def test_editable_tail_worked_examples():
     assert editable_tail(5, 2).tolist() == [False, False, False, True, True]
-    assert editable_tail(3, 0).tolist() == [False] * 3 and editable_tail(3, 3).tolist() == [True] * 3
+    assert (
+        editable_tail(3, 0).tolist() == [False] * 3 and editable_tail(3, 3).tolist() == [True] * 3
+    )
 
 
-# --- selection --------------------------------------------------------------------------------------------------
+# --- selection
+# --------------------------------------------------------------------------------------------------
+
 
 def test_select_worked_examples():
     p = _t([0.1, 0.9, 0.5, 0.7])
     assert select_topk(p, 2).tolist() == [False, True, False, True]
-    assert select_topk(p, 2, torch.tensor([True, False, True, True])).tolist() == [False, False, True, True]
-    assert select_topk(p, 9, torch.tensor([True, False, False, False])).tolist() == [True, False, False, False]
+    assert select_topk(p, 2, torch.tensor([True, False, True, True])).tolist() == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert select_topk(p, 9, torch.tensor([True, False, False, False])).tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]
     assert select_topk(p, 0).tolist() == [False] * 4
     assert select_threshold(p, 0.5).tolist() == [False, True, True, True]
-    assert select_threshold(p, 0.5, torch.tensor([True, True, False, True])).tolist() == [False, True, False, True]
+    assert select_threshold(p, 0.5, torch.tensor([True, True, False, True])).tolist() == [
+        False,
+        True,
+        False,
+        True,
+    ]
 
 
 @st.composite
 def prob_rows(draw, max_rows=4, max_n=20):
     R, n = draw(st.integers(1, max_rows)), draw(st.integers(1, max_n))
-    rows = draw(st.lists(st.lists(st.one_of(prob, st.sampled_from([0.0, 0.5, 1.0])), min_size=n, max_size=n),
-                         min_size=R, max_size=R))
+    rows = draw(
+        st.lists(
+            st.lists(st.one_of(prob, st.sampled_from([0.0, 0.5, 1.0])), min_size=n, max_size=n),
+            min_size=R,
+            max_size=R,
+        )
+    )
     return _t(rows)
 
 
@@ -120,7 +173,11 @@ def prob_rows(draw, max_rows=4, max_n=20):
 @given(p=prob_rows(), k=st.integers(0, 25), data=st.data())
 def test_select_topk_picks_the_k_largest(p, k, data):
     n = p.shape[-1]
-    editable = None if data.draw(st.booleans()) else torch.tensor(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    editable = (
+        None
+        if data.draw(st.booleans())
+        else torch.tensor(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    )
     m = select_topk(p, k, editable)
     ed = torch.ones(n, dtype=torch.bool) if editable is None else editable
     assert m.dtype == torch.bool and m.shape == p.shape
@@ -128,13 +185,16 @@ def test_select_topk_picks_the_k_largest(p, k, data):
     assert not (m & ~ed).any(), 'a position outside the editable set was selected'
     for row, mrow in zip(p, m):
         rest = row[ed & ~mrow]
-        if mrow.any() and rest.numel(): assert row[mrow].min() >= rest.max()
+        if mrow.any() and rest.numel():
+            assert row[mrow].min() >= rest.max()
 
 
 @st.composite
 def rows_and_mask(draw, max_n=20):
     p = draw(prob_rows(max_n=max_n))
-    return p, torch.tensor(draw(st.lists(st.booleans(), min_size=p.shape[-1], max_size=p.shape[-1])))
+    return p, torch.tensor(
+        draw(st.lists(st.booleans(), min_size=p.shape[-1], max_size=p.shape[-1]))
+    )
 
 
 @FAST
@@ -176,15 +236,21 @@ topk_rho = st.floats(0.0, 1.0, exclude_min=True)
 
 
 def _rho_t(t, T, rho):
-    "The linear ramp from rho[0] at t = 1 to rho[1] at t = T (rho[0] when T = 1), never leaving [min(rho), max(rho)]."
-    if T == 1: return rho[0]
-    if t == T: return rho[1]
+    "Linear ramp from rho[0] at t = 1 to rho[1] at t = T (rho[0] if T = 1), within their range."
+    if T == 1:
+        return rho[0]
+    if t == T:
+        return rho[1]
     return min(max(rho[0] + (rho[1] - rho[0]) * (t - 1) / (T - 1), min(rho)), max(rho))
 
 
 @FAST
-@given(p=prob_rows(max_n=30), T=st.integers(1, 20), data=st.data(),
-       rho=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)))
+@given(
+    p=prob_rows(max_n=30),
+    T=st.integers(1, 20),
+    data=st.data(),
+    rho=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)),
+)
 def test_selector_topk_selects_the_budget(p, T, data, rho):
     t = data.draw(st.integers(1, T))
     n = p.shape[-1]
@@ -198,27 +264,42 @@ def test_selector_topk_selects_the_budget(p, T, data, rho):
 @FAST
 @example(n=10, T=7, t_frac=1.0, rho=(0.2, 1.0))
 @example(n=10, T=7, t_frac=1.0, rho=(1.0, 1e-20))
-@given(n=st.integers(1, 30), T=st.integers(1, 20), t_frac=st.floats(0, 1), rho=st.tuples(topk_rho, topk_rho))
+@given(
+    n=st.integers(1, 30),
+    T=st.integers(1, 20),
+    t_frac=st.floats(0, 1),
+    rho=st.tuples(topk_rho, topk_rho),
+)
 def test_selector_topk_any_valid_rho(n, T, t_frac, rho):
     t = 1 + round(t_frac * (T - 1))
-    m = Selector('topk', rho=rho)(torch.rand(2, n, generator=torch.Generator().manual_seed(0)), t, T)
+    m = Selector('topk', rho=rho)(
+        torch.rand(2, n, generator=torch.Generator().manual_seed(0)), t, T
+    )
     assert (m.sum(-1) == budget(_rho_t(t, T, rho), n)).all()
 
 
 @FAST
-@given(p=prob_rows(max_n=30), T=st.integers(1, 20), data=st.data(),
-       rho=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)))
+@given(
+    p=prob_rows(max_n=30),
+    T=st.integers(1, 20),
+    data=st.data(),
+    rho=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)),
+)
 def test_selector_topk_with_tail(p, T, data, rho):
     n = p.shape[-1]
     t, tail = data.draw(st.integers(1, T)), data.draw(st.integers(0, n))
     m = Selector('topk', rho=rho, tail=tail)(p, t, T)
     assert (m.sum(-1) == min(budget(_rho_t(t, T, rho), n), tail)).all()
-    assert not m[..., :n - tail].any()
+    assert not m[..., : n - tail].any()
 
 
 @FAST
-@given(p=prob_rows(), T=st.integers(1, 20), data=st.data(),
-       theta=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)))
+@given(
+    p=prob_rows(),
+    T=st.integers(1, 20),
+    data=st.data(),
+    theta=st.tuples(st.floats(0.01, 0.99), st.floats(0.01, 0.99)),
+)
 def test_selector_threshold_and_bernoulli(p, T, data, theta):
     t = data.draw(st.integers(1, T))
     assert torch.equal(Selector('threshold', theta=theta)(p, t, T), p >= _rho_t(t, T, theta))
@@ -226,11 +307,20 @@ def test_selector_threshold_and_bernoulli(p, T, data, theta):
     assert torch.equal(Selector('bernoulli')(p, t, T, g1), select_bernoulli(p, g2))
 
 
-# --- the gate module --------------------------------------------------------------------------------------------
+# --- the gate module
+# --------------------------------------------------------------------------------------------
+
 
 @settings(max_examples=40, deadline=None)  # builds a module per example: fewer examples
-@given(kind=st.sampled_from(['linear', 'mlp', 'none']), use_prior=st.booleans(), T=st.integers(1, 12),
-       n=st.integers(1, 10), V=st.integers(2, 8), seed=st.integers(0, 1000), data=st.data())
+@given(
+    kind=st.sampled_from(['linear', 'mlp', 'none']),
+    use_prior=st.booleans(),
+    T=st.integers(1, 12),
+    n=st.integers(1, 10),
+    V=st.integers(2, 8),
+    seed=st.integers(0, 1000),
+    data=st.data(),
+)
 def test_overwrite_gate_fuses_u_and_the_prior(kind, use_prior, T, n, V, seed, data):
     step = data.draw(st.integers(1, T))
     cfg = GateConfig(T=T, kind=kind, use_prior=use_prior, alpha=1.5, delta=0.25)
@@ -239,7 +329,8 @@ def test_overwrite_gate_fuses_u_and_the_prior(kind, use_prior, T, n, V, seed, da
     out = OverwriteGate(cfg)(logits, None if step == 1 else prev, None, step)
     r = maturity_prior(n, step, T, 1.5, 0.25) if use_prior else torch.zeros(n)
     torch.testing.assert_close(out.r, r)
-    if kind == 'none': assert torch.equal(out.u, torch.zeros(2, n))
+    if kind == 'none':
+        assert torch.equal(out.u, torch.zeros(2, n))
     assert ((out.u >= 0) & (out.u <= 1)).all()
     torch.testing.assert_close(out.p, out.u + r - out.u * r)
     assert out.p.shape == (2, n) and torch.isfinite(out.p).all()
@@ -248,17 +339,21 @@ def test_overwrite_gate_fuses_u_and_the_prior(kind, use_prior, T, n, V, seed, da
 def test_linear_gate_starts_at_its_bias():
     # a fresh linear gate with z-scores of exactly 0 gives u = sigmoid(b0); b0 = -2 -> 0.1192
     from ardm_nb.gate import LinearGate
+
     gate = LinearGate(0, b0=-2.0)
     phi = torch.zeros(1, 4, 6)
     torch.testing.assert_close(gate(phi), torch.full((1, 4), 1 / (1 + math.exp(2.0))))
 
 
-# --- the calibrated rule and the log q signals --------------------------------------------------------------------
+# --- the calibrated rule and the log q signals
+# --------------------------------------------------------------------
+
 
 @FAST
 @given(p=probs, data=st.data())
 def test_calibrated_selection_is_monotone_in_p_and_q(p, data):
-    # selected iff q_new - (1 - p) > margin: raising p or q_new can only add positions, a larger margin only remove them
+    # selected iff q_new - (1 - p) > margin: raising p or q_new can only add positions, a larger
+    # margin only remove them
     q = _t(data.draw(st.lists(prob, min_size=len(p), max_size=len(p))))
     p, up = _t(p), data.draw(prob)
     sel = select_calibrated(p, q)
@@ -270,18 +365,24 @@ def test_calibrated_selection_is_monotone_in_p_and_q(p, data):
 
 def test_selector_calibrated_needs_the_candidates_probability():
     sel = Selector('calibrated', margin=0.1)
-    assert sel(_t([[0.5, 0.5]]), 1, 4, q_new=_t([[0.7, 0.55]])).tolist() == [[True, False]]  # .7 - .5 > .1; .55 - .5 is not
+    # .7 - .5 > .1; .55 - .5 is not
+    assert sel(_t([[0.5, 0.5]]), 1, 4, q_new=_t([[0.7, 0.55]])).tolist() == [[True, False]]
     with pytest.raises(ValueError, match="method='calibrated' needs q_new"):
         sel(_t([[0.5]]), 1, 4)
-    with pytest.raises(ValueError, match="method='nearest' must be one of bernoulli, threshold, topk, calibrated"):
+    with pytest.raises(
+        ValueError, match="method='nearest' must be one of bernoulli, threshold, topk, calibrated"
+    ):
         Selector('nearest')
 
 
 def test_logq_gate_reads_five_signals_and_refuses_without_them():
     g = OverwriteGate(GateConfig(T=4, logq=True))
     assert g.u_net.linear.in_features == 8
-    assert g.u_net.linear.weight[0, 3:5].tolist() == [-1.0, -1.0]  # a low or falling log q pushes u up
-    with pytest.raises(ValueError, match=r'GateConfig\(logq=True\) needs token_logq of shape \(2, 3, 2\)'):
+    # a low or falling log q pushes u up
+    assert g.u_net.linear.weight[0, 3:5].tolist() == [-1.0, -1.0]
+    with pytest.raises(
+        ValueError, match=r'GateConfig\(logq=True\) needs token_logq of shape \(2, 3, 2\)'
+    ):
         g(torch.zeros(2, 3, 5), None, None, step=1)
     out = g(torch.zeros(2, 3, 5), None, None, step=1, token_logq=torch.zeros(2, 3, 2))
     assert out.features.shape == (2, 3, 8)
