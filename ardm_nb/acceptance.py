@@ -17,26 +17,37 @@ __all__ = ['AcceptanceConfig', 'no_regression', 'propose', 'creates_repeat', 'Ac
 @dataclass
 class AcceptanceConfig:
     "How proposed edits are proposed and judged."
-    rule: str = 'ratio' # 'ratio': q_new >= max(lam q_old, q_old + delta_p); 'floor': q_new >= max(lam, q_old, q_old + delta_p)
-    lam: float = 1.2 # ratio (>= 1) or probability floor (< 1); larger is more conservative
-    delta_p: float = 0.10 # required absolute gain in probability, in [0, 1)
-    ngram: int = 3 # reject edits that create a repeated n-gram of this length (0: off)
-    neighbour_guard: bool = True # reject edits that copy the left or right neighbour
-    top2_fallback: bool = True # propose the runner-up when the argmax would copy a neighbour
-    ignore_id: int|None = None # token (e.g. MASK) whose n-grams never count as repeats
+
+    rule: str = 'ratio'  # 'ratio': q_new >= lam q_old; 'floor': q_new >= lam; both: >= q_old + dp
+    lam: float = 1.2  # ratio (>= 1) or probability floor (< 1); larger is more conservative
+    delta_p: float = 0.10  # required absolute gain in probability, in [0, 1)
+    ngram: int = 3  # reject edits that create a repeated n-gram of this length (0: off)
+    neighbour_guard: bool = True  # reject edits that copy the left or right neighbour
+    top2_fallback: bool = True  # propose the runner-up when the argmax would copy a neighbour
+    ignore_id: int | None = None  # token (e.g. MASK) whose n-grams never count as repeats
 
     def __post_init__(self):
-        if self.rule not in ('ratio', 'floor'): raise ValueError(f"rule={self.rule!r} must be 'ratio' or 'floor'")
-        if self.rule == 'ratio': check_range('lam', self.lam, 1)
-        else: check_range('lam', self.lam, 0, 1, hi_open=True)  # a floor of 1 or more can never be met
-        check_range('delta_p', self.delta_p, 0, 1, hi_open=True); check_int('ngram', self.ngram, 0)
+        if self.rule not in ('ratio', 'floor'):
+            raise ValueError(f"rule={self.rule!r} must be 'ratio' or 'floor'")
+        if self.rule == 'ratio':
+            check_range('lam', self.lam, 1)
+        else:  # a floor of 1 or more can never be met
+            check_range('lam', self.lam, 0, 1, hi_open=True)
+        check_range('delta_p', self.delta_p, 0, 1, hi_open=True)
+        check_int('ngram', self.ngram, 0)
 
 # %% ../nbs/40_acceptance.ipynb #fbeeb945
-def no_regression(logq_new: Tensor, logq_old: Tensor, cfg: AcceptanceConfig = AcceptanceConfig()) -> Tensor:
-    "Bool: does moving from log-probability `logq_old` to `logq_new` pass the no-regression test under `cfg.rule`?"
+def no_regression(
+    logq_new: Tensor,  # [...] log-probability of the proposed token
+    logq_old: Tensor,  # [...] log-probability of the current token
+    cfg: AcceptanceConfig = AcceptanceConfig(),  # the rule and its thresholds
+) -> Tensor:  # bool [...]
+    "Bool: does `logq_old` -> `logq_new` pass the no-regression test of `cfg.rule`?"
     q_new, q_old = logq_new.exp(), logq_old.exp()
-    need = torch.maximum(cfg.lam * q_old if cfg.rule == 'ratio' else torch.full_like(q_old, cfg.lam), q_old + cfg.delta_p)
-    return (logq_new - logq_old >= 0) & (q_new >= need)  # the first test on the log-probs themselves, never re-derived
+    bar = cfg.lam * q_old if cfg.rule == 'ratio' else torch.full_like(q_old, cfg.lam)
+    need = torch.maximum(bar, q_old + cfg.delta_p)
+    # the first test on the log-probs themselves, never re-derived
+    return (logq_new - logq_old >= 0) & (q_new >= need)
 
 # %% ../nbs/40_acceptance.ipynb #b1d2812d
 def _neighbours(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -44,42 +55,53 @@ def _neighbours(x: Tensor) -> tuple[Tensor, Tensor]:
     pad = torch.full_like(x[..., :1], -1)
     return torch.cat([pad, x[..., :-1]], -1), torch.cat([x[..., 1:], pad], -1)
 
-def propose(logits: Tensor, # [..., L, V]
-            tokens: Tensor, # [..., L] current tokens
-            top2_fallback: bool = True,
-            top_ids: Tensor|None = None) -> Tensor: # [..., L, 2] the top-2 ids if already known (`LogitStats.top_ids`)
+
+def propose(
+    logits: Tensor,  # [..., L, V]
+    tokens: Tensor,  # [..., L] current tokens
+    top2_fallback: bool = True,  # propose the runner-up where the argmax copies a neighbour
+    top_ids: Tensor | None = None,  # [..., L, 2] the top-2 ids if known (`LogitStats.top_ids`)
+) -> Tensor:  # [..., L] proposed tokens
     "argmax of the logits, or the runner-up where the argmax would copy a neighbour."
     top = logits.topk(2, dim=-1).indices if top_ids is None else top_ids  # [..., L, 2]
-    if not top2_fallback: return top[..., 0]
+    if not top2_fallback:
+        return top[..., 0]
     left, right = _neighbours(tokens)
     copies = (top[..., 0] == left) | (top[..., 0] == right)
     return torch.where(copies, top[..., 1], top[..., 0])
 
 # %% ../nbs/40_acceptance.ipynb #714a77b7
-def creates_repeat(tokens: Tensor, # [..., L] current tokens
-                   proposal: Tensor, # [..., L] proposed token per position (each judged alone)
-                   n: int, # n-gram length
-                   ignore_id: int|None = None,
-                   where: Tensor|None = None) -> Tensor: # bool [..., L]: judge only these positions (False elsewhere)
-    "Bool: would writing `proposal[i]` at i create an n-gram (containing i) that occurs elsewhere?"
-    check_int('n', n, 1); check_same_shape('tokens', tokens, 'proposal', proposal)
+def creates_repeat(
+    tokens: Tensor,  # [..., L] current tokens
+    proposal: Tensor,  # [..., L] proposed token per position (each judged alone)
+    n: int,  # n-gram length
+    ignore_id: int | None = None,  # token (e.g. MASK) whose n-grams never count as repeats
+    where: Tensor | None = None,  # bool [..., L]: judge only these positions (False elsewhere)
+) -> Tensor:  # bool [..., L]
+    "Bool: would writing `proposal[i]` at i create an n-gram (with i) that occurs elsewhere?"
+    check_int('n', n, 1)
+    check_same_shape('tokens', tokens, 'proposal', proposal)
     lead, L = tokens.shape[:-1], tokens.shape[-1]
     x, y = tokens.reshape(-1, L), proposal.reshape(-1, L)
     out = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
-    if L < n: return out.reshape(*lead, L)
+    if L < n:
+        return out.reshape(*lead, L)
     live = y != x if where is None else (y != x) & where.reshape(-1, L)
     b, i = live.nonzero(as_tuple=True)  # the R positions judged: a changed token (and asked for)
-    if not len(b): return out.reshape(*lead, L)
+    if not len(b):
+        return out.reshape(*lead, L)
     W, dev = L - n + 1, x.device
     win = x.unfold(-1, n, 1)  # [B, W, n] all windows of the old sequence
     o = torch.arange(n, device=dev)
     j = i[:, None] - o  # [R, n] start of each window containing i (i sits at offset o in it)
     valid = (j >= 0) & (j < W)
     cand = win[b[:, None], j.clamp(0, W - 1)]  # [R, n(o), n(k)] windows containing i ...
-    cand = torch.where(o == o[:, None], y[b, i][:, None, None], cand)  # ... with token k = o replaced
+    # ... with token k = o replaced
+    cand = torch.where(o == o[:, None], y[b, i][:, None, None], cand)
     base = int(torch.maximum(x.max(), y.max())) + 1
-    if int(torch.minimum(x.min(), y.min())) >= 0 and base ** n < 2 ** 62:  # an n-gram as one exact integer: one comparison per window
-        code = lambda w: (w * base ** o).sum(-1)
+    # an n-gram as one exact integer: one comparison per window
+    if int(torch.minimum(x.min(), y.min())) >= 0 and base**n < 2**62:
+        code = lambda w: (w * base**o).sum(-1)
         cc = code(cand)  # [R, n]
         hit = cc[..., None] == code(win)[b][:, None, :]  # [R, n, W]
         self_hit = cc[..., :, None] == cc[..., None, :]  # [R, n, n]
@@ -87,7 +109,8 @@ def creates_repeat(tokens: Tensor, # [..., L] current tokens
         hit = (cand[:, :, None, :] == win[b][:, None]).all(-1)
         self_hit = (cand[:, :, None, :] == cand[:, None, :, :]).all(-1)
     jj = torch.arange(W, device=dev)
-    hit &= ~((jj >= i[:, None, None] - n + 1) & (jj <= i[:, None, None]))  # windows that contain i change too: compared below
+    # windows that contain i change too: compared below
+    hit &= ~((jj >= i[:, None, None] - n + 1) & (jj <= i[:, None, None]))
     self_hit &= ~torch.eye(n, dtype=torch.bool, device=dev) & valid[:, None, :]
     rep = hit.any(-1) | self_hit.any(-1)  # [R, n]
     if ignore_id is not None:
@@ -99,40 +122,55 @@ def creates_repeat(tokens: Tensor, # [..., L] current tokens
 @dataclass
 class AcceptResult:
     "Outcome of one acceptance pass; masks are bool [..., L]."
-    tokens: Tensor # the sequence after the committed edits
-    accepted: Tensor # committed edits
-    proposal: Tensor # proposed token at every position
-    no_regression: Tensor # passed the probability test
-    repeat: Tensor # refused by the n-gram guard
-    neighbour_copy: Tensor # refused by the neighbour guard
+    tokens: Tensor  # the sequence after the committed edits
+    accepted: Tensor  # committed edits
+    proposal: Tensor  # proposed token at every position
+    no_regression: Tensor  # passed the probability test
+    repeat: Tensor  # refused by the n-gram guard
+    neighbour_copy: Tensor  # refused by the neighbour guard
 
     @property
-    def num_accepted(self) -> Tensor: return self.accepted.sum(-1)
+    def num_accepted(self) -> Tensor:
+        "Edits committed per sequence, [...]."
+        return self.accepted.sum(-1)
 
 # %% ../nbs/40_acceptance.ipynb #1b085a69
-def accept_edits(logits: Tensor, # [..., L, V] logits of the current step
-                 tokens: Tensor, # [..., L] current tokens x^(t-1)
-                 selected: Tensor, # bool [..., L] positions chosen for rewriting
-                 cfg: AcceptanceConfig = AcceptanceConfig(),
-                 temperature: float = 1.0,
-                 stats: LogitStats|None = None) -> AcceptResult: # `logit_stats(logits, temperature)` if the caller has it
-    "Propose argmax (or top-2) tokens at `selected` positions and commit those that pass every check."
-    check_same_shape('tokens', tokens, 'selected', selected); check_range('temperature', temperature, 0, lo_open=True)
+def accept_edits(
+    logits: Tensor,  # [..., L, V] logits of the current step
+    tokens: Tensor,  # [..., L] current tokens x^(t-1)
+    selected: Tensor,  # bool [..., L] positions chosen for rewriting
+    cfg: AcceptanceConfig = AcceptanceConfig(),  # the test and the guards
+    temperature: float = 1.0,  # calibration temperature of the log-probabilities
+    stats: LogitStats | None = None,  # `logit_stats(logits, temperature)` if the caller has it
+) -> AcceptResult:
+    "Propose argmax (or top-2) tokens at `selected` positions; commit those passing every check."
+    check_same_shape('tokens', tokens, 'selected', selected)
+    check_range('temperature', temperature, 0, lo_open=True)
     y = propose(logits, tokens, cfg.top2_fallback, None if stats is None else stats.top_ids)
     if stats is None:
-        logq = torch.log_softmax(logits.float() / temperature, -1)
-        ok = no_regression(*(logq.gather(-1, v[..., None]).squeeze(-1) for v in (y, tokens)), cfg)
-    else: ok = no_regression(log_prob_of(logits, stats, y, temperature), log_prob_of(logits, stats, tokens, temperature), cfg)
+        logq = torch.log_softmax(logits.float() / temperature, -1)  # [..., L, V]
+        logq_new = logq.gather(-1, y[..., None]).squeeze(-1)
+        logq_old = logq.gather(-1, tokens[..., None]).squeeze(-1)
+    else:
+        logq_new = log_prob_of(logits, stats, y, temperature)
+        logq_old = log_prob_of(logits, stats, tokens, temperature)
+    ok = no_regression(logq_new, logq_old, cfg)
     left, right = _neighbours(tokens)
     copy = ((y == left) | (y == right)) if cfg.neighbour_guard else torch.zeros_like(ok)
-    rep = creates_repeat(tokens, y, cfg.ngram, cfg.ignore_id, where=selected) if cfg.ngram else torch.zeros_like(ok)  # judged where it matters
+    if cfg.ngram:  # judged where it matters
+        rep = creates_repeat(tokens, y, cfg.ngram, cfg.ignore_id, where=selected)
+    else:
+        rep = torch.zeros_like(ok)
     accepted = selected & (y != tokens) & ok & ~copy & ~rep
-    return AcceptResult(torch.where(accepted, y, tokens), accepted, y, ok, rep & selected, copy & selected)
+    new_tokens = torch.where(accepted, y, tokens)
+    return AcceptResult(new_tokens, accepted, y, ok, rep & selected, copy & selected)
 
 # %% ../nbs/40_acceptance.ipynb #22096e87
-def should_stop(num_accepted: Tensor, # [...] edits committed this step
-                p: Tensor, # [..., L] overwrite probabilities
-                theta_stop: float = 0.0 # stop when max_i p_i < theta_stop (0: only the no-edit rule)
-               ) -> Tensor: # bool [...]
+def should_stop(
+    num_accepted: Tensor,  # [...] edits committed this step
+    p: Tensor,  # [..., L] overwrite probabilities
+    theta_stop: float = 0.0,  # stop when max_i p_i < theta_stop (0: only the no-edit rule)
+) -> Tensor:  # bool [...]
     "Early-stop rule: no edit accepted, or every p below `theta_stop`."
-    return (num_accepted == 0) | (p.amax(-1) < check_range('theta_stop', theta_stop, 0, 1))
+    check_range('theta_stop', theta_stop, 0, 1)
+    return (num_accepted == 0) | (p.amax(-1) < theta_stop)
