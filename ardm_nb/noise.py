@@ -15,65 +15,107 @@ __all__ = ['NOISE_KINDS', 'NoiseConfig', 'Corrupted', 'check_level', 'random_tok
 # %% ../nbs/50_noise.ipynb #fbcdcbf5
 NOISE_KINDS = ('absorbing', 'uniform', 'eps_hybrid', 'gamma_hybrid', 'gamma_split')
 
+
 @dataclass
 class NoiseConfig:
     "Which forward process corrupts the data, and its mixing parameters."
-    kind: str = 'absorbing' # one of NOISE_KINDS
-    eps: float = 0.1 # eps-hybrid: chance a visible token is swapped for a random one (more: a sharper gate signal, a harder task)
-    gamma: float = 0.1 # gamma-hybrid / gamma-split: weight of the uniform part (hybrid: of the rate; split: of each corruption)
-    lam: float = 1.0 # eps-hybrid: weight of the loss on visible tokens relative to masked ones
+
+    kind: str = 'absorbing'  # one of NOISE_KINDS
+    # eps-hybrid, trade-off: a larger eps gives a sharper gate signal and a harder task
+    eps: float = 0.1  # eps-hybrid: chance a visible token is swapped for a random one
+    # gamma-hybrid weighs the rate, gamma-split each corruption
+    gamma: float = 0.1  # gamma-hybrid / gamma-split: weight of the uniform part
+    lam: float = 1.0  # eps-hybrid: weight of the loss on visible tokens relative to masked ones
 
     def __post_init__(self):
-        if self.kind not in NOISE_KINDS: raise ValueError(f"kind={self.kind!r} must be one of {', '.join(NOISE_KINDS)}")
-        check_range('eps', self.eps, 0, 1, hi_open=True); check_range('gamma', self.gamma, 0, 1); check_range('lam', self.lam, 0)
+        if self.kind not in NOISE_KINDS:
+            raise ValueError(f"kind={self.kind!r} must be one of {', '.join(NOISE_KINDS)}")
+        check_range('eps', self.eps, 0, 1, hi_open=True)
+        check_range('gamma', self.gamma, 0, 1)
+        check_range('lam', self.lam, 0)
+
 
 @dataclass
 class Corrupted:
     "A corrupted sequence and how each token got there (masks are bool, same shape as `xt`)."
-    xt: Tensor # [..., L] corrupted tokens
-    masked: Tensor # replaced by MASK
-    replaced: Tensor # replaced by a uniform random token (which may equal the original)
+
+    xt: Tensor  # [..., L] corrupted tokens
+    masked: Tensor  # replaced by MASK
+    replaced: Tensor  # replaced by a uniform random token (which may equal the original)
 
 # %% ../nbs/50_noise.ipynb #3f808c6a
-def check_level(level: Tensor) -> Tensor:
+def check_level(
+    level: Tensor,  # noise levels, any shape
+) -> Tensor:  # `level` itself
     "Raise `ValueError` unless every noise level lies in [0, 1]."
     lo, hi = float(level.min()), float(level.max())
-    if lo < 0 or hi > 1 or lo != lo: raise ValueError(f"noise level must lie in [0, 1], got values in [{lo}, {hi}]")
+    if lo < 0 or hi > 1 or lo != lo:
+        raise ValueError(f"noise level must lie in [0, 1], got values in [{lo}, {hi}]")
     return level
 
-def random_tokens(shape, vocab_size: int, mask_id: int|None, generator: torch.Generator, device=None) -> Tensor:
+
+def random_tokens(
+    shape,  # the shape of the result
+    vocab_size: int,  # ids lie in [0, vocab_size)
+    mask_id: int | None,  # the MASK id, never drawn (None: no MASK)
+    generator: torch.Generator,  # the source of randomness
+    device=None,  # where the result lives
+) -> Tensor:  # [*shape] token ids
     "Uniform random token ids in [0, vocab_size), never `mask_id`."
-    r = torch.randint(0, vocab_size - (mask_id is not None), shape, generator=generator, device=device)
+    choices = vocab_size - (mask_id is not None)
+    r = torch.randint(0, choices, shape, generator=generator, device=device)
     return r if mask_id is None else r + (r >= mask_id)  # skip over the MASK id
 
-def corrupt(x0: Tensor, # [..., L] clean tokens
-            level: Tensor, # [..., L] (or broadcastable) noise level per token in [0, 1]
-            cfg: NoiseConfig, mask_id: int|None, vocab_size: int,
-            generator: torch.Generator) -> Corrupted:
+
+def corrupt(
+    x0: Tensor,  # [..., L] clean tokens
+    level: Tensor,  # [..., L] (or broadcastable) noise level per token in [0, 1]
+    cfg: NoiseConfig,  # the forward process
+    mask_id: int | None,  # the MASK id (None only for uniform noise)
+    vocab_size: int,  # random tokens are drawn from [0, vocab_size) minus MASK
+    generator: torch.Generator,  # the source of randomness
+) -> Corrupted:
     "Draw x_t ~ q(x_t | x_0) token by token at the given noise levels."
-    level = check_level(torch.as_tensor(level, dtype=torch.float32, device=x0.device)).expand(x0.shape)
-    if cfg.kind != 'uniform' and mask_id is None: raise ValueError(f"noise kind {cfg.kind!r} needs a mask_id")
+    level = torch.as_tensor(level, dtype=torch.float32, device=x0.device)
+    level = check_level(level).expand(x0.shape)  # [..., L]
+    if cfg.kind != 'uniform' and mask_id is None:
+        raise ValueError(f"noise kind {cfg.kind!r} needs a mask_id")
     u = torch.rand(x0.shape, generator=generator, device=x0.device)
-    second = torch.rand(x0.shape, generator=generator, device=x0.device)  # eps / gamma coin, drawn always: same stream for every kind
+    # eps / gamma coin, drawn always: same stream for every kind
+    second = torch.rand(x0.shape, generator=generator, device=x0.device)
     rnd = random_tokens(x0.shape, vocab_size, mask_id, generator, x0.device)
     hit = u < level
-    if cfg.kind == 'absorbing': masked, replaced = hit, torch.zeros_like(hit)
-    elif cfg.kind == 'uniform': masked, replaced = torch.zeros_like(hit), hit
-    elif cfg.kind == 'eps_hybrid': masked, replaced = hit, ~hit & (second < cfg.eps)
-    elif cfg.kind == 'gamma_split': masked, replaced = hit & (second >= cfg.gamma), hit & (second < cfg.gamma)
-    else:  # gamma-hybrid (QGamma): MASK below 1 - (1 - l)^(1 - gamma), a uniform move between that and l
+    if cfg.kind == 'absorbing':
+        masked, replaced = hit, torch.zeros_like(hit)
+    elif cfg.kind == 'uniform':
+        masked, replaced = torch.zeros_like(hit), hit
+    elif cfg.kind == 'eps_hybrid':
+        masked, replaced = hit, ~hit & (second < cfg.eps)
+    elif cfg.kind == 'gamma_split':
+        masked, replaced = hit & (second >= cfg.gamma), hit & (second < cfg.gamma)
+    else:  # gamma-hybrid (QGamma): MASK below 1 - (1 - l)^(1 - gamma), uniform up to l
         p_mask = 1 - (1 - level).pow(1 - cfg.gamma)  # [..., L]
         masked = u < p_mask
         replaced = hit & ~masked
-    xt = torch.where(masked, torch.full_like(x0, -1) if mask_id is None else torch.full_like(x0, mask_id), torch.where(replaced, rnd, x0))
+    mask_tokens = torch.full_like(x0, -1) if mask_id is None else torch.full_like(x0, mask_id)
+    xt = torch.where(masked, mask_tokens, torch.where(replaced, rnd, x0))
     return Corrupted(xt, masked, replaced)
 
 # %% ../nbs/50_noise.ipynb #0395cb70
-def loss_weights(c: Corrupted, level: Tensor, cfg: NoiseConfig, min_level: float = 1e-4) -> Tensor:
+def loss_weights(
+    c: Corrupted,  # the corruption, from `corrupt`
+    level: Tensor,  # [..., L] (or broadcastable) the noise levels it was drawn at
+    cfg: NoiseConfig,  # the forward process it was drawn from
+    min_level: float = 1e-4,  # levels are floored here so that 1 / level stays finite
+) -> Tensor:  # [..., L] weights
     "Per-token weight of the cross-entropy for corruption `c` at noise `level` (linear schedule)."
-    lv = torch.as_tensor(level, dtype=torch.float32, device=c.xt.device).expand(c.xt.shape).clamp_min(min_level)
+    lv = torch.as_tensor(level, dtype=torch.float32, device=c.xt.device)
+    lv = lv.expand(c.xt.shape).clamp_min(min_level)  # [..., L]
     w_noised = 1.0 / lv
-    if cfg.kind == 'absorbing': return torch.where(c.masked, w_noised, 0.0)
-    if cfg.kind in ('uniform', 'gamma_hybrid', 'gamma_split'): return torch.where(c.masked | c.replaced, w_noised, 0.0)
+    if cfg.kind == 'absorbing':
+        return torch.where(c.masked, w_noised, 0.0)
+    if cfg.kind in ('uniform', 'gamma_hybrid', 'gamma_split'):
+        return torch.where(c.masked | c.replaced, w_noised, 0.0)
     vis = cfg.lam / (1.0 - lv).clamp_min(min_level)  # eps-hybrid
-    return torch.where(c.masked, w_noised, torch.where(c.replaced, vis * (1 - cfg.eps), vis * cfg.eps))
+    w_visible = torch.where(c.replaced, vis * (1 - cfg.eps), vis * cfg.eps)
+    return torch.where(c.masked, w_noised, w_visible)
