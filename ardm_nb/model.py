@@ -20,42 +20,56 @@ __all__ = ['TINY', 'DEMO', 'PAPER', 'ModelConfig', 'block_diff_mask', 'block_cau
 @dataclass
 class ModelConfig:
     "Size and shape of a block-diffusion transformer."
-    vocab_size: int = 4096 # token ids 0..vocab_size-1, MASK included
-    max_len: int = 256 # L: the training context; longer inputs are refused
-    block_size: int = 16 # L': 1 is AR, max_len is MDLM; must divide max_len
-    d_model: int = 256 # width; cost grows with its square
-    n_layers: int = 4 # depth
-    n_heads: int = 4 # attention heads; must divide d_model
-    mlp_mult: int = 4 # MLP width = mlp_mult * d_model
-    dropout: float = 0.0 # dropout in attention output and MLP (0 for exactness tests)
-    rope_base: float = 10000.0 # rotary embedding base
-    mask_id: int|None = None # MASK token id; default vocab_size - 1
-    subs: bool = True # SUBS: never predict MASK, copy visible tokens (absorbing noise); False for hybrid-noise models
+    vocab_size: int = 4096  # token ids 0..vocab_size-1, MASK included
+    max_len: int = 256  # L: the training context; longer inputs are refused
+    block_size: int = 16  # L': 1 is AR, max_len is MDLM; must divide max_len
+    d_model: int = 256  # width; cost grows with its square
+    n_layers: int = 4  # depth
+    n_heads: int = 4  # attention heads; must divide d_model
+    mlp_mult: int = 4  # MLP width = mlp_mult * d_model
+    dropout: float = 0.0  # dropout in attention output and MLP (0 for exactness tests)
+    rope_base: float = 10000.0  # rotary embedding base
+    mask_id: int | None = None  # MASK token id; default vocab_size - 1
+    # SUBS: never predict MASK, copy visible tokens (absorbing noise); False for hybrid-noise models
+    subs: bool = True
 
     def __post_init__(self):
-        check_int('vocab_size', self.vocab_size, 2); check_int('max_len', self.max_len, 1); check_int('block_size', self.block_size, 1, self.max_len)
-        check_int('d_model', self.d_model, 1); check_int('n_layers', self.n_layers, 1); check_int('n_heads', self.n_heads, 1)
+        check_int('vocab_size', self.vocab_size, 2)
+        check_int('max_len', self.max_len, 1)
+        check_int('block_size', self.block_size, 1, self.max_len)
+        check_int('d_model', self.d_model, 1)
+        check_int('n_layers', self.n_layers, 1)
+        check_int('n_heads', self.n_heads, 1)
         check_range('dropout', self.dropout, 0, 1, hi_open=True)
-        if self.max_len % self.block_size: raise ValueError(f"block_size={self.block_size} must divide max_len={self.max_len}")
+        if self.max_len % self.block_size:
+            raise ValueError(f"block_size={self.block_size} must divide max_len={self.max_len}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
-            raise ValueError(f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads} with an even head size (rotary pairs)")
-        if self.mask_id is None: self.mask_id = self.vocab_size - 1
+            raise ValueError(f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads}"
+                             " with an even head size (rotary pairs)")
+        if self.mask_id is None:
+            self.mask_id = self.vocab_size - 1
         check_int('mask_id', self.mask_id, 0, self.vocab_size - 1)
 
     @property
-    def n_blocks(self) -> int: return self.max_len // self.block_size
+    def n_blocks(self) -> int:
+        "Number of blocks B = max_len / block_size."
+        return self.max_len // self.block_size
 
 TINY = dict(vocab_size=32, max_len=16, block_size=4, d_model=32, n_layers=2, n_heads=2)
-DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=128, n_layers=4, n_heads=4)  # `--config demo`
-PAPER = dict(vocab_size=50258, max_len=1024, block_size=16, d_model=768, n_layers=12, n_heads=12)  # BD3-LM on OWT (GPT-2 tokenizer + MASK)
+# `--config demo`
+DEMO = dict(vocab_size=4096, max_len=128, block_size=16, d_model=128, n_layers=4, n_heads=4)
+# BD3-LM on OWT (GPT-2 tokenizer + MASK)
+PAPER = dict(vocab_size=50258, max_len=1024, block_size=16, d_model=768, n_layers=12, n_heads=12)
 
 # %% ../nbs/55_model.ipynb #c47fef70
-def block_diff_mask(seq_len: int, # L, length of x_t (and of x_0)
-                    block_size: int # L', must divide L
-                   ) -> Tensor: # bool [2L, 2L], True = may attend; rows/cols 0..L-1 are x_t, L..2L-1 are x_0
+def block_diff_mask(seq_len: int,  # L, length of x_t (and of x_0)
+                    block_size: int,  # L', must divide L
+                   ) -> Tensor:  # bool [2L, 2L], True = may attend; 0..L-1 are x_t, L..2L-1 are x_0
     "BD3-LM's vectorized training mask over x_t (+) x_0."
-    check_int('seq_len', seq_len, 1); check_int('block_size', block_size, 1)
-    if seq_len % block_size: raise ValueError(f"block_size={block_size} must divide seq_len={seq_len}")
+    check_int('seq_len', seq_len, 1)
+    check_int('block_size', block_size, 1)
+    if seq_len % block_size:
+        raise ValueError(f"block_size={block_size} must divide seq_len={seq_len}")
     blk = torch.arange(2 * seq_len) % seq_len // block_size  # block of every row/column
     is_x0 = torch.arange(2 * seq_len) >= seq_len
     q_blk, k_blk, q_x0, k_x0 = blk[:, None], blk[None, :], is_x0[:, None], is_x0[None, :]
@@ -64,76 +78,118 @@ def block_diff_mask(seq_len: int, # L, length of x_t (and of x_0)
     block_causal = q_x0 & k_x0 & (k_blk <= q_blk)
     return block_diagonal | offset_block_causal | block_causal
 
-def block_causal_mask(seq_len: int, block_size: int) -> Tensor:
-    "Bool [L, L]: token i may attend token j iff block(j) <= block(i) (the clean half of `block_diff_mask`)."
+def block_causal_mask(seq_len: int,  # L
+                      block_size: int,  # L', must divide L
+                     ) -> Tensor:  # bool [L, L]
+    "Token i may attend token j iff block(j) <= block(i): the clean half of `block_diff_mask`."
     return block_diff_mask(seq_len, block_size)[seq_len:, seq_len:]
 
 @dataclass
 class SplitMask:
-    "`block_diff_mask` as two attention calls: the x_0 rows never see x_t, so their x_t columns are skipped."
-    noisy: Tensor # bool [L, 2L]: the x_t rows over all keys (block-diagonal | offset block-causal)
-    clean: Tensor # bool [L, L]: the x_0 rows over the x_0 keys (block-causal)
+    "`block_diff_mask` as two attention calls: the x_0 rows skip the x_t columns they never see."
+    noisy: Tensor  # bool [L, 2L]: the x_t rows over all keys (block-diagonal | offset block-causal)
+    clean: Tensor  # bool [L, L]: the x_0 rows over the x_0 keys (block-causal)
 
     @classmethod
-    @functools.lru_cache(maxsize=16)  # once per shape and device: no mask made or copied to a GPU per step
-    def of(cls, seq_len: int, block_size: int, device=None) -> 'SplitMask':
+    # once per shape and device: no mask made or copied to a GPU per step
+    @functools.lru_cache(maxsize=16)
+    def of(cls,
+           seq_len: int,  # L
+           block_size: int,  # L', must divide L
+           device=None,  # where the masks live (None: the CPU)
+          ) -> 'SplitMask':
         "The two parts of `block_diff_mask(seq_len, block_size)`, on `device`."
         m = block_diff_mask(seq_len, block_size).to(device)  # [2L, 2L]
         return cls(m[:seq_len], m[seq_len:, seq_len:])
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor: # q, k, v [B, H, 2L, hd] -> [B, H, 2L, hd]
+    def attend(self,
+               q: Tensor,  # [B, H, 2L, hd] queries of x_t then x_0
+               k: Tensor,  # [B, H, 2L, hd] keys
+               v: Tensor,  # [B, H, 2L, hd] values
+              ) -> Tensor:  # [B, H, 2L, hd]
         "Attention of the 2L queries: x_t rows over all 2L keys, x_0 rows over the L clean keys."
         L = self.clean.shape[0]
-        y_noisy = F.scaled_dot_product_attention(q[:, :, :L], k, v, attn_mask=self.noisy)  # [B, H, L, hd]
+        q_noisy = q[:, :, :L]  # the x_t queries
+        # [B, H, L, hd]
+        y_noisy = F.scaled_dot_product_attention(q_noisy, k, v, attn_mask=self.noisy)
         q0, k0, v0 = q[:, :, L:], k[:, :, L:], v[:, :, L:]  # the clean half
         y_clean = F.scaled_dot_product_attention(q0, k0, v0, attn_mask=self.clean)  # [B, H, L, hd]
         return torch.cat([y_noisy, y_clean], 2)
 
-
 # %% ../nbs/55_model.ipynb #61756add
-def rope_cos_sin(pos: Tensor, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
-    "cos and sin [N, head_dim/2] of the rotary angles pos * base^(-2k/head_dim)."
-    inv = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=pos.device) / head_dim)
+def rope_cos_sin(pos: Tensor,  # [N] integer positions
+                 head_dim: int,  # hd, even: the angles come in pairs
+                 base: float = 10000.0,  # rotary base; larger turns slower
+                ) -> tuple[Tensor, Tensor]:  # cos and sin, each [N, hd/2]
+    "cos and sin of the rotary angles pos * base^(-2k/head_dim)."
+    k2 = torch.arange(0, head_dim, 2, dtype=torch.float32, device=pos.device)  # 2k
+    inv = base ** (-k2 / head_dim)
     ang = pos.float()[:, None] * inv[None]
     return ang.cos(), ang.sin()
 
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor: # x [B, H, N, hd]
+def apply_rope(x: Tensor,  # [B, H, N, hd] queries or keys
+               cos: Tensor,  # [N, hd/2] from `rope_cos_sin`
+               sin: Tensor,  # [N, hd/2] from `rope_cos_sin`
+              ) -> Tensor:  # [B, H, N, hd], `x`'s dtype
     "Rotate the (first half, second half) pairs of `x` by the angles."
     a, b = x.chunk(2, dim=-1)
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1).to(x.dtype)
 
 # %% ../nbs/55_model.ipynb #0c574f0e
 class Attention(nn.Module):
-    "Multi-head self-attention with RoPE, an explicit boolean mask and optional extra keys/values (a KV cache)."
-    def __init__(self, cfg: ModelConfig):
+    "Multi-head self-attention with RoPE, a boolean mask and optional cached keys/values."
+    def __init__(self,
+                 cfg: ModelConfig,  # sizes: d_model, n_heads, dropout
+                ):
         super().__init__()
         self.h, self.hd = cfg.n_heads, cfg.d_model // cfg.n_heads
-        self.qkv, self.out = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False), nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor|SplitMask|None, past: tuple|None = None):
+    def forward(self,
+                x: Tensor,  # [B, N, d] inputs of this call
+                cos: Tensor,  # [N, hd/2] rotary cosines of their positions
+                sin: Tensor,  # [N, hd/2] rotary sines
+                mask: Tensor | SplitMask | None,  # bool [N, P + N] (True = attend); None = all
+                past: tuple | None = None,  # (k_buf, v_buf, P): buffers holding P cached positions
+               ):  # (output [B, N, d], (k, v) of this call, each [B, H, N, hd])
+        "Attend `x` to itself and the cached keys; return the output and this call's keys/values."
         B, N, D = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.h, self.hd).permute(2, 0, 3, 1, 4)  # [3, B, H, N, hd]
-        (q, k), v = apply_rope(qkv[:2], cos, sin), qkv[2]  # q and k rotated together: half the small operators
+        # q and k rotated together: half the small operators
+        (q, k), v = apply_rope(qkv[:2], cos, sin), qkv[2]
         kv = (k, v)  # this call's own keys/values, for a cache to keep
-        if past is not None:  # (k_buf, v_buf, P): preallocated buffers holding P cached positions; write ours after them
+        if past is not None:  # buffers holding P cached positions: write ours after them
             kb, vb, P = past
             kb[:, :, P:P + N], vb[:, :, P:P + N] = k, v
             k, v = kb[:, :, :P + N], vb[:, :, :P + N]  # views: no copy of the cache
-        if isinstance(mask, SplitMask): y = mask.attend(q, k, v)  # BD3 training: x_0 rows skip x_t keys
-        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if isinstance(mask, SplitMask):
+            y = mask.attend(q, k, v)  # BD3 training: x_0 rows skip x_t keys
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.drop(self.out(y.transpose(1, 2).reshape(B, N, D))), kv
 
 class TransformerBlock(nn.Module):
     "Pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self,
+                 cfg: ModelConfig,  # sizes: d_model, n_heads, mlp_mult, dropout
+                ):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.attn = Attention(cfg)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_mult * cfg.d_model), nn.GELU(),
-                                 nn.Linear(cfg.mlp_mult * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
+                                 nn.Linear(cfg.mlp_mult * cfg.d_model, cfg.d_model),
+                                 nn.Dropout(cfg.dropout))
 
-    def forward(self, x, cos, sin, mask, past=None):
+    def forward(self,
+                x,  # [B, N, d] residual stream
+                cos,  # [N, hd/2] rotary cosines
+                sin,  # [N, hd/2] rotary sines
+                mask,  # as in `Attention.forward`
+                past=None,  # this layer's (k_buf, v_buf, P), or None
+               ):  # (x [B, N, d], (k, v) of this call)
+        "The residual stream after attention and MLP, and this call's keys/values."
         a, kv = self.attn(self.ln1(x), cos, sin, mask, past)
         x = x + a
         return x + self.mlp(self.ln2(x)), kv
@@ -142,13 +198,15 @@ class TransformerBlock(nn.Module):
 @dataclass
 class Output:
     "What a forward pass returns."
-    logits: Tensor|None # [B, N, V]; None when the call asked for hidden states only (`project=False`)
-    hidden: Tensor # [B, N, d] final hidden states (after the last LayerNorm)
-    kv: list # per layer (k, v), each [B, H, N, hd]: this call's keys/values
+    logits: Tensor | None  # [B, N, V]; None when the call asked for hidden states only
+    hidden: Tensor  # [B, N, d] final hidden states (after the last LayerNorm)
+    kv: list  # per layer (k, v), each [B, H, N, hd]: this call's keys/values
 
 class BlockDiffusionTransformer(nn.Module):
     "Pre-LN transformer with RoPE and tied embeddings; returns logits and hidden states."
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self,
+                 cfg: ModelConfig,  # sizes and vocabulary
+                ):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
@@ -156,142 +214,214 @@ class BlockDiffusionTransformer(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.apply(self._init)
         for b in self.blocks:  # GPT-2 scaling of the residual projections
-            for w in (b.attn.out.weight, b.mlp[2].weight): nn.init.normal_(w, std=0.02 / math.sqrt(2 * cfg.n_layers))
+            for w in (b.attn.out.weight, b.mlp[2].weight):
+                nn.init.normal_(w, std=0.02 / math.sqrt(2 * cfg.n_layers))
 
     @staticmethod
     def _init(m):
-        if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, std=0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None: nn.init.zeros_(m.bias)
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
 
-    def check_ids(self, ids: Tensor, name: str = 'input_ids'):
+    def check_ids(self,
+                  ids: Tensor,  # token ids, any shape
+                  name: str = 'input_ids',  # the argument's name in the message
+                 ):
         "Raise `ValueError` for token ids outside the vocabulary."
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.cfg.vocab_size):
-            raise ValueError(f"{name} contains ids in [{int(ids.min())}, {int(ids.max())}], outside the vocabulary [0, {self.cfg.vocab_size - 1}]")
+            raise ValueError(f"{name} contains ids in [{int(ids.min())}, {int(ids.max())}],"
+                             f" outside the vocabulary [0, {self.cfg.vocab_size - 1}]")
 
-    def forward(self, ids: Tensor, # [B, N] token ids
-                pos: Tensor, # [N] positions, each < max_len
-                mask: Tensor|SplitMask|None, # bool [N, N + P] (True = attend) over (cached keys, then this call's keys); None = all
-                past: list|None = None, # per layer (k_buf, v_buf, P): buffers [B, H, >= P + N, hd] with P cached positions
-                keep: slice|None = None, # only these positions get logits and hidden states (saves the vocabulary projection)
-                project: bool = True # False: no logits at all (a caller that projects only the rows it reads, with `head`)
+    def forward(self,
+                ids: Tensor,  # [B, N] token ids
+                pos: Tensor,  # [N] positions, each < max_len
+                mask: Tensor | SplitMask | None,  # bool [N, P + N], True = attend; None = all
+                past: list | None = None,  # per layer (k_buf, v_buf, P): P cached positions
+                keep: slice | None = None,  # only these positions get logits and hidden states
+                project: bool = True,  # False: no logits (the caller projects with `head`)
                ) -> Output:
-        if ids.device.type == 'cpu' and not torch.compiler.is_compiling():  # on a GPU: a wait per pass
+        "Logits, final hidden states and this call's keys/values of `ids` at positions `pos`."
+        # on a GPU the checks would wait for the device on every pass
+        if ids.device.type == 'cpu' and not torch.compiler.is_compiling():
             self.check_ids(ids)
             if pos.numel() and int(pos.max()) >= self.cfg.max_len:
-                raise ValueError(f"position {int(pos.max())} is past the model's maximum length {self.cfg.max_len} (max_len)")
+                raise ValueError(f"position {int(pos.max())} is past the model's maximum length"
+                                 f" {self.cfg.max_len} (max_len)")
         cos, sin = rope_cos_sin(pos, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base)
         x, kvs = self.embed(ids), []
         for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, cos, sin, mask, None if past is None else past[i]); kvs.append(kv)
+            x, kv = blk(x, cos, sin, mask, None if past is None else past[i])
+            kvs.append(kv)
         h = self.ln_f(x if keep is None else x[:, keep])
         return Output(self.head(h) if project else None, h, kvs)
 
-    def head(self, h: Tensor) -> Tensor: # [..., d] final hidden states -> [..., V] logits (tied embeddings)
+    def head(self,
+             h: Tensor,  # [..., d] final hidden states
+            ) -> Tensor:  # [..., V] logits
+        "The output projection: tied embeddings."
         return h @ self.embed.weight.T
 
-    def num_params(self) -> int: return sum(p.numel() for p in self.parameters())
+    def num_params(self) -> int:
+        "Number of parameters."
+        return sum(p.numel() for p in self.parameters())
 
 # %% ../nbs/55_model.ipynb #8b8c21e7
-def subs(logits: Tensor, # [..., L, V] raw logits
-         xt: Tensor, # [..., L] the noisy input
-         mask_id: int, carry_over: bool = True,
-         inplace: bool = False) -> Tensor: # write the MASK column into `logits` itself (fresh logits only: saves a copy)
-    "SUBS: forbid MASK as an output; with `carry_over`, visible tokens predict themselves with probability 1."
+def subs(logits: Tensor,  # [..., L, V] raw logits
+         xt: Tensor,  # [..., L] the noisy input
+         mask_id: int,  # the MASK token id
+         carry_over: bool = True,  # visible tokens predict themselves (absorbing noise only)
+         inplace: bool = False,  # write into `logits` itself (fresh logits only: saves a copy)
+        ) -> Tensor:  # [..., L, V]
+    "SUBS: forbid MASK as an output; with `carry_over`, visible tokens predict themselves."
     out = logits if inplace else logits.clone()
     out.select(-1, mask_id).fill_(-math.inf)  # a view: no index tensor copied to a GPU per pass
-    if not carry_over: return out
+    if not carry_over:
+        return out
     keep = (xt != mask_id)[..., None]  # [..., L, 1]
-    # a visible row becomes all -inf, then 0 at its own token; a masked row gets -inf written at MASK, where it already is
-    own = torch.zeros(keep.shape, dtype=out.dtype, device=out.device).masked_fill_(~keep, -math.inf)
+    # a visible row becomes all -inf, then 0 at its own token;
+    # a masked row gets -inf written at MASK, where it already is
+    own = torch.zeros(keep.shape, dtype=out.dtype, device=out.device)
+    own = own.masked_fill_(~keep, -math.inf)  # [..., L, 1]
     return out.masked_fill_(keep, -math.inf).scatter_(-1, xt[..., None], own)
 
 # %% ../nbs/55_model.ipynb #b5cd82b2
 class BlockDiffusionLM(nn.Module):
     "A block-diffusion language model: the transformer plus the masks and SUBS of BD3-LM."
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self,
+                 cfg: ModelConfig,  # sizes, block size, MASK id and SUBS
+                ):
         super().__init__()
         self.cfg, self.net = cfg, BlockDiffusionTransformer(cfg)
 
-    def _post(self, out: Output, xt: Tensor, carry_over: bool|None = None) -> Output:
+    def _post(self, out: Output, xt: Tensor, carry_over: bool | None = None) -> Output:
         carry = self.cfg.subs if carry_over is None else carry_over and self.cfg.subs
-        return Output(subs(out.logits, xt, self.cfg.mask_id, carry, inplace=True), out.hidden, out.kv)  # logits fresh from the net
+        # in place: the logits are fresh from the net
+        logits = subs(out.logits, xt, self.cfg.mask_id, carry, inplace=True)
+        return Output(logits, out.hidden, out.kv)
 
     def _check_len(self, L: int):
-        if L > self.cfg.max_len: raise ValueError(f"sequence length {L} exceeds the model's max_len={self.cfg.max_len}")
-        if L % self.cfg.block_size: raise ValueError(f"sequence length {L} must be a multiple of block_size={self.cfg.block_size}")
+        if L > self.cfg.max_len:
+            raise ValueError(f"sequence length {L} exceeds the model's max_len={self.cfg.max_len}")
+        if L % self.cfg.block_size:
+            raise ValueError(f"sequence length {L} must be a multiple of"
+                             f" block_size={self.cfg.block_size}")
 
-    def denoise_vectorized(self, xt: Tensor, x0: Tensor, carry_over: bool|None = None,
-                           split: bool = True # two attention calls (`SplitMask`); False: one, full mask
-                          ) -> Output:
-        "Logits/hidden of every block of `xt` [B, L] given the clean `x0` [B, L] before it, in one pass."
-        if xt.shape != x0.shape: raise ValueError(f"xt has shape {tuple(xt.shape)} but x0 has shape {tuple(x0.shape)}")
-        L = xt.shape[-1]; self._check_len(L)
+    def denoise_vectorized(self,
+                           xt: Tensor,  # [B, L] the noisy sequence
+                           x0: Tensor,  # [B, L] the clean sequence
+                           carry_over: bool | None = None,  # SUBS carry-over; None: `cfg.subs`
+                           split: bool = True,  # two attention calls (`SplitMask`); False: one
+                          ) -> Output:  # logits [B, L, V], hidden [B, L, d]
+        "Logits/hidden of every block of `xt` given the clean `x0` before it, in one pass."
+        if xt.shape != x0.shape:
+            raise ValueError(f"xt has shape {tuple(xt.shape)} but x0 has shape {tuple(x0.shape)}")
+        L = xt.shape[-1]
+        self._check_len(L)
         pos = torch.arange(L, device=xt.device).repeat(2)
         Lb = self.cfg.block_size
         mask = SplitMask.of(L, Lb, xt.device) if split else block_diff_mask(L, Lb).to(xt.device)
         out = self.net(torch.cat([xt, x0], 1), pos, mask, keep=slice(0, L))
         return self._post(out, xt, carry_over)
 
-    def denoise_block_loop(self, xt: Tensor, x0: Tensor, b: int, carry_over: bool|None = None) -> Output:
+    def denoise_block_loop(self,
+                           xt: Tensor,  # [B, L] the noisy sequence
+                           x0: Tensor,  # [B, L] the clean sequence
+                           b: int,  # the block to denoise
+                           carry_over: bool | None = None,  # SUBS carry-over; None: `cfg.subs`
+                          ) -> Output:  # logits [B, L', V], hidden [B, L', d]
         "Reference: block `b` of `xt` given `x0` of blocks < b, in its own forward pass."
-        Lb = self.cfg.block_size; s = b * Lb
+        Lb = self.cfg.block_size
+        s = b * Lb
         ids = torch.cat([x0[:, :s], xt[:, s:s + Lb]], 1)
-        mask = block_diff_mask(s + Lb, Lb)[s + Lb:, s + Lb:].clone()  # block-causal over the prefix and the block itself
-        out = self.net(ids, torch.arange(s + Lb, device=xt.device), mask.to(xt.device), keep=slice(s, s + Lb))
+        # block-causal over the prefix and the block itself
+        mask = block_diff_mask(s + Lb, Lb)[s + Lb:, s + Lb:].clone()
+        pos = torch.arange(s + Lb, device=xt.device)
+        out = self.net(ids, pos, mask.to(xt.device), keep=slice(s, s + Lb))
         return self._post(out, xt[:, s:s + Lb], carry_over)
 
-    def denoise(self, xt: Tensor) -> Output:
-        "Full bidirectional pass over `xt` [B, N] (MDLM; any N <= max_len)."
+    def denoise(self,
+                xt: Tensor,  # [B, N] the noisy sequence, N <= max_len
+               ) -> Output:  # logits [B, N, V], hidden [B, N, d]
+        "Full bidirectional pass over `xt` (MDLM; any N <= max_len)."
         N = xt.shape[-1]
-        if N > self.cfg.max_len: raise ValueError(f"sequence length {N} exceeds the model's max_len={self.cfg.max_len}")
+        if N > self.cfg.max_len:
+            raise ValueError(f"sequence length {N} exceeds the model's max_len={self.cfg.max_len}")
         return self._post(self.net(xt, torch.arange(N, device=xt.device), None), xt)
 
 # %% ../nbs/55_model.ipynb #94f53493
-def compute_dtype(like: Tensor) -> torch.dtype:
-    "The dtype a pass computes in on `like`'s device: autocast's when autocast is on there, else `like`'s."
+def compute_dtype(like: Tensor,  # a tensor on the device of the pass (the weights)
+                 ) -> torch.dtype:
+    "The dtype a pass computes in on `like`'s device: autocast's if it is on there, else `like`'s."
     dev = like.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else like.dtype
 
 class KVCache:
-    "Keys/values of the committed (clean) prefix, positions 0..length-1, in buffers preallocated to `max_len`."
-    def __init__(self): self.k, self.v, self.length = [], [], 0
+    "Keys/values of the committed (clean) prefix 0..length-1, in buffers preallocated to `max_len`."
+    def __init__(self):
+        self.k, self.v, self.length = [], [], 0
 
-    def layers(self, lm: 'BlockDiffusionLM', batch: int, like: Tensor) -> list:
+    def layers(self,
+               lm: 'BlockDiffusionLM',  # the model whose keys are cached (sizes)
+               batch: int,  # B
+               like: Tensor,  # device and dtype of the buffers (the weights)
+              ) -> list:  # per layer (k_buf, v_buf, length), buffers [B, H, max_len, hd]
         "Per layer (k_buf, v_buf, length) for a forward pass; allocates the buffers on first use."
         if not self.k:
-            c = lm.cfg; shape = (batch, c.n_heads, c.max_len, c.d_model // c.n_heads)
+            c = lm.cfg
+            shape = (batch, c.n_heads, c.max_len, c.d_model // c.n_heads)
             dtype = compute_dtype(like)  # bf16 under autocast: the keys a pass writes
             self.k = [like.new_zeros(shape, dtype=dtype) for _ in range(c.n_layers)]
             self.v = [like.new_zeros(shape, dtype=dtype) for _ in range(c.n_layers)]
         return [(k, v, self.length) for k, v in zip(self.k, self.v)]
 
-    def truncate(self, pos: int, block_size: int):
-        "Invalidate from the start of the block holding position `pos`: keep positions < floor(pos / L') L'."
+    def truncate(self,
+                 pos: int,  # a position whose block changed
+                 block_size: int,  # L'
+                ):
+        "Invalidate from the start of the block holding `pos`: keep positions < floor(pos / L') L'."
         self.length = min(self.length, check_int('pos', pos, 0) // block_size * block_size)
 
 # %% ../nbs/55_model.ipynb #ec07528f
-def _cached_call(lm: BlockDiffusionLM, ids: Tensor, cache: KVCache, keep: slice|None = None) -> Output:
-    "One pass over the block `ids` [B, L'] at positions after the cache, attending the cache and itself."
+def _cached_call(lm: BlockDiffusionLM, ids: Tensor, cache: KVCache,
+                 keep: slice | None = None) -> Output:
+    "One pass over the block `ids` [B, L'] after the cache, attending the cache and itself."
     P, Lb = cache.length, ids.shape[1]
     if P % lm.cfg.block_size or Lb != lm.cfg.block_size:
-        raise ValueError(f"cached calls run on whole blocks of {lm.cfg.block_size} tokens after a block-aligned cache (cache {P}, block {Lb})")
-    if P + Lb > lm.cfg.max_len: raise ValueError(f"position {P + Lb - 1} is past the model's maximum length {lm.cfg.max_len} (max_len)")
+        raise ValueError(f"cached calls run on whole blocks of {lm.cfg.block_size} tokens"
+                         f" after a block-aligned cache (cache {P}, block {Lb})")
+    if P + Lb > lm.cfg.max_len:
+        raise ValueError(f"position {P + Lb - 1} is past the model's maximum length"
+                         f" {lm.cfg.max_len} (max_len)")
     pos = torch.arange(P, P + Lb, device=ids.device)
-    # a whole block after the cache: every query may see every key (mask None); the block's keys land in the buffers at P
-    return lm.net(ids, pos, None, cache.layers(lm, ids.shape[0], lm.net.embed.weight), keep=keep)
+    # a whole block after the cache: every query may see every key (mask None);
+    # the block's keys land in the buffers at P
+    past = cache.layers(lm, ids.shape[0], lm.net.embed.weight)
+    return lm.net(ids, pos, None, past, keep=keep)
 
-def commit(lm: BlockDiffusionLM, x0_block: Tensor, cache: KVCache) -> Output:
-    "Encode the clean block `x0_block` [B, L'] and append its keys/values to `cache` (one NFE; no logits are computed)."
-    out = _cached_call(lm, x0_block, cache, keep=slice(0, 0)); cache.length += x0_block.shape[1]
+def commit(lm: BlockDiffusionLM,  # the model
+           x0_block: Tensor,  # [B, L'] a clean block, right after the cached prefix
+           cache: KVCache,  # the cache to append to
+          ) -> Output:  # keys/values only (no logits, empty hidden)
+    "Encode the clean block `x0_block` and append its keys/values to `cache` (one NFE)."
+    out = _cached_call(lm, x0_block, cache, keep=slice(0, 0))
+    cache.length += x0_block.shape[1]
     return out
 
-def denoise_step(lm: BlockDiffusionLM, xt_block: Tensor, cache: KVCache) -> Output:
-    "Logits/hidden of the noisy block `xt_block` [B, L'] given the cached clean prefix (one NFE; `cache.length` unchanged)."
+def denoise_step(lm: BlockDiffusionLM,  # the model
+                 xt_block: Tensor,  # [B, L'] the noisy block after the cached prefix
+                 cache: KVCache,  # the clean prefix; `cache.length` unchanged
+                ) -> Output:  # logits [B, L', V], hidden [B, L', d]
+    "Logits/hidden of the noisy block `xt_block` given the cached clean prefix (one NFE)."
     return lm._post(_cached_call(lm, xt_block, cache), xt_block)
 
 # %% ../nbs/55_model.ipynb #f4afc627
-def encode_prefix(lm: BlockDiffusionLM, x0: Tensor, cache: KVCache|None = None) -> KVCache:
-    "Commit the blocks of `x0` [B, P] (P a multiple of L') after `cache`, one block per pass."
+def encode_prefix(lm: BlockDiffusionLM,  # the model
+                  x0: Tensor,  # [B, P] clean tokens, P a multiple of L'
+                  cache: KVCache | None = None,  # append to this cache; None: a new one
+                 ) -> KVCache:
+    "Commit the blocks of `x0` after `cache`, one block per pass."
     cache = cache if cache is not None else KVCache()
-    for s in range(0, x0.shape[1], lm.cfg.block_size): commit(lm, x0[:, s:s + lm.cfg.block_size], cache)
+    for s in range(0, x0.shape[1], lm.cfg.block_size):
+        commit(lm, x0[:, s:s + lm.cfg.block_size], cache)
     return cache
