@@ -27,72 +27,133 @@ __all__ = ['OBJECTIVES', 'ESTIMATORS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'check_den
            'train_gate', 'plot_gate_curves']
 
 # %% ../nbs/85_gate_training.ipynb #af972a1c
-def check_denoiser(lm: BlockDiffusionLM, window_blocks: int):
-    "Raise `ValueError` unless `lm` gives real distributions at visible tokens and `window_blocks` divides its blocks."
+def check_denoiser(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    window_blocks: int,  # blocks per training window
+):
+    "`ValueError` unless `lm` predicts visible tokens and `window_blocks` divides its blocks."
     if lm.cfg.subs:
-        raise ValueError("the gate needs a denoiser with real distributions at visible tokens (ModelConfig.subs=False, trained with "
-                         "noise='eps_hybrid'); this one uses SUBS, whose output at a visible token is that token with probability 1")
+        raise ValueError(
+            "the gate needs a denoiser with real distributions at visible tokens "
+            "(ModelConfig.subs=False, trained with "
+            "noise='eps_hybrid'); this one uses SUBS, whose output at a visible token is that "
+            "token with probability 1"
+        )
     check_int('window_blocks', window_blocks, 1)
     if lm.cfg.n_blocks % window_blocks:
-        raise ValueError(f"window_blocks={window_blocks} must divide the model's {lm.cfg.n_blocks} blocks "
-                         f"(max_len={lm.cfg.max_len}, block_size={lm.cfg.block_size})")
+        raise ValueError(
+            f"window_blocks={window_blocks} must divide the model's {lm.cfg.n_blocks} blocks "
+            f"(max_len={lm.cfg.max_len}, block_size={lm.cfg.block_size})"
+        )
 
-def to_windows(x: Tensor, # [B, L, ...] one value (or vector) per position
-               n: int # window length W L', must divide L
-              ) -> Tensor: # [B L/n, n, ...]
+
+def to_windows(
+    x: Tensor,  # [B, L, ...] one value (or vector) per position
+    n: int,  # window length W L', must divide L
+) -> Tensor:  # [B L/n, n, ...]
     "Cut every sequence into consecutive windows of `n` positions: the gate's view."
-    if x.shape[1] % n: raise ValueError(f"window length {n} must divide the sequence length {x.shape[1]}")
+    if x.shape[1] % n:
+        raise ValueError(f"window length {n} must divide the sequence length {x.shape[1]}")
     return x.reshape(x.shape[0] * (x.shape[1] // n), n, *x.shape[2:])
 
-def from_windows(x: Tensor, B: int) -> Tensor: # [B L/n, n, ...] -> [B, L, ...]
+
+def from_windows(
+    x: Tensor,  # [B L/n, n, ...] windows
+    B: int,  # rows
+) -> Tensor:  # [B, L, ...]
     "Undo `to_windows` for a batch of `B` sequences."
     return x.reshape(B, -1, *x.shape[2:])
 
 # %% ../nbs/85_gate_training.ipynb #916574ea
-def step_band(t: int, T: int) -> tuple[float, float]:
+def step_band(
+    t: int,  # the step, 1..T
+    T: int,  # refinement steps
+) -> tuple[float, float]:  # (low, high) masking levels
     "The noise levels [1 - t/T, 1 - (t-1)/T] a block passes through at step t of T."
-    check_int('T', T, 1); check_int('t', t, 1, T)
+    check_int('T', T, 1)
+    check_int('t', t, 1, T)
     return 1 - t / T, 1 - (t - 1) / T
 
-def window_draw(cfg: ModelConfig, x0: Tensor, # [B, L] clean tokens
-                t: int, T: int, window_blocks: int, noise: NoiseConfig, generator: torch.Generator) -> Draw:
-    "Corrupt `x0` as at step t: the last block of every window at a level in the step's band, the blocks before it at level 0."
-    B, L = x0.shape; nb = L // cfg.block_size
-    times = sample_block_times(B, nb, *step_band(t, T), generator, device=x0.device)  # [B, n_blocks]
-    current = torch.arange(nb, device=x0.device) % window_blocks == window_blocks - 1  # [n_blocks] the block being decoded
+
+def window_draw(
+    cfg: ModelConfig,  # the denoiser's config (block size, MASK id)
+    x0: Tensor,  # [B, L] clean tokens
+    t: int,  # the step, 1..T
+    T: int,  # refinement steps
+    window_blocks: int,  # blocks per window
+    noise: NoiseConfig,  # the corruption (the denoiser's training noise)
+    generator: torch.Generator,  # every draw comes from it
+) -> Draw:
+    "Corrupt `x0` as at step t: each window's last block at a level in the step's band, rest clean."
+    B, L = x0.shape
+    nb = L // cfg.block_size
+    # [B, n_blocks]
+    times = sample_block_times(B, nb, *step_band(t, T), generator, device=x0.device)
+    # [n_blocks] the block being decoded
+    current = torch.arange(nb, device=x0.device) % window_blocks == window_blocks - 1
     times = torch.where(current, times, 0.0)  # finished blocks: no MASK, eps of them swapped
     level = times.repeat_interleave(cfg.block_size, dim=1)  # [B, L]
     return Draw(times, level, corrupt(x0, level, noise, cfg.mask_id, cfg.vocab_size, generator))
 
-def step_draws(cfg: ModelConfig, x0: Tensor, t: int, T: int, window_blocks: int, noise: NoiseConfig,
-               generator: torch.Generator) -> tuple[Draw, Draw|None]:
-    "The state at step t and, from the same random numbers one band higher, the state at step t-1 (None at t = 1)."
+
+def step_draws(
+    cfg: ModelConfig,  # the denoiser's config
+    x0: Tensor,  # [B, L] clean tokens
+    t: int,  # the step, 1..T
+    T: int,  # refinement steps
+    window_blocks: int,  # blocks per window
+    noise: NoiseConfig,  # the corruption
+    generator: torch.Generator,  # every draw comes from it
+) -> tuple[Draw, Draw | None]:
+    "The state at step t and, from the same random numbers, the state at step t-1 (None at t = 1)."
     state = generator.get_state()
     cur = window_draw(cfg, x0, t, T, window_blocks, noise, generator)
-    if t == 1: return cur, None
-    replay = torch.Generator(x0.device).set_state(state)  # the same uniforms: the earlier state's masks contain the later one's
+    if t == 1:
+        return cur, None
+    # the same uniforms: the earlier state's masks contain the later one's
+    replay = torch.Generator(x0.device).set_state(state)
     return cur, window_draw(cfg, x0, t - 1, T, window_blocks, noise, replay)
 
 # %% ../nbs/85_gate_training.ipynb #6821a083
 @dataclass
 class ProxyBatch:
     "The gate's u on a teacher-forced batch and its target (all [B, L])."
-    u: Tensor # uncertainty gate
-    wrong: Tensor # bool: argmax q_i != x*_i
-    visible: Tensor # bool: positions holding a token (not MASK); the loss counts these
 
-def gate_on_windows(gate: OverwriteGate, out: Output, # the denoiser's pass over [B, L]
-                    prev_logits: Tensor|None, # [B, L, V] the previous step's logits, None at t = 1
-                    t: int, n: int, update_norm: bool|None = None) -> GateOutput:
-    "The gate at step t on windows of `n` positions, called as the sampler calls it (outputs are [B L/n, n])."
+    u: Tensor  # uncertainty gate
+    wrong: Tensor  # bool: argmax q_i != x*_i
+    visible: Tensor  # bool: positions holding a token (not MASK); the loss counts these
+
+
+def gate_on_windows(
+    gate: OverwriteGate,  # the gate being trained
+    out: Output,  # the denoiser's pass over [B, L]
+    prev_logits: Tensor | None,  # [B, L, V] the previous step's logits, None at t = 1
+    t: int,  # the step, 1..T
+    n: int,  # window length in positions
+    update_norm: bool | None = None,  # update the running z-scores (default: gate.training)
+) -> GateOutput:
+    "The gate at step t on windows of `n` positions, called as the sampler calls it ([B L/n, n])."
     hidden = to_windows(out.hidden, n) if gate.cfg.hidden_dim else None
-    return gate(to_windows(out.logits, n), None if prev_logits is None else to_windows(prev_logits, n), hidden,
-                step=t, update_norm=update_norm)
+    return gate(
+        to_windows(out.logits, n),
+        None if prev_logits is None else to_windows(prev_logits, n),
+        hidden,
+        step=t,
+        update_norm=update_norm,
+    )
 
 # %% ../nbs/85_gate_training.ipynb #7ad605a8
-def proxy_batch(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, # [B, L] clean tokens
-                t: int, window_blocks: int, noise: NoiseConfig, generator: torch.Generator, update_norm: bool|None = None) -> ProxyBatch:
-    "Corrupt `x0` to its state at step t, run the frozen denoiser (no gradient), and the gate's u over windows."
+def proxy_batch(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    gate: OverwriteGate,  # the gate being trained
+    x0: Tensor,  # [B, L] clean tokens
+    t: int,  # the step, 1..T
+    window_blocks: int,  # blocks per window
+    noise: NoiseConfig,  # the corruption
+    generator: torch.Generator,  # every draw comes from it
+    update_norm: bool | None = None,  # update the running z-scores (default: gate.training)
+) -> ProxyBatch:
+    "Corrupt `x0` to step t, run the frozen denoiser (no gradient) and the gate's u over windows."
     cur, prev = step_draws(lm.cfg, x0, t, gate.cfg.T, window_blocks, noise, generator)
     with torch.no_grad():
         out = lm.denoise_vectorized(cur.c.xt, x0)
@@ -100,79 +161,121 @@ def proxy_batch(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, # [B, L] 
     o = gate_on_windows(gate, out, prev_logits, t, window_blocks * lm.cfg.block_size, update_norm)
     return ProxyBatch(from_windows(o.u, len(x0)), out.logits.argmax(-1) != x0, ~cur.c.masked)
 
-def proxy_loss(b: ProxyBatch) -> Tensor:
+
+def proxy_loss(
+    b: ProxyBatch,  # u, wrong and visible of one batch
+) -> Tensor:  # scalar
     "L_gate: mean BCE(u_i, wrong_i) over the visible positions."
     bce = F.binary_cross_entropy(b.u, b.wrong.to(b.u.dtype), reduction='none')
     return (bce * b.visible).sum() / b.visible.sum().clamp_min(1)
 
 # %% ../nbs/85_gate_training.ipynb #9d2d0313
-def auroc(scores: Tensor, # [N] any real scores
-          labels: Tensor # [N] bool, True = positive
-         ) -> float: # P(score of a positive > score of a negative) + P(tie) / 2; NaN without both classes
+def auroc(
+    scores: Tensor,  # [N] any real scores
+    labels: Tensor,  # [N] bool, True = positive
+) -> float:  # P(score of a positive > score of a negative) + P(tie) / 2; NaN without both classes
     "Area under the ROC curve, from average ranks."
     s, y = scores.flatten().double(), labels.flatten().bool()
     n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0: return math.nan
+    if n1 == 0 or n0 == 0:
+        return math.nan
     _, inv, counts = torch.unique(s, return_inverse=True, return_counts=True)
-    avg_rank = counts.cumsum(0).double() - (counts.double() - 1) / 2  # 1-based mean rank of each distinct value
+    # 1-based mean rank of each distinct value
+    avg_rank = counts.cumsum(0).double() - (counts.double() - 1) / 2
     return float((avg_rank[inv][y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 # %% ../nbs/85_gate_training.ipynb #a5ea8d9f
-def logit(p: Tensor, eps: float = 1e-6) -> Tensor:
+def logit(
+    p: Tensor,  # probabilities
+    eps: float = 1e-6,  # p is clamped to [eps, 1 - eps]
+) -> Tensor:
     "log p - log(1 - p), with p clamped to [eps, 1 - eps] (the prior can round to 1 in float32)."
     p = p.clamp(eps, 1 - eps)
     return p.log() - (-p).log1p()
 
-def logistic_noise(shape, generator: torch.Generator, device=None) -> Tensor:
+def logistic_noise(
+    shape,  # the output's shape
+    generator: torch.Generator,  # every draw comes from it
+    device=None,  # where the noise lives
+) -> Tensor:
     "lambda = log U - log(1 - U), U ~ U(0, 1): P(logit(p) + lambda > 0) = p."
     u = torch.rand(shape, generator=generator, device=device).clamp(1e-7, 1 - 1e-7)
     return u.log() - (-u).log1p()
 
-def hard_mask(p: Tensor, noise: Tensor) -> Tensor:
+def hard_mask(
+    p: Tensor,  # overwrite probabilities
+    noise: Tensor,  # logistic noise of p's shape
+) -> Tensor:  # 0/1 floats
     "The Bernoulli(p) sample 1[logit(p) + noise > 0], as a float 0/1 tensor."
     return (logit(p) + noise > 0).to(p.dtype)
 
 # %% ../nbs/85_gate_training.ipynb #d16a49ad
-def gumbel_sigmoid(p: Tensor, noise: Tensor, tau: float) -> Tensor:
+def gumbel_sigmoid(
+    p: Tensor,  # overwrite probabilities
+    noise: Tensor,  # logistic noise of p's shape
+    tau: float,  # temperature: smaller is closer to the hard mask
+) -> Tensor:
     "Relaxed Bernoulli(p): sigmoid((logit(p) + noise) / tau), tau > 0 the temperature."
     return torch.sigmoid((logit(p) + noise) / check_range('tau', tau, 0, lo_open=True))
 
-def straight_through(p: Tensor, noise: Tensor) -> Tensor:
+
+def straight_through(
+    p: Tensor,  # overwrite probabilities
+    noise: Tensor,  # logistic noise of p's shape
+) -> Tensor:
     "Hard Bernoulli(p) sample forward, the gradient of p (dm/dp = 1) backward."
     return hard_mask(p, noise) + (p - p.detach())
 
-def relaxed_mask(p: Tensor, noise: Tensor, estimator: str = 'st', tau: float = 0.5) -> Tensor:
-    "The mask the loss sees: 'st' (straight-through) or 'gumbel' (Gumbel-sigmoid at temperature `tau`)."
-    if estimator == 'st': return straight_through(p, noise)
-    if estimator == 'gumbel': return gumbel_sigmoid(p, noise, tau)
+
+def relaxed_mask(
+    p: Tensor,  # overwrite probabilities
+    noise: Tensor,  # logistic noise of p's shape
+    estimator: str = 'st',  # 'st' (straight-through) or 'gumbel'
+    tau: float = 0.5,  # Gumbel-sigmoid temperature
+) -> Tensor:
+    "The mask the loss sees: 'st' (straight-through) or 'gumbel' (Gumbel-sigmoid at `tau`)."
+    if estimator == 'st':
+        return straight_through(p, noise)
+    if estimator == 'gumbel':
+        return gumbel_sigmoid(p, noise, tau)
     raise ValueError(f"estimator={estimator!r} must be 'st' or 'gumbel'")
 
 # %% ../nbs/85_gate_training.ipynb #7cf6830c
-def hold_probabilities(pi0: Tensor, # [..., n] 1[x_i = x*_i] at the start
-                       m: Tensor, # [T, ..., n] (relaxed) rewrite masks
-                       q_target: Tensor # [T, ..., n] q^t_i(x*_i)
-                      ) -> Tensor: # [T, ..., n] pi^t for t = 1..T
-    "pi^t = m^t q^t(x*) + (1 - m^t) pi^(t-1): the probability that position i holds x*_i after step t."
+def hold_probabilities(
+    pi0: Tensor,  # [..., n] 1[x_i = x*_i] at the start
+    m: Tensor,  # [T, ..., n] (relaxed) rewrite masks
+    q_target: Tensor,  # [T, ..., n] q^t_i(x*_i)
+) -> Tensor:  # [T, ..., n] pi^t for t = 1..T
+    "pi^t = m^t q^t(x*) + (1 - m^t) pi^(t-1): the probability position i holds x*_i after step t."
     out, pi = [], pi0
     for mt, qt in zip(m, q_target):
-        pi = mt * qt + (1 - mt) * pi; out.append(pi)
+        pi = mt * qt + (1 - mt) * pi
+        out.append(pi)
     return torch.stack(out)
 
 # %% ../nbs/85_gate_training.ipynb #991a7903
 @dataclass
 class SeqLoss:
     "The end-to-end loss and its terms (scalars)."
-    total: Tensor
-    nll: Tensor # -mean log pi^T (smoothed)
-    sparse: Tensor # mean m over the positions the gate decided
-    tv: Tensor # mean over positions of sum_t |p^t - p^(t-1)|
 
-def seq_loss(pi_T: Tensor, # [..., n] pi after the last step
-             m: Tensor, p: Tensor, # [T, ..., n] masks and overwrite probabilities
-             gated: Tensor, # bool [T, ..., n] positions the gate decided
-             lambda_sparse: float, lambda_tv: float, floor: float = 1e-3) -> SeqLoss:
-    "L_seq = -mean log(pi^T + floor) + lambda_sparse mean(m) + lambda_tv mean_i sum_t |p^t - p^(t-1)|."
-    nll = -(pi_T + floor).log().mean()  # the floor keeps a gradient where a straight-through pi is exactly 0
+    total: Tensor
+    nll: Tensor  # -mean log pi^T (smoothed)
+    sparse: Tensor  # mean m over the positions the gate decided
+    tv: Tensor  # mean over positions of sum_t |p^t - p^(t-1)|
+
+
+def seq_loss(
+    pi_T: Tensor,  # [..., n] pi after the last step
+    m: Tensor,  # [T, ..., n] masks
+    p: Tensor,  # [T, ..., n] overwrite probabilities
+    gated: Tensor,  # bool [T, ..., n] positions the gate decided
+    lambda_sparse: float,  # weight of the mean mask (fewer overwrites)
+    lambda_tv: float,  # weight of p's total variation over steps
+    floor: float = 1e-3,  # added to pi^T inside the log
+) -> SeqLoss:
+    "L_seq = -mean log(pi^T + floor) + lambda_sparse mean(m) + lambda_tv mean_i sum_t |Delta_t p|."
+    # the floor keeps a gradient where a straight-through pi is exactly 0
+    nll = -(pi_T + floor).log().mean()
     sparse = (m * gated).sum() / gated.sum().clamp_min(1)
     tv = (p[1:] - p[:-1]).abs().sum(0).mean() if len(p) > 1 else p.new_zeros(())
     return SeqLoss(nll + lambda_sparse * sparse + lambda_tv * tv, nll, sparse, tv)
@@ -190,76 +293,143 @@ class Unroll:
     x: Tensor # [B, L] the hard sequence after T steps
 
 # %% ../nbs/85_gate_training.ipynb #5c9a2056
-def unroll(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, # [B, L] clean tokens (targets and teacher-forced prefix)
-           x_start: Tensor, # [B, L] the corrupted start
-           window_blocks: int, generator: torch.Generator, estimator: str = 'st', tau: float = 0.5, update_norm: bool|None = None) -> Unroll:
-    "T = gate.cfg.T refinement steps: frozen denoiser on the hard sequence, greedy rewrites where the sampled mask is 1."
+def unroll(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    gate: OverwriteGate,  # the gate being trained
+    x0: Tensor,  # [B, L] clean tokens (targets and teacher-forced prefix)
+    x_start: Tensor,  # [B, L] the corrupted start
+    window_blocks: int,  # blocks per window
+    generator: torch.Generator,  # every draw comes from it
+    estimator: str = 'st',  # 'st' (straight-through) or 'gumbel'
+    tau: float = 0.5,  # Gumbel-sigmoid temperature
+    update_norm: bool | None = None,  # update the running z-scores (default: gate.training)
+) -> Unroll:
+    "T = gate.cfg.T steps: frozen denoiser on the hard sequence; greedy rewrites where m = 1."
     n, B, x, prev = window_blocks * lm.cfg.block_size, len(x0), x_start, None
     rec = {k: [] for k in ('m', 'q', 'p', 'gated', 'edits')}
     for t in range(1, gate.cfg.T + 1):
-        with torch.no_grad(): out = lm.denoise_vectorized(x, x0)  # stop-gradient: the denoiser only sees the hard sequence
+        # stop-gradient: the denoiser only sees the hard sequence
+        with torch.no_grad():
+            out = lm.denoise_vectorized(x, x0)
         p = from_windows(gate_on_windows(gate, out, prev, t, n, update_norm).p, B)  # [B, L]
         noise, held = logistic_noise(p.shape, generator, p.device), x != lm.cfg.mask_id
         edit = ~held | (hard_mask(p, noise) > 0)
-        rec['m'].append(torch.where(held, relaxed_mask(p, noise, estimator, tau), 1.0)); rec['p'].append(p)
+        rec['m'].append(torch.where(held, relaxed_mask(p, noise, estimator, tau), 1.0))
+        rec['p'].append(p)
         rec['q'].append(torch.softmax(out.logits.float(), -1).gather(-1, x0[..., None]).squeeze(-1))
-        rec['gated'].append(held); rec['edits'].append(edit & held)
+        rec['gated'].append(held)
+        rec['edits'].append(edit & held)
         x, prev = torch.where(edit, out.logits.argmax(-1), x), out.logits
     r = {k: torch.stack(v) for k, v in rec.items()}
-    return Unroll(hold_probabilities((x_start == x0).float(), r['m'], r['q']), r['m'], r['p'], r['gated'], r['edits'], x_start, x)
+    return Unroll(
+        hold_probabilities((x_start == x0).float(), r['m'], r['q']),
+        r['m'],
+        r['p'],
+        r['gated'],
+        r['edits'],
+        x_start,
+        x,
+    )
 
 # %% ../nbs/85_gate_training.ipynb #675dfdbe
 OBJECTIVES, ESTIMATORS = ('proxy', 'e2e'), ('st', 'gumbel')
 
+
 @dataclass
 class GateTrainConfig:
     "A gate-training run on a frozen hybrid-noise denoiser."
-    objective: str = 'proxy' # 'proxy' (BCE under teacher forcing: 2 passes per step) or 'e2e' (unrolled refinement: T passes per step)
-    estimator: str = 'st' # e2e mask: 'st' (hard forward, sigmoid gradient: biased) or 'gumbel' (soft mask at temperature tau)
-    kind: str = 'linear' # 'linear' (7 weights + d, interpretable) or 'mlp' (more capacity, needs more steps)
-    use_hidden: bool = False # feed the denoiser's hidden state h (d_model more inputs: more capacity, more to overfit)
-    mlp_width: int = 32 # hidden units of the MLP gate
-    steps: int = 200 # optimizer steps
-    lr: float = 1e-2 # Adam learning rate: a gate this small tolerates a large one
-    batch_size: int = 16 # sequences per step
-    T: int = 8 # the sampler's refinement steps per block
-    window_blocks: int = 2 # W: the gate sees windows of W blocks (n = W L'); must divide the model's number of blocks
-    lambda_sparse: float = 0.01 # e2e: price of a rewrite
-    lambda_tv: float = 0.01 # e2e: price of p changing between steps
-    tau: float = 0.5 # Gumbel-sigmoid temperature: low is close to the hard sample but noisier in gradient
-    beta: float = 0.1 # e2e: start-state noise level per block ~ U[beta, omega]
+
+    # 'proxy' (BCE under teacher forcing: 2 passes per step) or 'e2e' (unrolled refinement: T passes
+    # per step)
+    objective: str = 'proxy'
+    # e2e mask: 'st' (hard forward, sigmoid gradient: biased) or 'gumbel' (soft mask at temperature
+    # tau)
+    estimator: str = 'st'
+    # 'linear' (7 weights + d, interpretable) or 'mlp' (more capacity, needs more steps)
+    kind: str = 'linear'
+    # feed the denoiser's hidden state h (d_model more inputs: more capacity, more to overfit)
+    use_hidden: bool = False
+    mlp_width: int = 32  # hidden units of the MLP gate
+    steps: int = 200  # optimizer steps
+    lr: float = 1e-2  # Adam learning rate: a gate this small tolerates a large one
+    batch_size: int = 16  # sequences per step
+    T: int = 8  # the sampler's refinement steps per block
+    # W: the gate sees windows of W blocks (n = W L'); must divide the model's number of blocks
+    window_blocks: int = 2
+    lambda_sparse: float = 0.01  # e2e: price of a rewrite
+    lambda_tv: float = 0.01  # e2e: price of p changing between steps
+    # Gumbel-sigmoid temperature: low is close to the hard sample but noisier in gradient
+    tau: float = 0.5
+    beta: float = 0.1  # e2e: start-state noise level per block ~ U[beta, omega]
     omega: float = 0.5
-    eps: float = 0.1 # epsilon-hybrid swap rate of the corruption (match the denoiser's TrainConfig.eps)
-    data: str = 'shakespeare' # training text: 'shakespeare' (the embedded corpus) or a local file/folder (train split)
-    eval_rows: int = 64 # held-out (valid split) sequences for the before/after evaluation
+    # epsilon-hybrid swap rate of the corruption (match the denoiser's TrainConfig.eps)
+    eps: float = 0.1
+    # training text: 'shakespeare' (the embedded corpus) or a local file/folder (train split)
+    data: str = 'shakespeare'
+    eval_rows: int = 64  # held-out (valid split) sequences for the before/after evaluation
     seed: int = 0
 
     def __post_init__(self):
-        for k, v in (('objective', OBJECTIVES), ('estimator', ESTIMATORS), ('kind', ('linear', 'mlp'))):
-            if getattr(self, k) not in v: raise ValueError(f"{k}={getattr(self, k)!r} must be one of {', '.join(map(repr, v))}")
-        for k in ('mlp_width', 'steps', 'batch_size', 'T', 'window_blocks', 'eval_rows'): check_int(k, getattr(self, k), 1)
-        check_int('seed', self.seed, 0); check_range('lr', self.lr, 0, lo_open=True); check_range('tau', self.tau, 0, lo_open=True)
-        check_range('lambda_sparse', self.lambda_sparse, 0); check_range('lambda_tv', self.lambda_tv, 0)
-        check_range('beta', self.beta, 0, 1); check_range('omega', self.omega, 0, 1); check_range('eps', self.eps, 0, 1, hi_open=True)
-        if self.beta > self.omega: raise ValueError(f"beta={self.beta} must not exceed omega={self.omega}")
+        for k, v in (
+            ('objective', OBJECTIVES),
+            ('estimator', ESTIMATORS),
+            ('kind', ('linear', 'mlp')),
+        ):
+            if getattr(self, k) not in v:
+                raise ValueError(
+                    f"{k}={getattr(self, k)!r} must be one of {', '.join(map(repr, v))}"
+                )
+        for k in ('mlp_width', 'steps', 'batch_size', 'T', 'window_blocks', 'eval_rows'):
+            check_int(k, getattr(self, k), 1)
+        check_int('seed', self.seed, 0)
+        check_range('lr', self.lr, 0, lo_open=True)
+        check_range('tau', self.tau, 0, lo_open=True)
+        check_range('lambda_sparse', self.lambda_sparse, 0)
+        check_range('lambda_tv', self.lambda_tv, 0)
+        check_range('beta', self.beta, 0, 1)
+        check_range('omega', self.omega, 0, 1)
+        check_range('eps', self.eps, 0, 1, hi_open=True)
+        if self.beta > self.omega:
+            raise ValueError(f"beta={self.beta} must not exceed omega={self.omega}")
 
 # %% ../nbs/85_gate_training.ipynb #d4a24875
-def gate_config(cfg: GateTrainConfig, model_cfg: ModelConfig) -> GateConfig:
+def gate_config(
+    cfg: GateTrainConfig,  # the training config (gate kind, T)
+    model_cfg: ModelConfig,  # the denoiser's config (hidden size for an MLP gate)
+) -> GateConfig:
     "The `GateConfig` of the gate `cfg` trains for a denoiser of shape `model_cfg`."
-    return GateConfig(T=cfg.T, kind=cfg.kind, hidden_dim=model_cfg.d_model if cfg.use_hidden else 0, mlp_width=cfg.mlp_width)
+    return GateConfig(
+        T=cfg.T,
+        kind=cfg.kind,
+        hidden_dim=model_cfg.d_model if cfg.use_hidden else 0,
+        mlp_width=cfg.mlp_width,
+    )
 
-def new_gate(cfg: GateConfig, generator: torch.Generator) -> OverwriteGate:
-    "An untrained gate; an MLP's first layer is drawn from `generator` (PyTorch's default range, +-1/sqrt(fan_in))."
+
+def new_gate(
+    cfg: GateConfig,  # the gate's config
+    generator: torch.Generator,  # draws an MLP's first layer
+) -> OverwriteGate:
+    "An untrained gate; an MLP's first layer is drawn from `generator` (+-1/sqrt(fan_in))."
     gate = OverwriteGate(cfg)
     if isinstance(gate.u_net, MLPGate):
-        first = gate.u_net.net[0]; bound = 1 / math.sqrt(first.in_features)
+        first = gate.u_net.net[0]
+        bound = 1 / math.sqrt(first.in_features)
         with torch.no_grad():
-            for w in (first.weight, first.bias): w.copy_((2 * torch.rand(w.shape, generator=generator) - 1) * bound)
+            for w in (first.weight, first.bias):
+                w.copy_((2 * torch.rand(w.shape, generator=generator) - 1) * bound)
     return gate
 
 # %% ../nbs/85_gate_training.ipynb #3b202df8
-def gate_step(lm: BlockDiffusionLM, gate: OverwriteGate, opt: torch.optim.Optimizer, rows: Tensor, # [N, L] training sequences
-              step: int, cfg: GateTrainConfig, noise: NoiseConfig) -> dict:
+def gate_step(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    gate: OverwriteGate,  # the gate being trained
+    opt: torch.optim.Optimizer,  # over the gate's parameters
+    rows: Tensor,  # [N, L] training sequences
+    step: int,  # the step number (picks its batch and seeds its draws)
+    cfg: GateTrainConfig,  # objective, batch size, weights
+    noise: NoiseConfig,  # the corruption
+) -> dict:  # this step's losses
     "One optimizer step of `cfg.objective` on the gate (the denoiser frozen); the step's metrics."
     g = step_generator(cfg.seed, step)
     x0 = rows[batch_rows(step, len(rows), cfg.batch_size, cfg.seed)].to(lm.net.embed.weight.device)
@@ -267,169 +437,324 @@ def gate_step(lm: BlockDiffusionLM, gate: OverwriteGate, opt: torch.optim.Optimi
     if cfg.objective == 'proxy':
         t = int(torch.randint(1, cfg.T + 1, (1,), generator=g))
         b = proxy_batch(lm, gate, x0, t, cfg.window_blocks, noise, g)
-        loss = proxy_loss(b); row = dict(t=t, wrong_rate=b.wrong[b.visible].float().mean().item(), u_mean=b.u[b.visible].mean().item())
+        loss = proxy_loss(b)
+        row = dict(
+            t=t,
+            wrong_rate=b.wrong[b.visible].float().mean().item(),
+            u_mean=b.u[b.visible].mean().item(),
+        )
     else:
         x_start = draw_corruption(lm.cfg, x0, g, cfg.beta, cfg.omega, noise).c.xt
         u = unroll(lm, gate, x0, x_start, cfg.window_blocks, g, cfg.estimator, cfg.tau)
-        sl = seq_loss(u.pi[-1], u.m, u.p, u.gated, cfg.lambda_sparse, cfg.lambda_tv); loss = sl.total
-        row = dict(nll=sl.nll.item(), sparse=sl.sparse.item(), tv=sl.tv.item(), edit_rate=(u.edits.sum() / u.gated.sum().clamp_min(1)).item(),
-                   acc_start=(u.x_start == x0).float().mean().item(), acc_end=(u.x == x0).float().mean().item())
-    if not torch.isfinite(loss): raise TrainingError(f"gate loss is {loss.item()} at step {step}; stopped")
-    opt.zero_grad(set_to_none=True); loss.backward()
-    torch.nn.utils.clip_grad_norm_(gate.parameters(), 1.0); opt.step()
+        sl = seq_loss(u.pi[-1], u.m, u.p, u.gated, cfg.lambda_sparse, cfg.lambda_tv)
+        loss = sl.total
+        row = dict(
+            nll=sl.nll.item(),
+            sparse=sl.sparse.item(),
+            tv=sl.tv.item(),
+            edit_rate=(u.edits.sum() / u.gated.sum().clamp_min(1)).item(),
+            acc_start=(u.x_start == x0).float().mean().item(),
+            acc_end=(u.x == x0).float().mean().item(),
+        )
+    if not torch.isfinite(loss):
+        raise TrainingError(f"gate loss is {loss.item()} at step {step}; stopped")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gate.parameters(), 1.0)
+    opt.step()
     return dict(step=step + 1, objective=cfg.objective, loss=loss.item(), **row)
 
 # %% ../nbs/85_gate_training.ipynb #54ce1ea5
 @torch.no_grad()
-def gate_separation(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, window_blocks: int, noise: NoiseConfig,
-                    generator: torch.Generator) -> dict:
-    "AUROC, mean u on wrong and right predictions, and the proxy BCE at visible positions, pooled over t = 1..T."
+def gate_separation(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    gate: OverwriteGate,  # the gate to judge
+    x0: Tensor,  # [B, L] held-out clean rows
+    window_blocks: int,  # blocks per window
+    noise: NoiseConfig,  # the corruption
+    generator: torch.Generator,  # every draw comes from it
+) -> dict:
+    "AUROC, mean u on wrong and right predictions, proxy BCE at visible positions, over t = 1..T."
     us, ws = [], []
     for t in range(1, gate.cfg.T + 1):
         b = proxy_batch(lm, gate, x0, t, window_blocks, noise, generator, update_norm=False)
-        us.append(b.u[b.visible]); ws.append(b.wrong[b.visible])
+        us.append(b.u[b.visible])
+        ws.append(b.wrong[b.visible])
     u, w = torch.cat(us), torch.cat(ws)
-    return dict(auroc=auroc(u, w), u_wrong=u[w].mean().item(), u_right=u[~w].mean().item(), wrong_rate=w.float().mean().item(),
-                bce=F.binary_cross_entropy(u, w.float()).item(), positions=len(u))
+    return dict(
+        auroc=auroc(u, w),
+        u_wrong=u[w].mean().item(),
+        u_right=u[~w].mean().item(),
+        wrong_rate=w.float().mean().item(),
+        bce=F.binary_cross_entropy(u, w.float()).item(),
+        positions=len(u),
+    )
+
 
 @torch.no_grad()
-def refinement_accuracy(lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, window_blocks: int, noise: NoiseConfig,
-                        generator: torch.Generator, beta: float = 0.1, omega: float = 0.5) -> dict:
-    "Share of right tokens before and after a hard T-step refinement from a corrupted `x0`, and the rewrite rate."
+def refinement_accuracy(
+    lm: BlockDiffusionLM,  # the frozen denoiser
+    gate: OverwriteGate,  # the gate to judge
+    x0: Tensor,  # [B, L] held-out clean rows
+    window_blocks: int,  # blocks per window
+    noise: NoiseConfig,  # the corruption
+    generator: torch.Generator,  # every draw comes from it
+    beta: float = 0.1,  # start-state noise level per block ~ U[beta, omega]
+    omega: float = 0.5,  # upper end of that range
+) -> dict:
+    "Share of right tokens before and after a hard T-step refinement of a corrupted `x0`; rewrites."
     x_start = draw_corruption(lm.cfg, x0, generator, beta, omega, noise).c.xt
     u = unroll(lm, gate, x0, x_start, window_blocks, generator, update_norm=False)
-    return dict(acc_start=(x_start == x0).float().mean().item(), acc_end=(u.x == x0).float().mean().item(),
-                edit_rate=(u.edits.sum() / u.gated.sum().clamp_min(1)).item())
+    return dict(
+        acc_start=(x_start == x0).float().mean().item(),
+        acc_end=(u.x == x0).float().mean().item(),
+        edit_rate=(u.edits.sum() / u.gated.sum().clamp_min(1)).item(),
+    )
 
 # %% ../nbs/85_gate_training.ipynb #a14c0402
-def rollout_states(model, # a hybrid-noise denoiser (or any `WindowDenoiser`)
-                   gate: OverwriteGate, # the gate the sampler runs (linear or MLP)
-                   clean: Tensor, # [B, L] the right tokens x*
-                   start: Tensor, # [B, L] the sampler's input (a corrupted copy of `clean`)
-                   editable: Tensor, # bool [B, L] positions the sampler may change
-                   generator: torch.Generator, steps: int = 4, **options) -> tuple[Tensor, Tensor]: # features [R, F], wrong [R]
-    "Run the gate sampler from `start` and collect, at every step, the gate's features at written positions and 1[x_i != x*_i]."
-    from ardm_nb.samplers import sample  # imported here: this chapter comes before the samplers in reading order
+def rollout_states(
+    model,  # a hybrid-noise denoiser (or any `WindowDenoiser`)
+    gate: OverwriteGate,  # the gate the sampler runs (linear or MLP)
+    clean: Tensor,  # [B, L] the right tokens x*
+    start: Tensor,  # [B, L] the sampler's input (a corrupted copy of `clean`)
+    editable: Tensor,  # bool [B, L] positions the sampler may change
+    generator: torch.Generator,  # every draw comes from it
+    steps: int = 4,  # sampler steps per block
+    **options,  # more options of the gate sampler
+) -> tuple[Tensor, Tensor]:  # features [R, F], wrong [R]
+    "Run the gate sampler from `start`; collect each step's features, 1[x_i != x*_i] where written."
+    # imported here: this chapter comes before the samplers in reading order
+    from ardm_nb.samplers import sample
+
     rec = []
-    sample(model, length=clean.shape[1], sampler='gate', generator=generator, infill=start, editable=editable,
-           steps=steps, gate=gate, record=rec, **options)
+    sample(
+        model,
+        length=clean.shape[1],
+        sampler='gate',
+        generator=generator,
+        infill=start,
+        editable=editable,
+        steps=steps,
+        gate=gate,
+        record=rec,
+        **options,
+    )
     feats, wrong = [], []
     for r in rec:
         n = r['tokens'].shape[1]
-        w = r['written'] & editable[:, r['start']:r['start'] + n].to(r['written'].device)
+        w = r['written'] & editable[:, r['start'] : r['start'] + n].to(r['written'].device)
         feats.append(r['features'][w])
-        wrong.append((r['tokens'] != clean[:, r['start']:r['start'] + n].to(r['tokens'].device))[w])
+        wrong.append(
+            (r['tokens'] != clean[:, r['start'] : r['start'] + n].to(r['tokens'].device))[w]
+        )
     return torch.cat(feats), torch.cat(wrong)
 
-def dagger_gate(model, gate: OverwriteGate, # trained in place (its u only; the running norm is the sampler's own)
-                clean: Tensor, # [B, L] clean rows
-                editable: Tensor|None = None, # bool [B, L] (default: every position)
-                rounds: int = 3, rate: float = 0.15, # rollouts and the share of editable tokens corrupted in each
-                epochs: int = 200, lr: float = 1e-2, steps: int = 4, seed: int = 0, **options) -> list[dict]:
-    "Train the gate's u on 'the current token is wrong' over the states its own sampler visits, aggregated over rounds."
-    if gate.u_net is None: raise ValueError("dagger_gate needs a gate with a learned u (GateConfig(kind='linear' or 'mlp'))")
-    check_int('rounds', rounds, 1); check_range('rate', rate, 0, 1); check_int('epochs', epochs, 0)
+
+def dagger_gate(
+    model,  # a hybrid-noise denoiser (or any `WindowDenoiser`)
+    gate: OverwriteGate,  # trained in place (its u only; the running norm is the sampler's own)
+    clean: Tensor,  # [B, L] clean rows
+    editable: Tensor | None = None,  # bool [B, L] (default: every position)
+    rounds: int = 3,  # rollouts (each adds the states it visits)
+    rate: float = 0.15,  # share of editable tokens corrupted in each rollout
+    epochs: int = 200,  # full-batch epochs of u after each round
+    lr: float = 1e-2,  # Adam learning rate
+    steps: int = 4,  # sampler steps per block
+    seed: int = 0,  # seeds corruption, rollouts and training
+    **options,  # more options of the gate sampler
+) -> list[dict]:
+    "Train u on 'the current token is wrong' over the states its own sampler visits, over rounds."
+    if gate.u_net is None:
+        raise ValueError(
+            "dagger_gate needs a gate with a learned u (GateConfig(kind='linear' or 'mlp'))"
+        )
+    check_int('rounds', rounds, 1)
+    check_range('rate', rate, 0, 1)
+    check_int('epochs', epochs, 0)
     g = torch.Generator().manual_seed(seed)
     editable = torch.ones_like(clean, dtype=torch.bool) if editable is None else editable
     lm = getattr(model, 'lm', model)
-    mask_id, V = (lm.cfg.mask_id, lm.cfg.vocab_size) if hasattr(lm, 'cfg') else (lm.mask_id, lm.vocab_size)  # a `WindowDenoiser` has no cfg
+    # a `WindowDenoiser` has no cfg
+    mask_id, V = (
+        (lm.cfg.mask_id, lm.cfg.vocab_size) if hasattr(lm, 'cfg') else (lm.mask_id, lm.vocab_size)
+    )
     data_f, data_y, history = [], [], []
     opt = torch.optim.Adam(gate.u_net.parameters(), lr=lr)
     for k in range(rounds):
         swap = editable & (torch.rand(clean.shape, generator=g) < rate)
         start = torch.where(swap, random_tokens(clean.shape, V, mask_id, g), clean)
         f, y = rollout_states(model, gate, clean, start, editable, g, steps, **options)
-        with torch.no_grad(): u = gate.u_net(f)
-        history.append(dict(round=k, states=len(y), wrong_rate=y.float().mean().item(), auroc=auroc(u, y)))
-        data_f.append(f); data_y.append(y.float())
+        with torch.no_grad():
+            u = gate.u_net(f)
+        history.append(
+            dict(round=k, states=len(y), wrong_rate=y.float().mean().item(), auroc=auroc(u, y))
+        )
+        data_f.append(f)
+        data_y.append(y.float())
         F_all, Y_all = torch.cat(data_f), torch.cat(data_y)
         for _ in range(epochs):
             loss = F.binary_cross_entropy(gate.u_net(F_all).clamp(1e-6, 1 - 1e-6), Y_all)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
         history[-1]['bce_after'] = loss.item() if epochs else math.nan
     return history
 
 # %% ../nbs/85_gate_training.ipynb #7ba5213d
 GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'
 
+
 def _write_atomic(path: Path, write):
     "Call `write(tmp)`, flush it to disk, and rename `tmp` to `path`."
     tmp = path.with_name(f'.{path.name}.tmp')
     write(tmp)
-    with open(tmp, 'rb') as f: os.fsync(f.fileno())
+    with open(tmp, 'rb') as f:
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
-def save_gate(gate: OverwriteGate, folder: str|Path) -> Path:
-    "Write `gate` to `folder/gate.safetensors` and `folder/gate_config.json`, each atomically; returns the folder."
+
+def save_gate(
+    gate: OverwriteGate,  # the gate (its weights, config and running z-scores)
+    folder: str | Path,  # a model folder
+) -> Path:
+    "Write `gate` to `folder/gate.safetensors` and `gate_config.json` atomically; return `folder`."
     from safetensors.torch import save_file
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     cfg = json.dumps(asdict(gate.cfg), indent=1, sort_keys=True)
     state = {k: v.detach().cpu().contiguous() for k, v in gate.state_dict().items()}
-    _write_atomic(folder / GATE_WEIGHTS, lambda p: save_file(state, str(p), metadata={'gate_config': cfg}))
+    _write_atomic(
+        folder / GATE_WEIGHTS, lambda p: save_file(state, str(p), metadata={'gate_config': cfg})
+    )
     _write_atomic(folder / GATE_CONFIG, lambda p: p.write_text(cfg))
     return folder
 
 # %% ../nbs/85_gate_training.ipynb #f94be2e0
-def load_gate(folder: str|Path, device='cpu') -> OverwriteGate|None:
-    "The gate saved in `folder` (in eval mode), or None if it holds none; `ValueError` for a broken or mismatched pair."
+def load_gate(
+    folder: str | Path,  # a model folder
+    device='cpu',  # where the gate goes
+) -> OverwriteGate | None:
+    "The gate saved in `folder` (eval mode), or None if none; `ValueError` for a broken pair."
     from safetensors import safe_open
-    folder = Path(folder); w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
-    if not w.exists() and not c.exists(): return None
+
+    folder = Path(folder)
+    w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
+    if not w.exists() and not c.exists():
+        return None
     if not (w.exists() and c.exists()):
-        raise ValueError(f"{str(folder)!r} holds {(w if w.exists() else c).name} but not {(c if w.exists() else w).name}: an incomplete gate; save it again")
-    try: fields = json.loads(c.read_text()); cfg = GateConfig(**fields)
-    except (ValueError, TypeError) as e: raise ValueError(f"{str(c)!r} is not a valid gate configuration ({e})") from None
+        raise ValueError(
+            f"{str(folder)!r} holds {(w if w.exists() else c).name} but not "
+            f"{(c if w.exists() else w).name}: an incomplete gate; save it again"
+        )
     try:
-        with safe_open(str(w), 'pt', device=str(device)) as f: meta, state = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e: raise ValueError(f"{str(w)!r} is not a readable safetensors file ({type(e).__name__}: {e})") from None
+        fields = json.loads(c.read_text())
+        cfg = GateConfig(**fields)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{str(c)!r} is not a valid gate configuration ({e})") from None
+    try:
+        with safe_open(str(w), 'pt', device=str(device)) as f:
+            meta, state = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise ValueError(
+            f"{str(w)!r} is not a readable safetensors file ({type(e).__name__}: {e})"
+        ) from None
     if json.loads(meta.get('gate_config', 'null')) != fields:
-        raise ValueError(f"{w.name} and {c.name} in {str(folder)!r} describe different gates (an interrupted save, or files from two runs)")
+        raise ValueError(
+            f"{w.name} and {c.name} in {str(folder)!r} describe different gates (an interrupted "
+            "save, or files from two runs)"
+        )
     gate = OverwriteGate(cfg).to(device)
-    try: gate.load_state_dict(state)
-    except RuntimeError as e: raise ValueError(f"{str(w)!r} does not fit the gate of {c.name}: {e}") from None
+    try:
+        gate.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{str(w)!r} does not fit the gate of {c.name}: {e}") from None
     return gate.eval()
 
 # %% ../nbs/85_gate_training.ipynb #c13dd1cc
 def _append_jsonl(path: Path, row: dict):
-    with open(path, 'a') as f: f.write(json.dumps(row) + '\n')
+    with open(path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
 
 def _packed(data: str, split: str, tokenizer, seq_len: int) -> Tensor:
     return tokenize_and_pack(load_texts(data, split)['text'], tokenizer, seq_len)
 
+
 def _evaluate(lm, gate, rows, cfg, noise) -> dict:
-    g = lambda: torch.Generator().manual_seed(cfg.seed + 1)  # the same corruptions for every gate evaluated
-    return dict(separation=gate_separation(lm, gate, rows, cfg.window_blocks, noise, g()),
-                refinement=refinement_accuracy(lm, gate, rows, cfg.window_blocks, noise, g(), cfg.beta, cfg.omega))
+    # the same corruptions for every gate evaluated
+    g = lambda: torch.Generator().manual_seed(cfg.seed + 1)
+    return dict(
+        separation=gate_separation(lm, gate, rows, cfg.window_blocks, noise, g()),
+        refinement=refinement_accuracy(
+            lm, gate, rows, cfg.window_blocks, noise, g(), cfg.beta, cfg.omega
+        ),
+    )
 
 # %% ../nbs/85_gate_training.ipynb #58d87555
-def train_gate(model_dir: str|Path, # a model folder (OUT/model of a hybrid-noise run); the gate is saved into it
-               cfg: GateTrainConfig = GateTrainConfig(), out: str|Path|None = None, # metrics, curves, results (default: model_dir)
-               log=print, progress: bool = True) -> dict:
+def train_gate(
+    # a model folder (OUT/model of a hybrid-noise run); the gate is saved into it
+    model_dir: str | Path,
+    cfg: GateTrainConfig = GateTrainConfig(),  # objective, steps, batch size, weights
+    out: str | Path | None = None,  # metrics, curves, results (default: model_dir)
+    log=print,  # called with each message
+    progress: bool = True,  # show a progress bar
+) -> dict:
     "Train an overwrite gate on the frozen denoiser in `model_dir` and save it there."
     from tqdm.auto import tqdm
     from ardm_nb.samplers import load_model
-    model_dir = Path(model_dir); out = Path(out) if out is not None else model_dir
-    model, tok = load_model(model_dir); lm = model.lm.requires_grad_(False).eval()
+
+    model_dir = Path(model_dir)
+    out = Path(out) if out is not None else model_dir
+    model, tok = load_model(model_dir)
+    lm = model.lm.requires_grad_(False).eval()
     check_denoiser(lm, cfg.window_blocks)
-    out.mkdir(parents=True, exist_ok=True)  # only once the model has loaded: a failed start leaves no folder
-    rows, held = _packed(cfg.data, 'train', tok, lm.cfg.max_len), _packed(cfg.data, 'valid', tok, lm.cfg.max_len)[:cfg.eval_rows]
+    # only once the model has loaded: a failed start leaves no folder
+    out.mkdir(parents=True, exist_ok=True)
+    rows, held = (
+        _packed(cfg.data, 'train', tok, lm.cfg.max_len),
+        _packed(cfg.data, 'valid', tok, lm.cfg.max_len)[: cfg.eval_rows],
+    )
     noise = NoiseConfig('eps_hybrid', eps=cfg.eps)
     gate = new_gate(gate_config(cfg, lm.cfg), torch.Generator().manual_seed(cfg.seed))
     untrained = {k: v.clone() for k, v in gate.u_net.state_dict().items()}
     opt = torch.optim.Adam(gate.parameters(), lr=cfg.lr)
-    metrics = out / 'gate_metrics.jsonl'; metrics.unlink(missing_ok=True); t0 = time.time()
-    bar = tqdm(range(cfg.steps), disable=not progress, desc=f'gate ({cfg.objective})', dynamic_ncols=True)
+    metrics = out / 'gate_metrics.jsonl'
+    metrics.unlink(missing_ok=True)
+    t0 = time.time()
+    bar = tqdm(
+        range(cfg.steps), disable=not progress, desc=f'gate ({cfg.objective})', dynamic_ncols=True
+    )
     for step in bar:
-        row = gate_step(lm, gate, opt, rows, step, cfg, noise); _append_jsonl(metrics, row); bar.set_postfix(loss=f"{row['loss']:.4f}")
-    gate.eval(); base = OverwriteGate(gate.cfg).eval()
-    base.u_net.load_state_dict(untrained); base.norm.load_state_dict(gate.norm.state_dict())
-    result = dict(config=asdict(cfg), seconds=time.time() - t0, final_loss=row['loss'], untrained=_evaluate(lm, base, held, cfg, noise),
-                  trained=_evaluate(lm, gate, held, cfg, noise), model_dir=str(model_dir), metrics=str(metrics), plot=str(out / 'gate_loss.png'))
-    save_gate(gate, model_dir); plot_gate_curves({f'{cfg.objective}' + (f' ({cfg.estimator})' if cfg.objective == 'e2e' else ''): metrics}, out / 'gate_loss.png')
+        row = gate_step(lm, gate, opt, rows, step, cfg, noise)
+        _append_jsonl(metrics, row)
+        bar.set_postfix(loss=f"{row['loss']:.4f}")
+    gate.eval()
+    base = OverwriteGate(gate.cfg).eval()
+    base.u_net.load_state_dict(untrained)
+    base.norm.load_state_dict(gate.norm.state_dict())
+    result = dict(
+        config=asdict(cfg),
+        seconds=time.time() - t0,
+        final_loss=row['loss'],
+        untrained=_evaluate(lm, base, held, cfg, noise),
+        trained=_evaluate(lm, gate, held, cfg, noise),
+        model_dir=str(model_dir),
+        metrics=str(metrics),
+        plot=str(out / 'gate_loss.png'),
+    )
+    save_gate(gate, model_dir)
+    plot_gate_curves(
+        {f'{cfg.objective}' + (f' ({cfg.estimator})' if cfg.objective == 'e2e' else ''): metrics},
+        out / 'gate_loss.png',
+    )
     (out / 'gate_results.json').write_text(json.dumps(result, indent=1))
     s0, s1 = result['untrained']['separation'], result['trained']['separation']
-    log(f"gate ({cfg.objective}) trained in {result['seconds']:.1f}s; held-out AUROC of u for wrong tokens {s0['auroc']:.3f} -> {s1['auroc']:.3f}; "
-        f"gate saved in {model_dir}")
+    log(
+        f"gate ({cfg.objective}) trained in {result['seconds']:.1f}s; held-out AUROC of u for "
+        f"wrong tokens {s0['auroc']:.3f} -> {s1['auroc']:.3f}; "
+        f"gate saved in {model_dir}"
+    )
     return result
 
 # %% ../nbs/85_gate_training.ipynb #292c140d
@@ -438,22 +763,38 @@ def _running_mean(x: Tensor, k: int) -> Tensor:
     i = torch.arange(1, len(x) + 1)
     return (c[i] - c[(i - k).clamp_min(0)]) / (i - (i - k).clamp_min(0))
 
-def plot_gate_curves(runs: dict, # {label: path of a gate_metrics.jsonl}
-                     path: str|Path|None = None, smooth: int = 10):
-    "Loss curves of gate runs, both objectives side by side in one figure (saved to `path` if given; returned closed, shown once as a cell's value)."
+
+def plot_gate_curves(
+    runs: dict,  # {label: path of a gate_metrics.jsonl}
+    path: str | Path | None = None,  # save the figure here too
+    smooth: int = 10,  # moving-average window in steps
+):
+    "Loss curves of gate runs, both objectives side by side (saved to `path`; returned closed)."
     import matplotlib.pyplot as plt
+
     rows = {k: [json.loads(l) for l in Path(v).read_text().splitlines()] for k, v in runs.items()}
     objs = [o for o in OBJECTIVES if any(rs and rs[0]['objective'] == o for rs in rows.values())]
-    titles = dict(proxy='proxy: BCE(u, 1[argmax q != x*]) on visible tokens', e2e='end to end: $L_{seq}$ after T steps')
+    titles = dict(
+        proxy='proxy: BCE(u, 1[argmax q != x*]) on visible tokens',
+        e2e='end to end: $L_{seq}$ after T steps',
+    )
     fig, axs = plt.subplots(1, len(objs), figsize=(5.5 * len(objs), 3.2), squeeze=False)
     for ax, o in zip(axs[0], objs):
         for label, rs in rows.items():
-            if not rs or rs[0]['objective'] != o: continue
+            if not rs or rs[0]['objective'] != o:
+                continue
             s, l = [r['step'] for r in rs], torch.tensor([r['loss'] for r in rs])
-            m = _running_mean(l, smooth); sd = (_running_mean(l * l, smooth) - m * m).clamp_min(0).sqrt()
-            line, = ax.plot(s, m, label=label); ax.fill_between(s, m - sd, m + sd, color=line.get_color(), alpha=0.2, lw=0, antialiased=False)
-        ax.set_title(titles[o]); ax.set_xlabel('step'); ax.legend()
+            m = _running_mean(l, smooth)
+            sd = (_running_mean(l * l, smooth) - m * m).clamp_min(0).sqrt()
+            (line,) = ax.plot(s, m, label=label)
+            ax.fill_between(
+                s, m - sd, m + sd, color=line.get_color(), alpha=0.2, lw=0, antialiased=False
+            )
+        ax.set_title(titles[o])
+        ax.set_xlabel('step')
+        ax.legend()
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=100)
+    if path is not None:
+        fig.savefig(path, dpi=100)
     plt.close(fig)
     return fig
