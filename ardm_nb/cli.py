@@ -13,15 +13,17 @@ from pathlib import Path
 __all__ = ['COMMANDS', 'toy_refine', 'gate_walkthrough', 'build_parser', 'main']
 
 # %% ../nbs/95_cli.ipynb #925e40e1
-def toy_refine(gate, # an `OverwriteGate`
-               logits, # [T, n, V] synthetic logits, one row per step
-               selector=None, # a `Selector`; default: top-k with rho from 0.5 down to 0.1
-               acc=None # an `AcceptanceConfig`; default: no n-gram guard
-              ) -> dict:
-    "Refine the argmax of step 1 with `gate` + `selector` + `accept_edits`; return per-step p, edits and tokens."
+def toy_refine(
+    gate,  # an `OverwriteGate`
+    logits,  # [T, n, V] synthetic logits, one row per step
+    selector=None,  # a `Selector`; default: top-k with rho from 0.5 down to 0.1
+    acc=None,  # an `AcceptanceConfig`; default: no n-gram guard
+) -> dict:
+    "Refine step 1's argmax with `gate` + `selector` + `accept_edits`; per-step p, edits, tokens."
     import torch
     from ardm_nb.gate import Selector
     from ardm_nb.acceptance import AcceptanceConfig, accept_edits, should_stop
+
     selector = Selector('topk', rho=(0.5, 0.1)) if selector is None else selector
     acc = AcceptanceConfig(ngram=0) if acc is None else acc
     T = logits.shape[0]
@@ -33,45 +35,86 @@ def toy_refine(gate, # an `OverwriteGate`
             x, prev = res.tokens, logits[t - 1]
             ps.append(out.p)
             edits.append(res.accepted)
-            if t > 1 and should_stop(res.num_accepted, out.p): break
+            if t > 1 and should_stop(res.num_accepted, out.p):
+                break
     return dict(p=torch.stack(ps), edits=torch.stack(edits), tokens=x, steps=len(ps))
 
 # %% ../nbs/95_cli.ipynb #eed10ebf
-def gate_walkthrough(out_dir: str|Path = 'out/demo', n: int = 48, V: int = 64, T: int = 24, seed: int = 0, log=print) -> Path:
-    "Run the gate on `toy_refinement`, save the figure of r, u, p and edits over position x step; return its path."
+def gate_walkthrough(
+    out_dir: str | Path = 'out/demo',  # the figure goes here
+    n: int = 48,  # sequence length
+    V: int = 64,  # vocabulary size
+    T: int = 24,  # refinement steps
+    seed: int = 0,  # seeds the synthetic logits
+    log=print,  # called with the summary line
+) -> Path:
+    "Run the gate on `toy_refinement`; save the figure of r, u, p and edits; return its path."
     import matplotlib.pyplot as plt  # no backend switch: a notebook keeps its inline figures
     from ardm_nb.core import heatmap
     from ardm_nb.gate import OverwriteGate, GateConfig, toy_refinement, gate_trace
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     logits, hard = toy_refinement(n, V, T, seed=seed)
     cfg = GateConfig(T=T)
     tr = gate_trace(OverwriteGate(cfg), logits)
-    runs = {name: toy_refine(OverwriteGate(c), logits) for name, c in
-            [('gate (linear u + prior)', cfg), ('prior only (u = 0)', GateConfig(T=T, kind='none'))]}
+    runs = {
+        name: toy_refine(OverwriteGate(c), logits)
+        for name, c in [
+            ('gate (linear u + prior)', cfg),
+            ('prior only (u = 0)', GateConfig(T=T, kind='none')),
+        ]
+    }
     fig, axs = plt.subplots(2, 3, figsize=(17, 8))
-    for ax, k, title in zip(axs[0], 'rup', ['maturity prior r', 'uncertainty gate u', 'overwrite probability p = noisyOR(u, r)']):
+    for ax, k, title in zip(
+        axs[0],
+        'rup',
+        ['maturity prior r', 'uncertainty gate u', 'overwrite probability p = noisyOR(u, r)'],
+    ):
         heatmap(ax, tr[k].expand(T, n), title, label=k)
-    for ax in axs[0, 1:]: ax.plot(hard.nonzero().squeeze(-1), [T + 0.4] * int(hard.sum()), 'r^', ms=5, clip_on=False)
+    for ax in axs[0, 1:]:
+        ax.plot(hard.nonzero().squeeze(-1), [T + 0.4] * int(hard.sum()), 'r^', ms=5, clip_on=False)
     for ax, (name, run) in zip(axs[1], runs.items()):
-        heatmap(ax, run['edits'].float(), f"committed edits: {name}\n{int(run['edits'].sum())} edits in {run['steps']} steps", cmap='Greys', label='edit')
+        heatmap(
+            ax,
+            run['edits'].float(),
+            f"committed edits: {name}\n{int(run['edits'].sum())} edits in {run['steps']} steps",
+            cmap='Greys',
+            label='edit',
+        )
     steps = range(1, T + 1)
-    axs[1, 2].plot(steps, tr['p'][:, hard].mean(1), label='p, hard positions'); axs[1, 2].plot(steps, tr['p'][:, ~hard].mean(1), label='p, other positions')
-    axs[1, 2].plot(steps, tr['r'].mean(1), ':', label='r, all positions'); axs[1, 2].set_xlabel('step t'); axs[1, 2].legend(); axs[1, 2].set_title('mean p per step')
-    fig.suptitle(f'Dynamic overwrite gate on a synthetic refinement (n={n}, |V|={V}, T={T}; red triangles: hard positions)')
-    fig.tight_layout(); path = out_dir / 'gate_walkthrough.png'
-    fig.savefig(path, dpi=110); plt.close(fig)
+    axs[1, 2].plot(steps, tr['p'][:, hard].mean(1), label='p, hard positions')
+    axs[1, 2].plot(steps, tr['p'][:, ~hard].mean(1), label='p, other positions')
+    axs[1, 2].plot(steps, tr['r'].mean(1), ':', label='r, all positions')
+    axs[1, 2].set_xlabel('step t')
+    axs[1, 2].legend()
+    axs[1, 2].set_title('mean p per step')
+    fig.suptitle(
+        f'Dynamic overwrite gate on a synthetic refinement (n={n}, |V|={V}, T={T}; '
+        'red triangles: hard positions)'
+    )
+    fig.tight_layout()
+    path = out_dir / 'gate_walkthrough.png'
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     late = slice(T * 3 // 4, T)
-    log(f"step-averaged p over the last quarter of the steps: hard positions {tr['p'][late][:, hard].mean():.3f}, "
-        f"others {tr['p'][late][:, ~hard].mean():.3f} (prior alone: {tr['r'][late].mean():.3f})")
+    log(
+        "mean p over the last quarter of the steps: hard positions "
+        f"{tr['p'][late][:, hard].mean():.3f}, "
+        f"others {tr['p'][late][:, ~hard].mean():.3f} (prior alone: {tr['r'][late].mean():.3f})"
+    )
     for name, run in runs.items():
-        log(f"{name:>24}: {int(run['edits'].sum()):3d} edits in {run['steps']:2d} steps, "
-            f"{int(run['edits'][:, hard].sum()):3d} of them at hard positions")
+        log(
+            f"{name:>24}: {int(run['edits'].sum()):3d} edits in {run['steps']:2d} steps, "
+            f"{int(run['edits'][:, hard].sum()):3d} of them at hard positions"
+        )
     log(f"figure of r, u, p and the edits over position x step: {path.resolve()}")
     return path
 
 # %% ../nbs/95_cli.ipynb #efe35524
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     "Help with '(default: X)' after every option with a default (None and False: 'not given')."
+
     def _get_help_string(self, action):
         text = action.help or ''
         d = action.default
@@ -79,182 +122,311 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         shown = given and '(default' not in text
         return text + ' (default: %(default)s)' if shown and action.option_strings else text
 
+
 def _number(kind, lo=None, hi=None, lo_open=False):
     "An argparse `type` that parses a `kind` (int or float) and says what is allowed if it fails."
-    bounds = f" in {'(' if lo_open else '['}{lo}, {hi}]" if hi is not None else \
-        f" >= {lo}" if lo is not None else ''
+    bounds = (
+        f" in {'(' if lo_open else '['}{lo}, {hi}]"
+        if hi is not None
+        else f" >= {lo}"
+        if lo is not None
+        else ''
+    )
     allowed = ('an integer' if kind is int else 'a number') + bounds
+
     def parse(text: str):
-        try: v = kind(text)
-        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
         low = lo is not None and (v <= lo if lo_open else v < lo)
         if low or (hi is not None and v > hi) or v != v:
             raise argparse.ArgumentTypeError(f"{text} is not {allowed}")
         return v
+
     parse.__name__ = allowed  # what argparse shows for an unparsable value
     return parse
 
+
 def _add_threads(p: argparse.ArgumentParser):
-    p.add_argument('--threads', type=_number(int, 1),
-                   help="torch CPU threads (default: torch's own, one per core, or "
-                   "OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest")
+    p.add_argument(
+        '--threads',
+        type=_number(int, 1),
+        help="torch CPU threads (default: torch's own, one per core, or "
+        "OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest",
+    )
 
 # %% ../nbs/95_cli.ipynb #b112f81e
 def _demo_parser(p):
     p.add_argument('--out', default='out/demo', help='output folder')
     p.add_argument('--seed', type=int, default=0, help='seed of the synthetic refinement')
 
+
 def _demo_run(args):
     from ardm_nb.core import check_writable_dir
+
     check_writable_dir('--out', args.out)
     gate_walkthrough(args.out, seed=args.seed)
 
-_TRAIN_FLAGS = dict(steps='--steps', data='--data', block_size='--block-size', seed='--seed',
-                    tokenizer='--tokenizer', noise='--noise', ckpt_every='--checkpoint-every')
+
+_TRAIN_FLAGS = dict(
+    steps='--steps',
+    data='--data',
+    block_size='--block-size',
+    seed='--seed',
+    tokenizer='--tokenizer',
+    noise='--noise',
+    ckpt_every='--checkpoint-every',
+)
+
 
 def _train_parser(p):
     from ardm_nb.train import PRESETS
-    p.add_argument('--config', choices=sorted(PRESETS),
-                   help="preset: tiny (seconds), demo (minutes on a CPU), paper (GPUs) "
-                   "(default: demo; with --resume: the run's own config.json)")
+
+    p.add_argument(
+        '--config',
+        choices=sorted(PRESETS),
+        help="preset: tiny (seconds), demo (minutes on a CPU), paper (GPUs) "
+        "(default: demo; with --resume: the run's own config.json)",
+    )
     p.add_argument('--out', required=True, help='run folder: metrics, checkpoints, final model')
     p.add_argument('--steps', type=_number(int, 1), help="training steps (default: the preset's)")
-    p.add_argument('--until', type=_number(int, 1), help='stop after this step with a checkpoint '
-                   '(continue later with --resume) (default: run to the end)')
-    p.add_argument('--resume', action='store_true',
-                   help="continue the run in --out from its newest valid checkpoint, with the "
-                   "run's own configuration")
-    p.add_argument('--data', help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
-                   "a Hub data set name (default: the preset's, shakespeare)")
+    p.add_argument(
+        '--until',
+        type=_number(int, 1),
+        help='stop after this step with a checkpoint '
+        '(continue later with --resume) (default: run to the end)',
+    )
+    p.add_argument(
+        '--resume',
+        action='store_true',
+        help="continue the run in --out from its newest valid checkpoint, with the "
+        "run's own configuration",
+    )
+    p.add_argument(
+        '--data',
+        help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
+        "a Hub data set name (default: the preset's, shakespeare)",
+    )
     p.add_argument('--tokenizer', help='an HF tokenizer folder (default: train a byte-level BPE)')
-    p.add_argument('--task', help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
-                   'preset (--config tiny or demo); sets --data task:NAME')
-    p.add_argument('--block-size', type=_number(int, 1), dest='block_size',
-                   help="L': 1 = AR, the sequence length = MDLM (default: the preset's)")
-    p.add_argument('--noise', help="absorbing, uniform, eps_hybrid or gamma_hybrid "
-                   "(default: the preset's, absorbing)")
-    p.add_argument('--seed', type=int, help="seed of the weights, the data order and the noise "
-                   "(default: the preset's, 0)")
-    p.add_argument('--checkpoint-every', type=_number(int, 1), dest='ckpt_every', metavar='N',
-                   help="write a checkpoint every N steps (default: the preset's)")
+    p.add_argument(
+        '--task',
+        help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
+        'preset (--config tiny or demo); sets --data task:NAME',
+    )
+    p.add_argument(
+        '--block-size',
+        type=_number(int, 1),
+        dest='block_size',
+        help="L': 1 = AR, the sequence length = MDLM (default: the preset's)",
+    )
+    p.add_argument(
+        '--noise',
+        help="absorbing, uniform, eps_hybrid or gamma_hybrid (default: the preset's, absorbing)",
+    )
+    p.add_argument(
+        '--seed',
+        type=int,
+        help="seed of the weights, the data order and the noise (default: the preset's, 0)",
+    )
+    p.add_argument(
+        '--checkpoint-every',
+        type=_number(int, 1),
+        dest='ckpt_every',
+        metavar='N',
+        help="write a checkpoint every N steps (default: the preset's)",
+    )
+
 
 def _train_config(args):
     "The `TrainConfig` of `ardm train`: the preset and overrides, or (with --resume) the run's own."
     from dataclasses import replace
     from ardm_nb.train import PRESETS, run_config
+
     over = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
     saved = run_config(args.out) if args.resume else None
     if saved is None and getattr(args, 'task', None):  # a task's rows, ids and preset (88_eval)
         from ardm_nb.eval import task_train_config
+
         return task_train_config(args.task, args.config or 'demo', **over)
-    if saved is None: return replace(PRESETS[args.config or 'demo'], **over)
+    if saved is None:
+        return replace(PRESETS[args.config or 'demo'], **over)
     if args.config is not None and replace(PRESETS[args.config], **over) != saved:
-        raise ValueError(f"--config {args.config} conflicts with the run in {args.out!r}, started "
-                         f"with another configuration; to resume, leave out --config (the run's "
-                         f"own config.json is used)")
+        raise ValueError(
+            f"--config {args.config} conflicts with the run in {args.out!r}, started "
+            f"with another configuration; to resume, leave out --config (the run's "
+            f"own config.json is used)"
+        )
     differ = [k for k, v in over.items() if getattr(saved, k) != v]
     if differ:
         given = ', '.join(f"{_TRAIN_FLAGS[k]} {over[k]}" for k in differ)
         was = ', '.join(f"{k}={getattr(saved, k)!r}" for k in differ)
-        raise ValueError(f"{given} conflicts with the run in {args.out!r} (started with {was}); a "
-                         f"resume continues the run's own configuration: leave these out")
+        raise ValueError(
+            f"{given} conflicts with the run in {args.out!r} (started with {was}); a "
+            f"resume continues the run's own configuration: leave these out"
+        )
     return saved
+
 
 def _train_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.train import train
+
     check_writable_dir('--out', args.out)  # before the data is prepared
     if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
-        raise ValueError(f"--tokenizer {args.tokenizer!r} is not a folder (an HF tokenizer folder, "
-                         f"e.g. OUT/model)")
+        raise ValueError(
+            f"--tokenizer {args.tokenizer!r} is not a folder (an HF tokenizer folder, "
+            f"e.g. OUT/model)"
+        )
     train(_train_config(args), args.out, resume=args.resume, until=args.until)
 
 # %% ../nbs/95_cli.ipynb #2d0b8bfc
 def _sample_parser(p):
     from ardm_nb.samplers import SAMPLERS
+
     p.add_argument('--model', required=True, help='model folder of a run (OUT/model)')
-    p.add_argument('--sampler', default='bd3', choices=list(SAMPLERS), metavar='NAME',
-                   help='decoding strategy, one of the samplers listed below')
+    p.add_argument(
+        '--sampler',
+        default='bd3',
+        choices=list(SAMPLERS),
+        metavar='NAME',
+        help='decoding strategy, one of the samplers listed below',
+    )
     p.add_argument('--prompt', default='', help='text to continue (default: empty, unconditional)')
-    p.add_argument('--length', type=_number(int, 1), help='total tokens incl. the prompt, a '
-                   'multiple of the block size (default: the model context)')
-    p.add_argument('--nfe', type=_number(int, 1), help='budget of denoiser passes (sets the steps '
-                   'per block); the run never spends more (default: no budget)')
-    p.add_argument('--steps', type=_number(int, 1), help='denoising steps per block (default: from '
-                   '--nfe, else the block size)')
-    p.add_argument('--trace', help='write a PNG heat map of p over position x step, and the '
-                   'changed tokens, to this file (its folder must exist)')
+    p.add_argument(
+        '--length',
+        type=_number(int, 1),
+        help='total tokens incl. the prompt, a '
+        'multiple of the block size (default: the model context)',
+    )
+    p.add_argument(
+        '--nfe',
+        type=_number(int, 1),
+        help='budget of denoiser passes (sets the steps '
+        'per block); the run never spends more (default: no budget)',
+    )
+    p.add_argument(
+        '--steps',
+        type=_number(int, 1),
+        help='denoising steps per block (default: from --nfe, else the block size)',
+    )
+    p.add_argument(
+        '--trace',
+        help='write a PNG heat map of p over position x step, and the '
+        'changed tokens, to this file (its folder must exist)',
+    )
     p.add_argument('--num', type=_number(int, 1), default=1, help='number of samples')
-    p.add_argument('--top-p', type=_number(float, 0, 1, lo_open=True), default=0.9, dest='top_p',
-                   help='nucleus sampling: the smallest set of tokens with this much probability')
+    p.add_argument(
+        '--top-p',
+        type=_number(float, 0, 1, lo_open=True),
+        default=0.9,
+        dest='top_p',
+        help='nucleus sampling: the smallest set of tokens with this much probability',
+    )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
     width = max(map(len, SAMPLERS))
     p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v[0]}' for k, v in SAMPLERS.items())
 
-def _sample_length(arg: int|None, n_prompt: int, Lb: int, M: int) -> int:
+
+def _sample_length(arg: int | None, n_prompt: int, Lb: int, M: int) -> int:
     "The total length of `ardm sample`: --length checked against the prompt and the model."
     if n_prompt + Lb > M:
-        raise ValueError(f"the prompt is {n_prompt} tokens (with BOS); the model's context is {M} "
-                         f"tokens in blocks of {Lb}, so a prompt may have at most {M - Lb}")
-    if arg is None: return M
+        raise ValueError(
+            f"the prompt is {n_prompt} tokens (with BOS); the model's context is {M} "
+            f"tokens in blocks of {Lb}, so a prompt may have at most {M - Lb}"
+        )
+    if arg is None:
+        return M
     if arg % Lb:
         lo, hi = arg // Lb * Lb, -(-arg // Lb) * Lb
         near = f'{lo} or {hi}' if lo else f'{hi}'
-        raise ValueError(f"--length {arg} is not a multiple of the model's block size {Lb} "
-                         f"(e.g. {near})")
+        raise ValueError(
+            f"--length {arg} is not a multiple of the model's block size {Lb} (e.g. {near})"
+        )
     if arg <= n_prompt:
         least = -(-(n_prompt + 1) // Lb) * Lb
-        raise ValueError(f"--length {arg} leaves nothing to generate after the prompt of "
-                         f"{n_prompt} tokens (with BOS): give at least {least}")
+        raise ValueError(
+            f"--length {arg} leaves nothing to generate after the prompt of "
+            f"{n_prompt} tokens (with BOS): give at least {least}"
+        )
     return arg
+
 
 def _sample_run(args, log=print):
     import torch
     from ardm_nb.core import check_writable_file
     from ardm_nb.hf import check_model_folder
     from ardm_nb.samplers import load_model, sample, decode
-    if args.trace is not None: check_writable_file('--trace', args.trace)  # before any work
+
+    if args.trace is not None:
+        check_writable_file('--trace', args.trace)  # before any work
     check_model_folder(args.model, tokenizer=True)
-    model, tok = load_model(args.model); lm = model.lm
+    model, tok = load_model(args.model)
+    lm = model.lm
     ids = [tok.bos_token_id] + tok(args.prompt, add_special_tokens=False)['input_ids']
     if tok.mask_token_id in ids:
-        raise ValueError(f"--prompt contains the mask token {tok.mask_token!r}; a prompt is held "
-                         f"fixed")
+        raise ValueError(
+            f"--prompt contains the mask token {tok.mask_token!r}; a prompt is held fixed"
+        )
     length = _sample_length(args.length, len(ids), lm.cfg.block_size, lm.cfg.max_len)
     options = {}
     if args.sampler == 'gate':
         from ardm_nb.gate_training import load_gate
+
         gate = load_gate(args.model)
-        if gate is not None: options['gate'] = gate
-        what = f'the trained {gate.cfg.kind} gate saved with the model' if gate is not None else \
+        if gate is not None:
+            options['gate'] = gate
+        what = (
             'the linear gate with the write-up coefficients (no trained gate in the model folder)'
+        )
+        if gate is not None:
+            what = f'the trained {gate.cfg.kind} gate saved with the model'
         log(f"gate: {what}", file=sys.stderr)
     g = torch.Generator().manual_seed(args.seed)
     prompts = torch.tensor([ids] * args.num)  # [num, P]
     try:
-        res = sample(lm, prompts, length=length, sampler=args.sampler, generator=g,
-                     nfe_budget=args.nfe, steps=args.steps, eos_id=tok.eos_token_id,
-                     trace=args.trace is not None, top_p=args.top_p, **options)
-    except ValueError as e: raise ValueError(_flag_names(str(e))) from None
+        res = sample(
+            lm,
+            prompts,
+            length=length,
+            sampler=args.sampler,
+            generator=g,
+            nfe_budget=args.nfe,
+            steps=args.steps,
+            eos_id=tok.eos_token_id,
+            trace=args.trace is not None,
+            top_p=args.top_p,
+            **options,
+        )
+    except ValueError as e:
+        raise ValueError(_flag_names(str(e))) from None
     early = ', stopped early' if res.stopped_early else ''
     edits = sum(res.edits_per_step)
     log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {edits} edits{early}", file=sys.stderr)
     texts = decode(tok, res.tokens)
-    for i, text in enumerate(texts): log(f"--- sample {i} ---\n{text}")
-    if args.trace is not None: _write_trace(res, args.trace, args.sampler, log)
+    for i, text in enumerate(texts):
+        log(f"--- sample {i} ---\n{text}")
+    if args.trace is not None:
+        _write_trace(res, args.trace, args.sampler, log)
     return texts
 
+
 _FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
+
 
 def _flag_names(msg: str) -> str:
     "A message of the Python API in the CLI's words: 'nfe_budget=3' becomes '--nfe 3'."
     import re
-    for api, flag in _FLAGS.items(): msg = re.sub(rf'\b{api}=', f'{flag} ', msg)
+
+    for api, flag in _FLAGS.items():
+        msg = re.sub(rf'\b{api}=', f'{flag} ', msg)
     return msg
+
 
 def _write_trace(res, path: str, sampler: str, log=print):
     "The --trace figure: p over position x step, or (no p) the tokens changed at each step."
     from ardm_nb.samplers import plot_trace
+
     if res.trace is None:
         log(f"--trace {path}: no step was taken, nothing to draw", file=sys.stderr)
         return
@@ -265,62 +437,108 @@ def _write_trace(res, path: str, sampler: str, log=print):
         return
     import matplotlib.pyplot as plt
     from ardm_nb.core import heatmap
+
     ch = res.trace['changed'][:, 0].float()  # [steps, N] of the first sample
     fig, ax = plt.subplots(figsize=(min(14, 3 + ch.shape[1] / 8), min(8, 2 + ch.shape[0] / 5)))
     title = f'{sampler}: tokens changed at each step (this sampler has no p)'
     heatmap(ax, ch, title=title, cmap='Greys', label='changed')
     fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
-    log(f"trace of p over position x step: {sampler} has no overwrite probability p, so the figure "
-        f"shows the tokens changed at each step: {Path(path).resolve()}", file=sys.stderr)
+    log(
+        f"trace of p over position x step: {sampler} has no overwrite probability p, so the figure "
+        f"shows the tokens changed at each step: {Path(path).resolve()}",
+        file=sys.stderr,
+    )
 
 # %% ../nbs/95_cli.ipynb #1e983dd4
 def _train_gate_parser(p):
-    p.add_argument('--model', required=True, help='model folder of a hybrid-noise run (OUT/model '
-                   'of `ardm train --noise eps_hybrid`)')
-    p.add_argument('--objective', choices=['proxy', 'e2e'], default='proxy',
-                   help='proxy: BCE under teacher forcing; e2e: unrolled refinement (CE + sparsity '
-                   '+ TV)')
-    p.add_argument('--estimator', choices=['st', 'gumbel'], default='st',
-                   help='e2e mask gradient: straight-through or Gumbel-sigmoid')
-    p.add_argument('--kind', choices=['linear', 'mlp'], default='mlp',
-                   help='gate u: linear or a small MLP')
-    p.add_argument('--hidden', action='store_true',
-                   help="feed the denoiser's hidden state to the gate")
+    p.add_argument(
+        '--model',
+        required=True,
+        help='model folder of a hybrid-noise run (OUT/model of `ardm train --noise eps_hybrid`)',
+    )
+    p.add_argument(
+        '--objective',
+        choices=['proxy', 'e2e'],
+        default='proxy',
+        help='proxy: BCE under teacher forcing; e2e: unrolled refinement (CE + sparsity + TV)',
+    )
+    p.add_argument(
+        '--estimator',
+        choices=['st', 'gumbel'],
+        default='st',
+        help='e2e mask gradient: straight-through or Gumbel-sigmoid',
+    )
+    p.add_argument(
+        '--kind', choices=['linear', 'mlp'], default='mlp', help='gate u: linear or a small MLP'
+    )
+    p.add_argument(
+        '--hidden', action='store_true', help="feed the denoiser's hidden state to the gate"
+    )
     p.add_argument('--steps', type=_number(int, 1), default=200, help='optimizer steps')
-    p.add_argument('--out', help='folder for the metrics, the loss curve and the results '
-                   '(default: the model folder)')
+    p.add_argument(
+        '--out',
+        help='folder for the metrics, the loss curve and the results (default: the model folder)',
+    )
     p.add_argument('--seed', type=int, default=0, help='seed of the gate and its training draws')
+
 
 def _train_gate_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.hf import check_model_folder
     from ardm_nb.gate_training import GateTrainConfig, train_gate
+
     check_model_folder(args.model, tokenizer=True)
     check_writable_dir('--model', args.model)  # the gate is saved into the model folder
-    if args.out is not None: check_writable_dir('--out', args.out)
-    cfg = GateTrainConfig(objective=args.objective, estimator=args.estimator, kind=args.kind,
-                          use_hidden=args.hidden, steps=args.steps, seed=args.seed)
+    if args.out is not None:
+        check_writable_dir('--out', args.out)
+    cfg = GateTrainConfig(
+        objective=args.objective,
+        estimator=args.estimator,
+        kind=args.kind,
+        use_hidden=args.hidden,
+        steps=args.steps,
+        seed=args.seed,
+    )
     train_gate(args.model, cfg, out=args.out)
+
 
 def _compare_parser(p):
     from ardm_nb.samplers import SAMPLERS
-    p.add_argument('--model', required=True,
-                   help='model folder (a hybrid-noise model, so that the gate samplers run)')
-    p.add_argument('--judge', required=True,
-                   help='a block-size-1 (AR) model folder trained with the same tokenizer')
+
+    p.add_argument(
+        '--model',
+        required=True,
+        help='model folder (a hybrid-noise model, so that the gate samplers run)',
+    )
+    p.add_argument(
+        '--judge',
+        required=True,
+        help='a block-size-1 (AR) model folder trained with the same tokenizer',
+    )
     p.add_argument('--out', default='out/compare', help='output folder')
-    p.add_argument('--samplers', nargs='+', choices=list(SAMPLERS), metavar='NAME',
-                   help=f"samplers to compare, of: {', '.join(SAMPLERS)} (default: every one but "
-                   f"l2r, which the judge decodes itself)")
-    p.add_argument('--num', type=_number(int, 1), default=16,
-                   help='samples, and repair passages, per sampler and budget')
+    p.add_argument(
+        '--samplers',
+        nargs='+',
+        choices=list(SAMPLERS),
+        metavar='NAME',
+        help=f"samplers to compare, of: {', '.join(SAMPLERS)} (default: every one but "
+        f"l2r, which the judge decodes itself)",
+    )
+    p.add_argument(
+        '--num',
+        type=_number(int, 1),
+        default=16,
+        help='samples, and repair passages, per sampler and budget',
+    )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
+
 
 def _compare_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.hf import check_model_folder
     from ardm_nb.compare import CompareConfig, run_compare
+
     check_model_folder(args.model, tokenizer=True)
     check_model_folder(args.judge, tokenizer=True)
     check_writable_dir('--out', args.out)
@@ -328,44 +546,73 @@ def _compare_run(args):
     cfg = CompareConfig(num_samples=args.num, num_passages=args.num, seed=args.seed, **over)
     run_compare(args.model, args.judge, args.out, cfg)
 
+
 def _bench_parser(p):
     from ardm_nb.bench import BENCHMARKS
-    p.add_argument('names', nargs='*', metavar='NAME',
-                   help='benchmarks to run (default: all, listed below)')
+
+    p.add_argument(
+        'names', nargs='*', metavar='NAME', help='benchmarks to run (default: all, listed below)'
+    )
     p.epilog = 'benchmarks:\n' + '\n'.join(f'  {k}' for k in BENCHMARKS)
+
 
 def _bench_run(args):
     from ardm_nb.bench import run
+
     run(args.names)
+
 
 def _eval_parser(p):
     from ardm_nb.eval import add_eval_arguments
+
     add_eval_arguments(p)
+
 
 def _eval_run(args):
     from ardm_nb.eval import eval_command
+
     eval_command(args)
+
 
 # name: (one-line help, adds the options to its parser, runs it); a new subcommand is one more entry
 COMMANDS = {
-    'demo': ('the gate-math walk-through: writes a figure of p over position x step',
-             _demo_parser, _demo_run),
-    'train': ('train a block-diffusion model (AR with --block-size 1, MDLM with the sequence '
-              'length)', _train_parser, _train_run),
+    'demo': (
+        'the gate-math walk-through: writes a figure of p over position x step',
+        _demo_parser,
+        _demo_run,
+    ),
+    'train': (
+        'train a block-diffusion model (AR with --block-size 1, MDLM with the sequence length)',
+        _train_parser,
+        _train_run,
+    ),
     'sample': ('generate text from a trained model', _sample_parser, _sample_run),
-    'train-gate': ('train the overwrite gate on a frozen hybrid-noise model; the gate is saved '
-                   'into the model folder', _train_gate_parser, _train_gate_run),
-    'compare': ('every sampler at matched NFE on one model: AR-judge NLL, entropy, repair '
-                '(JSON + PNG + Markdown)', _compare_parser, _compare_run),
-    'eval': ('every sampler on a task (its exact oracle or a trained model) at matched NFE over '
-             'paired seeds: JSON rows, a Markdown table of means with 95 percent CIs, a '
-             'quality-vs-NFE figure', _eval_parser, _eval_run),
+    'train-gate': (
+        'train the overwrite gate on a frozen hybrid-noise model; the gate is saved '
+        'into the model folder',
+        _train_gate_parser,
+        _train_gate_run,
+    ),
+    'compare': (
+        'every sampler at matched NFE on one model: AR-judge NLL, entropy, repair '
+        '(JSON + PNG + Markdown)',
+        _compare_parser,
+        _compare_run,
+    ),
+    'eval': (
+        'every sampler on a task (its exact oracle or a trained model) at matched NFE over '
+        'paired seeds: JSON rows, a Markdown table of means with 95 percent CIs, a '
+        'quality-vs-NFE figure',
+        _eval_parser,
+        _eval_run,
+    ),
     'bench': ('run benchmarks; prints name: value lines', _bench_parser, _bench_run),
 }
 
 # %% ../nbs/95_cli.ipynb #a5fa9cdf
-def build_parser(cmd: str|None = None # the subcommand whose options are added (None: none)
-                ) -> argparse.ArgumentParser:
+def build_parser(
+    cmd: str | None = None,  # the subcommand whose options are added (None: none)
+) -> argparse.ArgumentParser:
     "The `ardm` parser; only `cmd`'s options are built, so `ardm --help` imports nothing heavy."
     about = 'Autoregressive diffusion with a dynamic overwrite gate.'
     ap = argparse.ArgumentParser(prog='ardm', description=about, formatter_class=_Formatter)
@@ -377,14 +624,18 @@ def build_parser(cmd: str|None = None # the subcommand whose options are added (
             _add_threads(p)
     return ap
 
+
 def _failures() -> tuple:
     "Exceptions a user causes by what they hand over (files, folders, runs): the message says why."
     from safetensors import SafetensorError
     from ardm_nb.train import TrainingError
+
     return (OSError, SafetensorError, TrainingError)
 
-def main(argv: list[str]|None = None # the arguments (default: the command line)
-        ) -> int: # exit code: 0 done, 2 bad input, 1 a failure the user can act on
+
+def main(
+    argv: list[str] | None = None,  # the arguments (default: the command line)
+) -> int:  # exit code: 0 done, 2 bad input, 1 a failure the user can act on
     "Entry point of the `ardm` command."
     argv = sys.argv[1:] if argv is None else list(argv)
     cmd = argv[0] if argv and argv[0] in COMMANDS else None
@@ -392,17 +643,20 @@ def main(argv: list[str]|None = None # the arguments (default: the command line)
     try:
         if args.threads is not None:
             import torch
+
             torch.set_num_threads(args.threads)
         COMMANDS[args.cmd][2](args)
     except KeyboardInterrupt:
         print(f"ardm {args.cmd}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError) as e:  # bad input (json errors are ValueErrors)
-        if os.environ.get('ARDM_DEBUG'): raise
+        if os.environ.get('ARDM_DEBUG'):
+            raise
         print(f"ardm {args.cmd}: error: {e}", file=sys.stderr)
         return 2
     except _failures() as e:
-        if os.environ.get('ARDM_DEBUG'): raise
+        if os.environ.get('ARDM_DEBUG'):
+            raise
         print(f"ardm {args.cmd}: error: {e}", file=sys.stderr)
         return 1
     return 0
