@@ -22,125 +22,199 @@ def _atleast32(x: Tensor) -> Tensor:
     "float32 for half/bfloat16 logits (a stable cross-entropy), float64 kept as it is."
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
-def sample_block_times(B: int, n_blocks: int, beta: float, omega: float, generator: torch.Generator,
-                       antithetic: bool = True, device=None) -> Tensor: # [B, n_blocks]
-    "Mask rate t of every block: U[beta, omega], antithetic (evenly spread with one random offset) by default."
-    check_range('beta', beta, 0, 1); check_range('omega', omega, 0, 1)
-    if beta > omega: raise ValueError(f"beta={beta} must not exceed omega={omega}")
+def sample_block_times(B: int,  # batch size
+                       n_blocks: int,  # blocks per sequence, L / L'
+                       beta: float,  # lower end of the clip window, in [0, 1]
+                       omega: float,  # upper end, in [beta, 1]
+                       generator: torch.Generator,  # the only source of randomness
+                       antithetic: bool = True,  # evenly spread rates with one random offset
+                       device=None,  # where the rates live
+                      ) -> Tensor:  # [B, n_blocks]
+    "Mask rate t of every block: U[beta, omega], antithetic (evenly spread) by default."
+    check_range('beta', beta, 0, 1)
+    check_range('omega', omega, 0, 1)
+    if beta > omega:
+        raise ValueError(f"beta={beta} must not exceed omega={omega}")
     N = B * n_blocks
     u = torch.rand(1 if antithetic else N, generator=generator, device=device)
-    if antithetic: u = (u + torch.arange(N, device=device) / N) % 1.0
+    if antithetic:
+        u = (u + torch.arange(N, device=device) / N) % 1.0
     return (beta + (omega - beta) * u).view(B, n_blocks)
 
 # %% ../nbs/60_block_diffusion.ipynb #55152ae0
 @dataclass
 class NelboTerms:
     "One Monte-Carlo draw of the objective."
-    per_token: Tensor # [B, L] weighted cross-entropy of each token (0 where the weight is 0)
-    t: Tensor # [B, n_blocks] mask rate of each block
-    hidden: Tensor # [B, L, d] the denoiser's hidden states on x_t
+    per_token: Tensor  # [B, L] weighted cross-entropy of each token (0 where the weight is 0)
+    t: Tensor  # [B, n_blocks] mask rate of each block
+    hidden: Tensor  # [B, L, d] the denoiser's hidden states on x_t
+
     @property
-    def loss(self) -> Tensor: return self.per_token.mean()
+    def loss(self) -> Tensor:
+        "The mean of `per_token`: the training loss."
+        return self.per_token.mean()
 
 @dataclass
 class Draw:
     "One draw of the forward process for a batch: block times, per-token levels and the corruption."
-    t: Tensor # [B, n_blocks]
-    level: Tensor # [B, L]
+    t: Tensor  # [B, n_blocks]
+    level: Tensor  # [B, L]
     c: Corrupted
 
-    def rows(self, idx) -> 'Draw':
-        "The draw restricted to rows `idx` (a slice or index tensor) of the batch, on `device`."
-        return Draw(self.t[idx], self.level[idx], Corrupted(self.c.xt[idx], self.c.masked[idx], self.c.replaced[idx]))
+    def rows(self,
+             idx,  # a slice or an index tensor over the batch
+            ) -> 'Draw':
+        "The draw restricted to rows `idx` of the batch."
+        c = Corrupted(self.c.xt[idx], self.c.masked[idx], self.c.replaced[idx])
+        return Draw(self.t[idx], self.level[idx], c)
 
-    def to(self, device) -> 'Draw':
-        return Draw(self.t.to(device), self.level.to(device), Corrupted(*(x.to(device) for x in (self.c.xt, self.c.masked, self.c.replaced))))
+    def to(self,
+           device,  # the target device
+          ) -> 'Draw':
+        "The draw on `device`."
+        c = Corrupted(*(x.to(device) for x in (self.c.xt, self.c.masked, self.c.replaced)))
+        return Draw(self.t.to(device), self.level.to(device), c)
 
-def draw_corruption(cfg: ModelConfig, x0: Tensor, generator: torch.Generator, beta: float = 1e-3, omega: float = 1.0,
-                    noise: NoiseConfig = NoiseConfig(), antithetic: bool = True) -> Draw:
-    "Draw a mask rate per block of `x0` [B, L] from U[beta, omega] and corrupt every block at its rate."
+def draw_corruption(cfg: ModelConfig,  # block size, MASK id and vocabulary
+                    x0: Tensor,  # [B, L] clean tokens
+                    generator: torch.Generator,  # the only source of randomness
+                    beta: float = 1e-3,  # clip window: lowest mask rate
+                    omega: float = 1.0,  # clip window: highest mask rate
+                    noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
+                    antithetic: bool = True,  # evenly spread block rates
+                   ) -> Draw:
+    "Draw a mask rate per block of `x0` from U[beta, omega] and corrupt every block at its rate."
     B, L = x0.shape
     t = sample_block_times(B, L // cfg.block_size, beta, omega, generator, antithetic, x0.device)
     level = t.repeat_interleave(cfg.block_size, dim=1)  # [B, L]
     return Draw(t, level, corrupt(x0, level, noise, cfg.mask_id, cfg.vocab_size, generator))
 
-def score(lm: BlockDiffusionLM, x0: Tensor, d: Draw, noise: NoiseConfig = NoiseConfig()) -> NelboTerms:
-    "Weighted cross-entropy of every token of `x0` under draw `d`, all blocks in one vectorized pass."
-    out = lm.denoise_vectorized(d.c.xt, x0, carry_over=False)  # visible tokens weigh 0 under absorbing noise
+def score(lm: BlockDiffusionLM,  # the denoiser
+          x0: Tensor,  # [B, L] clean tokens
+          d: Draw,  # the corruption of `x0`
+          noise: NoiseConfig = NoiseConfig(),  # the noise `d` was drawn with (loss weights)
+         ) -> NelboTerms:
+    "Weighted cross-entropy of every token of `x0` under draw `d`, all blocks in one pass."
+    # visible tokens weigh 0 under absorbing noise: no carry-over needed
+    out = lm.denoise_vectorized(d.c.xt, x0, carry_over=False)
     return _weighted(out, d, x0, noise)
 
 def _weighted(out, d: Draw, x0, noise) -> NelboTerms:
     w = loss_weights(d.c, d.level, noise)
     V = out.logits.shape[-1]
-    ce = F.cross_entropy(_atleast32(out.logits).reshape(-1, V), x0.reshape(-1), reduction='none').view_as(x0)  # [B, L]
+    logits = _atleast32(out.logits).reshape(-1, V)  # [B L, V]
+    ce = F.cross_entropy(logits, x0.reshape(-1), reduction='none').view_as(x0)  # [B, L]
     return NelboTerms(torch.where(w > 0, w * ce, 0.0), d.t, out.hidden)
 
-def nelbo_terms(lm: BlockDiffusionLM, x0: Tensor, # [B, L] clean tokens
-                generator: torch.Generator, beta: float = 1e-3, omega: float = 1.0,
-                noise: NoiseConfig = NoiseConfig(), antithetic: bool = True) -> NelboTerms:
-    "Corrupt every block of `x0` at its own rate t ~ U[beta, omega] and score all blocks in one pass."
-    lm.net.check_ids(x0, 'x0'); lm._check_len(x0.shape[1])
-    return score(lm, x0, draw_corruption(lm.cfg, x0, generator, beta, omega, noise, antithetic), noise)
+def nelbo_terms(lm: BlockDiffusionLM,  # the denoiser
+                x0: Tensor,  # [B, L] clean tokens
+                generator: torch.Generator,  # the only source of randomness
+                beta: float = 1e-3,  # clip window: lowest mask rate
+                omega: float = 1.0,  # clip window: highest mask rate
+                noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
+                antithetic: bool = True,  # evenly spread block rates
+               ) -> NelboTerms:
+    "Corrupt every block of `x0` at its own rate t ~ U[beta, omega]; score all blocks in one pass."
+    lm.net.check_ids(x0, 'x0')
+    lm._check_len(x0.shape[1])
+    d = draw_corruption(lm.cfg, x0, generator, beta, omega, noise, antithetic)
+    return score(lm, x0, d, noise)
 
 # %% ../nbs/60_block_diffusion.ipynb #846b9321
 @torch.no_grad()
-def ar_nll(lm: BlockDiffusionLM, x0: Tensor) -> Tensor: # [B, L]
+def ar_nll(lm: BlockDiffusionLM,  # an L' = 1 model
+           x0: Tensor,  # [B, L] clean tokens
+          ) -> Tensor:  # [B, L]
     "-log p(x_i | x_<i) for every i, one causal forward pass per position (the slow reference)."
-    B, L = x0.shape; out = []
+    B, L = x0.shape
+    out = []
+    mask_col = torch.tensor([lm.cfg.mask_id], device=x0.device)
     for i in range(L):
         ids = torch.cat([x0[:, :i], torch.full((B, 1), lm.cfg.mask_id, device=x0.device)], 1)
         mask = torch.ones(i + 1, i + 1, dtype=torch.bool, device=x0.device).tril()
         logits = lm.net(ids, torch.arange(i + 1, device=x0.device), mask).logits[:, -1]
-        logits = _atleast32(logits).index_fill(-1, torch.tensor([lm.cfg.mask_id], device=x0.device), -math.inf)
+        logits = _atleast32(logits).index_fill(-1, mask_col, -math.inf)
         out.append(F.cross_entropy(logits, x0[:, i], reduction='none'))
     return torch.stack(out, 1)
 
 # %% ../nbs/60_block_diffusion.ipynb #e6fa49f7
 @torch.no_grad()
-def evaluate_nelbo(lm: BlockDiffusionLM, batches, # iterable of [B, L] clean token tensors
-                   generator: torch.Generator, n_samples: int = 1, noise: NoiseConfig = NoiseConfig()) -> dict:
-    "NELBO per token and the perplexity bound exp(NELBO/token) on `batches`; exact AR NLL when block_size = 1."
+def evaluate_nelbo(lm: BlockDiffusionLM,  # the model to evaluate
+                   batches,  # iterable of [B, L] clean token tensors
+                   generator: torch.Generator,  # the only source of randomness
+                   n_samples: int = 1,  # draws per batch (one when the bound is exact)
+                   noise: NoiseConfig = NoiseConfig(),  # the noise the model was trained with
+                  ) -> dict:  # nelbo, ppl, tokens, exact, bound
+    "NELBO per token and the perplexity bound exp(NELBO/token); the exact AR NLL when L' = 1."
     check_int('n_samples', n_samples, 1)
     exact = lm.cfg.block_size == 1 and noise.kind == 'absorbing'
     beta, omega = (1.0, 1.0) if exact else (1e-3, 1.0)
     total, count = 0.0, 0
-    was = lm.training; lm.eval()
+    was = lm.training
+    lm.eval()
     for x0 in batches:
         for _ in range(1 if exact else n_samples):
-            total += nelbo_terms(lm, x0, generator, beta, omega, noise).per_token.double().sum().item()
+            terms = nelbo_terms(lm, x0, generator, beta, omega, noise)
+            total += terms.per_token.double().sum().item()
         count += x0.numel()
     lm.train(was)
     nelbo = total / (count * (1 if exact else n_samples))
-    return dict(nelbo=nelbo, ppl=math.exp(nelbo), tokens=count, exact=exact, bound=noise.kind == 'absorbing')  # see notebook `noise`
+    bound = noise.kind == 'absorbing'  # see notebook `noise`
+    return dict(nelbo=nelbo, ppl=math.exp(nelbo), tokens=count, exact=exact, bound=bound)
 
 # %% ../nbs/60_block_diffusion.ipynb #f30b38c7
 @torch.no_grad()
-def clip_window_variances(lm: BlockDiffusionLM, x0: Tensor, windows: list, generator: torch.Generator,
-                          n_samples: int = 8, noise: NoiseConfig = NoiseConfig()) -> dict:
-    "Variance of the batch loss estimate over `n_samples` draws, for each (beta, omega) in `windows`."
+def clip_window_variances(lm: BlockDiffusionLM,  # the model
+                          x0: Tensor,  # [B, L] one batch of clean tokens
+                          windows: list,  # (beta, omega) pairs to compare
+                          generator: torch.Generator,  # the only source of randomness
+                          n_samples: int = 8,  # draws per window, at least 2
+                          noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
+                         ) -> dict:  # (beta, omega) -> variance
+    "Variance of the batch loss estimate over `n_samples` draws, for each (beta, omega)."
     check_int('n_samples', n_samples, 2)
-    return {tuple(w): torch.tensor([nelbo_terms(lm, x0, generator, *w, noise).loss.item() for _ in range(n_samples)]).var().item()
-            for w in windows}
+    out = {}
+    for w in windows:
+        losses = [nelbo_terms(lm, x0, generator, *w, noise).loss.item() for _ in range(n_samples)]
+        out[tuple(w)] = torch.tensor(losses).var().item()
+    return out
 
-def search_clip_window(lm, x0, generator, windows=((1e-3, 1.0), (0.1, 0.9), (0.3, 0.8), (0.5, 1.0)), n_samples: int = 8,
-                       noise: NoiseConfig = NoiseConfig()) -> tuple:
+def search_clip_window(lm,  # the model
+                       x0,  # [B, L] one batch of clean tokens
+                       generator,  # the only source of randomness
+                       windows=((1e-3, 1.), (.1, .9), (.3, .8), (.5, 1.)),  # candidates
+                       n_samples: int = 8,  # draws per window
+                       noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
+                      ) -> tuple:  # (beta, omega)
     "The (beta, omega) among `windows` with the smallest loss-estimate variance."
     v = clip_window_variances(lm, x0, list(windows), generator, n_samples, noise)
     return min(v, key=v.get)
 
 # %% ../nbs/60_block_diffusion.ipynb #5841b0df
-def causal_lm_loss(lm: BlockDiffusionLM, x0: Tensor) -> Tensor:
-    "Next-token cross-entropy of the network used as a causal LM on `x0` [B, L]."
+def causal_lm_loss(lm: BlockDiffusionLM,  # the network, used with a causal mask
+                   x0: Tensor,  # [B, L] clean tokens
+                  ) -> Tensor:  # scalar
+    "Next-token cross-entropy of the network used as a causal LM on `x0`."
     L = x0.shape[1]
     mask = torch.ones(L, L, dtype=torch.bool, device=x0.device).tril()
     pos = torch.arange(L, device=x0.device)
-    logits = lm.net(x0, pos, mask, keep=slice(0, L - 1)).logits  # [B, L-1, V]: the last predicts nothing
+    # [B, L-1, V]: the last position predicts nothing
+    logits = lm.net(x0, pos, mask, keep=slice(0, L - 1)).logits
     return F.cross_entropy(_atleast32(logits).flatten(0, 1), x0[:, 1:].flatten())
 
 # %% ../nbs/60_block_diffusion.ipynb #b01977a2
-def per_block_loop_terms(lm: BlockDiffusionLM, x0: Tensor, generator: torch.Generator, beta: float = 1e-3, omega: float = 1.0,
-                         noise: NoiseConfig = NoiseConfig(), antithetic: bool = True) -> NelboTerms:
+def per_block_loop_terms(lm: BlockDiffusionLM,  # the denoiser
+                         x0: Tensor,  # [B, L] clean tokens
+                         generator: torch.Generator,  # the only source of randomness
+                         beta: float = 1e-3,  # clip window: lowest mask rate
+                         omega: float = 1.0,  # clip window: highest mask rate
+                         noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
+                         antithetic: bool = True,  # evenly spread block rates
+                        ) -> NelboTerms:
     "Reference for `nelbo_terms`: same draw, one forward pass per block."
     d = draw_corruption(lm.cfg, x0, generator, beta, omega, noise, antithetic)
-    outs = [lm.denoise_block_loop(d.c.xt, x0, b, carry_over=False) for b in range(x0.shape[1] // lm.cfg.block_size)]
-    return _weighted(Output(torch.cat([o.logits for o in outs], 1), torch.cat([o.hidden for o in outs], 1), []), d, x0, noise)
+    n_blocks = x0.shape[1] // lm.cfg.block_size
+    outs = [lm.denoise_block_loop(d.c.xt, x0, b, carry_over=False) for b in range(n_blocks)]
+    logits = torch.cat([o.logits for o in outs], 1)  # [B, L, V]
+    hidden = torch.cat([o.hidden for o in outs], 1)  # [B, L, d]
+    return _weighted(Output(logits, hidden, []), d, x0, noise)
