@@ -859,7 +859,7 @@ def task_train_config(name: str, # a task of `ardm_nb.tasks`
                       preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes, 2 CPUs)
                       block_size: int = 16, # block size (one block per row if it does not divide)
                       **over # any `TrainConfig` field, overriding the preset
-                     ): # a `TrainConfig` (ardm_nb.train: imported on first use, it loads transformers)
+                     ): # a `TrainConfig` (imported on first use: it loads transformers)
     "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
     from ardm_nb.train import TrainConfig
     tasks = _task_module()
