@@ -483,7 +483,8 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
     order = torch.rand(n, L - 1, generator=generator).argsort(-1)[:, :k] + 1  # k places after BOS
     hit = torch.zeros(n, L, dtype=torch.bool).scatter_(1, order, True)
     m = len(choices)
-    at = torch.searchsorted(choices, x).clamp_max(m - 1)  # [n, L] the original's place in choices
+    # [n, L] the original's place in choices
+    at = torch.searchsorted(choices, x.contiguous()).clamp_max(m - 1)
     inside = choices[at] == x  # the original is a choice: draw from the other m - 1
     j = (torch.rand(n, L, generator=generator) * (m - inside.long())).long()
     j = j + (inside & (j >= at)).long()
