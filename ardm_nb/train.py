@@ -25,186 +25,346 @@ __all__ = ['PRESETS', 'STATE_KEYS', 'TrainConfig', 'RunData', 'prepare_data', 'b
 @dataclass
 class TrainConfig:
     "A training run: data, model, noise, optimisation and bookkeeping."
-    data: str = 'shakespeare' # 'shakespeare', a local file/folder, or a Hub data set name
-    text_field: str = 'text' # column holding the text in JSON/parquet data
-    tokenizer: str|None = None # an HF tokenizer directory; None trains a byte-level BPE on the training split
-    vocab_size: int = 4096 # BPE vocabulary when training a tokenizer
-    seq_len: int = 128 # L
-    block_size: int = 16 # L'; 1 = AR, seq_len = MDLM
-    d_model: int = 128 # width: the DEMO preset (500 steps of 16 x 128 tokens, 1M tokens) trains in about 4 minutes on 2 CPU cores
+
+    data: str = 'shakespeare'  # 'shakespeare', a local file/folder, or a Hub data set name
+    text_field: str = 'text'  # column holding the text in JSON/parquet data
+    # an HF tokenizer directory; None trains a byte-level BPE on the training split
+    tokenizer: str | None = None
+    vocab_size: int = 4096  # BPE vocabulary when training a tokenizer
+    seq_len: int = 128  # L
+    block_size: int = 16  # L'; 1 = AR, seq_len = MDLM
+    # width: the DEMO preset (500 steps of 16 x 128 tokens, 1M tokens) trains in about 4 minutes on
+    # 2 CPU cores
+    d_model: int = 128
     n_layers: int = 4
     n_heads: int = 4
     dropout: float = 0.0
-    noise: str = 'absorbing' # one of NOISE_KINDS; hybrids keep visible tokens revisable (needed by the overwrite gate)
-    eps: float = 0.1 # eps-hybrid swap rate
-    gamma: float = 0.1 # gamma-hybrid uniform share
-    beta: float = 0.3 # clipped schedule: t ~ U[beta, omega] (BD3-LM's choice for L' = 16 is about (0.3, 0.8))
+    # one of NOISE_KINDS; hybrids keep visible tokens revisable (needed by the overwrite gate)
+    noise: str = 'absorbing'
+    eps: float = 0.1  # eps-hybrid swap rate
+    gamma: float = 0.1  # gamma-hybrid uniform share
+    # clipped schedule: t ~ U[beta, omega] (BD3-LM's choice for L' = 16 is about (0.3, 0.8))
+    beta: float = 0.3
     omega: float = 0.8
     steps: int = 500
-    batch_size: int = 16 # global batch (split over processes)
-    lr: float = 3e-3 # peak learning rate: small models tolerate large ones
-    warmup: int = 50 # linear warm-up steps, then cosine decay to lr_min_frac * lr
+    batch_size: int = 16  # global batch (split over processes)
+    lr: float = 3e-3  # peak learning rate: small models tolerate large ones
+    warmup: int = 50  # linear warm-up steps, then cosine decay to lr_min_frac * lr
     lr_min_frac: float = 0.1
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    ema: float = 0.0 # EMA decay of the weights (0: off); the EMA weights are the ones evaluated and saved when on
+    # EMA decay of the weights (0: off); the EMA weights are the ones evaluated and saved when on
+    ema: float = 0.0
     eval_every: int = 200
-    eval_batches: int = 8 # batches of the validation split per evaluation (the final test evaluation uses the whole split)
+    # batches of the validation split per evaluation (the final test evaluation uses the whole
+    # split)
+    eval_batches: int = 8
     log_every: int = 10
     ckpt_every: int = 200
-    keep_ckpts: int = 2 # checkpoints kept on disk (the newest), so a corrupted newest still leaves one
+    # checkpoints kept on disk (the newest), so a corrupted newest still leaves one
+    keep_ckpts: int = 2
     seed: int = 0
-    precision: str = 'auto' # 'auto' (bf16 on a GPU that supports it, else fp32), 'fp32' or 'bf16'
+    precision: str = 'auto'  # 'auto' (bf16 on a GPU that supports it, else fp32), 'fp32' or 'bf16'
 
     def __post_init__(self):
-        for k in ('vocab_size', 'seq_len', 'block_size', 'd_model', 'n_layers', 'n_heads', 'steps', 'batch_size', 'eval_every',
-                  'eval_batches', 'log_every', 'ckpt_every', 'keep_ckpts'): check_int(k, getattr(self, k), 1)
-        check_int('warmup', self.warmup, 0); check_range('lr', self.lr, 0, lo_open=True); check_range('grad_clip', self.grad_clip, 0, lo_open=True)
-        check_range('beta', self.beta, 0, 1); check_range('omega', self.omega, 0, 1); check_range('ema', self.ema, 0, 1, hi_open=True)
-        check_range('lr_min_frac', self.lr_min_frac, 0, 1); check_range('weight_decay', self.weight_decay, 0)
-        if self.beta > self.omega: raise ValueError(f"beta={self.beta} must not exceed omega={self.omega}")
-        if self.seq_len % self.block_size: raise ValueError(f"block_size={self.block_size} must divide seq_len={self.seq_len}")
-        if self.noise not in NOISE_KINDS: raise ValueError(f"noise={self.noise!r} must be one of {', '.join(NOISE_KINDS)}")
-        if self.precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision={self.precision!r} must be 'auto', 'fp32' or 'bf16'")
+        for k in (
+            'vocab_size',
+            'seq_len',
+            'block_size',
+            'd_model',
+            'n_layers',
+            'n_heads',
+            'steps',
+            'batch_size',
+            'eval_every',
+            'eval_batches',
+            'log_every',
+            'ckpt_every',
+            'keep_ckpts',
+        ):
+            check_int(k, getattr(self, k), 1)
+        check_int('warmup', self.warmup, 0)
+        check_range('lr', self.lr, 0, lo_open=True)
+        check_range('grad_clip', self.grad_clip, 0, lo_open=True)
+        check_range('beta', self.beta, 0, 1)
+        check_range('omega', self.omega, 0, 1)
+        check_range('ema', self.ema, 0, 1, hi_open=True)
+        check_range('lr_min_frac', self.lr_min_frac, 0, 1)
+        check_range('weight_decay', self.weight_decay, 0)
+        if self.beta > self.omega:
+            raise ValueError(f"beta={self.beta} must not exceed omega={self.omega}")
+        if self.seq_len % self.block_size:
+            raise ValueError(f"block_size={self.block_size} must divide seq_len={self.seq_len}")
+        if self.noise not in NOISE_KINDS:
+            raise ValueError(f"noise={self.noise!r} must be one of {', '.join(NOISE_KINDS)}")
+        if self.precision not in ('auto', 'fp32', 'bf16'):
+            raise ValueError(f"precision={self.precision!r} must be 'auto', 'fp32' or 'bf16'")
 
     @property
-    def window(self) -> tuple: return (1.0, 1.0) if self.block_size == 1 else (self.beta, self.omega)
-    @property
-    def noise_config(self) -> NoiseConfig: return NoiseConfig(self.noise, eps=self.eps, gamma=self.gamma)
+    def window(self) -> tuple:
+        "The masking-level range of training: (beta, omega), or (1, 1) for AR (block_size 1)."
+        return (1.0, 1.0) if self.block_size == 1 else (self.beta, self.omega)
 
-    def model_config(self, vocab_size: int, mask_id: int) -> ModelConfig:
-        return ModelConfig(vocab_size=vocab_size, max_len=self.seq_len, block_size=self.block_size, d_model=self.d_model,
-                           n_layers=self.n_layers, n_heads=self.n_heads, dropout=self.dropout, mask_id=mask_id,
-                           subs=self.noise == 'absorbing')
+    @property
+    def noise_config(self) -> NoiseConfig:
+        "The `NoiseConfig` of `noise`, `eps` and `gamma`."
+        return NoiseConfig(self.noise, eps=self.eps, gamma=self.gamma)
+
+    def model_config(
+        self,
+        vocab_size: int,  # the tokenizer's vocabulary size
+        mask_id: int,  # the tokenizer's MASK id
+    ) -> ModelConfig:
+        "The `ModelConfig` of this run (SUBS for absorbing noise)."
+        return ModelConfig(
+            vocab_size=vocab_size,
+            max_len=self.seq_len,
+            block_size=self.block_size,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            dropout=self.dropout,
+            mask_id=mask_id,
+            subs=self.noise == 'absorbing',
+        )
+
 
 PRESETS = {
-    'tiny': TrainConfig(vocab_size=300, seq_len=32, block_size=4, d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8,
-                        warmup=5, eval_every=10, eval_batches=2, log_every=5, ckpt_every=10),
+    'tiny': TrainConfig(
+        vocab_size=300,
+        seq_len=32,
+        block_size=4,
+        d_model=32,
+        n_layers=2,
+        n_heads=2,
+        steps=20,
+        batch_size=8,
+        warmup=5,
+        eval_every=10,
+        eval_batches=2,
+        log_every=5,
+        ckpt_every=10,
+    ),
     'demo': TrainConfig(),
-    'paper': TrainConfig(data='openwebtext', tokenizer='gpt2', seq_len=1024, block_size=16, d_model=768, n_layers=12, n_heads=12,
-                         steps=1_000_000, batch_size=512, lr=3e-4, warmup=2500, eval_every=10_000, eval_batches=16, ckpt_every=10_000,
-                         weight_decay=0.0, ema=0.9999, precision='bf16'),
+    'paper': TrainConfig(
+        data='openwebtext',
+        tokenizer='gpt2',
+        seq_len=1024,
+        block_size=16,
+        d_model=768,
+        n_layers=12,
+        n_heads=12,
+        steps=1_000_000,
+        batch_size=512,
+        lr=3e-4,
+        warmup=2500,
+        eval_every=10_000,
+        eval_batches=16,
+        ckpt_every=10_000,
+        weight_decay=0.0,
+        ema=0.9999,
+        precision='bf16',
+    ),
 }
 
 # %% ../nbs/75_train.ipynb #9554c62a
 @dataclass
 class RunData:
     "Packed splits and the tokenizer of a run."
-    train: Tensor # [N, L]
+
+    train: Tensor  # [N, L]
     valid: Tensor
     test: Tensor
     tokenizer: object
     info: dict
 
-def prepare_data(cfg: TrainConfig, tokenizer=None) -> RunData:
+
+def prepare_data(
+    cfg: TrainConfig,  # data source, vocabulary size, sequence length
+    tokenizer=None,  # default: one trained on the train split (or loaded from `cfg.tokenizer`)
+) -> RunData:
     "Load, tokenize and pack the train/valid/test splits of `cfg.data`."
-    if cfg.data.startswith('task:'):  # a task of ardm_nb.tasks: its own rows and ids (chapter 88_eval)
+    if cfg.data.startswith(
+        'task:'
+    ):  # a task of ardm_nb.tasks: its own rows and ids (chapter 88_eval)
         from ardm_nb.eval import task_run_data
+
         return task_run_data(cfg, tokenizer)
     texts = {s: load_texts(cfg.data, s, cfg.text_field)['text'] for s in ('train', 'valid', 'test')}
     if tokenizer is None:
-        tokenizer = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else train_tokenizer(texts['train'], cfg.vocab_size)
+        tokenizer = (
+            load_tokenizer(cfg.tokenizer)
+            if cfg.tokenizer
+            else train_tokenizer(texts['train'], cfg.vocab_size)
+        )
     packed = {}
     for s, t in texts.items():
-        try: packed[s] = tokenize_and_pack(t, tokenizer, cfg.seq_len)
+        try:
+            packed[s] = tokenize_and_pack(t, tokenizer, cfg.seq_len)
         except ValueError as e:
             raise ValueError(f"the {s} split of data {cfg.data!r}: {e}") from None
-    info = dict(data=cfg.data, rows={s: len(p) for s, p in packed.items()}, docs={s: len(t) for s, t in texts.items()},
-                tokens={s: p.numel() for s, p in packed.items()}, vocab_size=len(tokenizer), mask_id=tokenizer.mask_token_id,
-                tokenizer=cfg.tokenizer or 'byte-level BPE trained on the training split')
+    info = dict(
+        data=cfg.data,
+        rows={s: len(p) for s, p in packed.items()},
+        docs={s: len(t) for s, t in texts.items()},
+        tokens={s: p.numel() for s, p in packed.items()},
+        vocab_size=len(tokenizer),
+        mask_id=tokenizer.mask_token_id,
+        tokenizer=cfg.tokenizer or 'byte-level BPE trained on the training split',
+    )
     return RunData(**packed, tokenizer=tokenizer, info=info)
 
-@functools.lru_cache(maxsize=2)  # the current epoch (and the next, at a boundary): not one permutation per step
+
+# the current epoch (and the next, at a boundary): not one permutation per step
+@functools.lru_cache(maxsize=2)
 def _epoch_perm(n_rows: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
-def batch_rows(step: int, n_rows: int, batch_size: int, seed: int) -> Tensor:
-    "Indices of the training rows of `step` (0-based): consecutive slices of a seeded permutation per epoch."
+
+def batch_rows(
+    step: int,  # the training step, 0-based
+    n_rows: int,  # training rows
+    batch_size: int,  # rows per step
+    seed: int,  # seeds each epoch's permutation
+) -> Tensor:  # [batch_size] row indices
+    "Training rows of `step` (0-based): consecutive slices of a seeded permutation per epoch."
     start = step * batch_size
     idx = []
     while len(idx) < batch_size:
         epoch, off = divmod(start + len(idx), n_rows)
-        idx.extend(_epoch_perm(n_rows, seed, epoch)[off:off + batch_size - len(idx)].tolist())
+        idx.extend(_epoch_perm(n_rows, seed, epoch)[off : off + batch_size - len(idx)].tolist())
     return torch.tensor(idx)
 
 # %% ../nbs/75_train.ipynb #49a56dcc
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(
+    step: int,  # the training step
+    cfg: TrainConfig,  # warmup, steps, lr_min_frac
+) -> float:
     "Learning rate multiplier at `step`: linear warm-up, then cosine to `lr_min_frac`."
-    if step < cfg.warmup: return (step + 1) / cfg.warmup
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
     prog = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * prog))
 
-def step_generator(seed: int, step: int) -> torch.Generator:
+
+def step_generator(
+    seed: int,  # the run's seed
+    step: int,  # the training step
+) -> torch.Generator:
     "The generator of all randomness of training step `step`."
     return torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + 17)
 
+
 @torch.no_grad()
-def ema_update(ema: dict, model: torch.nn.Module, decay: float):
+def ema_update(
+    ema: dict,  # {name: tensor} averaged weights, updated in place
+    model: torch.nn.Module,  # the current weights
+    decay: float,  # EMA decay per step
+):
     "ema <- decay * ema + (1 - decay) * weights (in place)."
     for k, v in model.state_dict().items():
-        if v.is_floating_point(): ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+        if v.is_floating_point():
+            ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
 
 # %% ../nbs/75_train.ipynb #a0abf802
-def _sha(p: Path) -> str: return hashlib.sha256(p.read_bytes()).hexdigest()
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
 
-def save_checkpoint(out: Path, step: int, model: ArdmForDiffusionLM, state: dict, keep: int = 2) -> Path:
+
+def save_checkpoint(
+    out: Path,  # the run folder (checkpoints go to out/checkpoints)
+    step: int,  # the step just completed
+    model: ArdmForDiffusionLM,  # weights to save
+    state: dict,  # optimizer, EMA, RNG and counters (tensors and plain containers)
+    keep: int = 2,  # checkpoints kept, newest first
+) -> Path:
     "Write a checkpoint atomically (temp folder + rename) and prune to the `keep` newest."
-    root = Path(out) / 'checkpoints'; root.mkdir(parents=True, exist_ok=True)
+    root = Path(out) / 'checkpoints'
+    root.mkdir(parents=True, exist_ok=True)
     tmp, final = root / f'.tmp-step-{step:08d}', root / f'step-{step:08d}'
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
-    with no_progress_bars(): model.save_pretrained(tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    with no_progress_bars():
+        model.save_pretrained(tmp)
     torch.save(state, tmp / 'state.pt')
     files = sorted(p for p in tmp.iterdir() if p.is_file())
     (tmp / 'manifest.json').write_text(json.dumps({p.name: _sha(p) for p in files}, indent=1))
     for p in tmp.iterdir():
-        with open(p, 'rb') as f: os.fsync(f.fileno())
-    shutil.rmtree(final, ignore_errors=True); os.replace(tmp, final)
-    for old in sorted(root.glob('step-*'))[:-keep]: shutil.rmtree(old, ignore_errors=True)
+        with open(p, 'rb') as f:
+            os.fsync(f.fileno())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in sorted(root.glob('step-*'))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
     return final
 
-def verify_checkpoint(path: Path) -> str|None:
+
+def verify_checkpoint(
+    path: Path,  # a checkpoint folder
+) -> str | None:
     "None if every file matches the manifest, else what is wrong."
     m = path / 'manifest.json'
-    if not m.exists(): return 'no manifest (incomplete write)'
-    try: man = json.loads(m.read_text())
-    except ValueError: return 'unreadable manifest'
+    if not m.exists():
+        return 'no manifest (incomplete write)'
+    try:
+        man = json.loads(m.read_text())
+    except ValueError:
+        return 'unreadable manifest'
     for name, sha in man.items():
-        if not (path / name).exists(): return f'{name} missing'
-        if _sha(path / name) != sha: return f'{name} does not match its checksum (truncated or corrupted)'
+        if not (path / name).exists():
+            return f'{name} missing'
+        if _sha(path / name) != sha:
+            return f'{name} does not match its checksum (truncated or corrupted)'
     return None
 
-def latest_checkpoint(out: Path, log=print) -> Path|None:
+
+def latest_checkpoint(
+    out: Path,  # the run folder
+    log=print,  # called with a message for each corrupted checkpoint
+) -> Path | None:
     "The newest checkpoint of `out` that verifies (corrupted ones are reported and skipped)."
     for p in sorted((Path(out) / 'checkpoints').glob('step-*'), reverse=True):
         bad = verify_checkpoint(p)
-        if bad is None: return p
+        if bad is None:
+            return p
         log(f"checkpoint {p.name} is unusable ({bad}); trying an older one")
     return None
 
 # %% ../nbs/75_train.ipynb #fdc171c2
-class TrainingError(RuntimeError): "A run that cannot go on (NaN loss, unusable resume state)."
+class TrainingError(RuntimeError):
+    "A run that cannot go on (NaN loss, unusable resume state)."
+
 
 def _precision(cfg: TrainConfig) -> str:
-    if cfg.precision == 'fp32': return 'no'
+    if cfg.precision == 'fp32':
+        return 'no'
     ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if cfg.precision == 'bf16' and not ok: raise ValueError("precision='bf16' needs a GPU with bf16 support; use 'auto' or 'fp32'")
+    if cfg.precision == 'bf16' and not ok:
+        raise ValueError("precision='bf16' needs a GPU with bf16 support; use 'auto' or 'fp32'")
     return 'bf16' if ok else 'no'
 
+
 def _append_jsonl(path: Path, row: dict):
-    with open(path, 'a') as f: f.write(json.dumps(row) + '\n')
+    with open(path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
 
 def _metric_rows(path: Path) -> list[str]:
     "The complete JSON lines of `path` (a line cut short by a kill is dropped)."
     keep = []
     for line in path.read_text().splitlines(True):
-        try: json.loads(line)
-        except ValueError: continue
+        try:
+            json.loads(line)
+        except ValueError:
+            continue
         keep.append(line if line.endswith('\n') else line + '\n')
     return keep
 
+
 def _truncate_metrics(path: Path, step: int):
     "Drop metric lines past `step` (a resumed run rewrites them), atomically."
-    if not path.exists(): return
+    if not path.exists():
+        return
     rows = [l for l in _metric_rows(path) if json.loads(l)['step'] <= step]
     tmp = path.with_name(f'.{path.name}.tmp')
     tmp.write_text(''.join(rows))
@@ -213,53 +373,74 @@ def _truncate_metrics(path: Path, step: int):
 # %% ../nbs/75_train.ipynb #089830f5
 STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # in every state.pt
 
-def load_state(ckpt: Path # a checkpoint folder, OUT/checkpoints/step-XXXXXXXX
-              ) -> dict:
+
+def load_state(
+    ckpt: Path,  # a checkpoint folder, OUT/checkpoints/step-XXXXXXXX
+) -> dict:
     "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickle."
     import pickle
+
     path = Path(ckpt) / 'state.pt'
     unsafe = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError)
-    try: st = torch.load(path, weights_only=True)
+    try:
+        st = torch.load(path, weights_only=True)
     except unsafe as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TrainingError(f"{str(path)!r} holds more than tensors and plain containers and is "
-                            f"refused unread (a pickled object can run code when loaded; was the "
-                            f"run folder tampered with?): {first}") from None
+        raise TrainingError(
+            f"{str(path)!r} holds more than tensors and plain containers and is "
+            f"refused unread (a pickled object can run code when loaded; was the "
+            f"run folder tampered with?): {first}"
+        ) from None
     st_dict = st if isinstance(st, dict) else {}
     bad = [k for k, t in STATE_KEYS.items() if not isinstance(st_dict.get(k), t)]
     if bad:
-        raise TrainingError(f"{str(path)!r} is not a training state of ardm_nb (missing or wrong: "
-                            f"{', '.join(bad)})")
+        raise TrainingError(
+            f"{str(path)!r} is not a training state of ardm_nb (missing or wrong: {', '.join(bad)})"
+        )
     return st
 
-def run_config(out: str|Path # a run folder
-              ) -> TrainConfig|None:
+
+def run_config(
+    out: str | Path,  # a run folder
+) -> TrainConfig | None:
     "The `TrainConfig` in `out/config.json` (None if there is none); `ValueError` if it is damaged."
     path = Path(out) / 'config.json'
-    if not path.exists(): return None
-    try: return TrainConfig(**json.loads(path.read_text()))
+    if not path.exists():
+        return None
+    try:
+        return TrainConfig(**json.loads(path.read_text()))
     except (ValueError, TypeError) as e:
         raise ValueError(f"{str(path)!r} is not a training configuration ({e})") from None
 
-def config_diff(a: TrainConfig, # e.g. the run's recorded configuration
-                b: TrainConfig # e.g. the one given now
-               ) -> dict:
+
+def config_diff(
+    a: TrainConfig,  # e.g. the run's recorded configuration
+    b: TrainConfig,  # e.g. the one given now
+) -> dict:
     "{field: (value in a, value in b)} for every field where `a` and `b` differ."
     da, db = asdict(a), asdict(b)
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
-def check_resume(cfg: TrainConfig, # the configuration a resume is asked to continue with
-                 out: Path): # the run folder
+
+def check_resume(
+    cfg: TrainConfig,  # the configuration a resume is asked to continue with
+    out: Path,  # the run folder
+):
     "`ValueError` if `out` holds a run whose recorded configuration differs from `cfg`."
     saved = run_config(out)
-    if saved is None: return
+    if saved is None:
+        return
     diff = config_diff(saved, cfg)
-    if not diff: return
+    if not diff:
+        return
     was = ', '.join(f'{k}={a!r}' for k, (a, b) in diff.items())
     now = ', '.join(f'{k}={b!r}' for k, (a, b) in diff.items())
-    raise ValueError(f"the run in {str(out)!r} was started with {was}, but this resume gives "
-                     f"{now}; resume with the run's own configuration (run_config(out); on the "
-                     f"command line, leave out --config and the settings that differ)")
+    raise ValueError(
+        f"the run in {str(out)!r} was started with {was}, but this resume gives "
+        f"{now}; resume with the run's own configuration (run_config(out); on the "
+        f"command line, leave out --config and the settings that differ)"
+    )
+
 
 def _remove_partial_checkpoints(out: Path, log=print):
     "Remove `.tmp-step-*` folders left by a checkpoint write that was killed."
@@ -268,29 +449,43 @@ def _remove_partial_checkpoints(out: Path, log=print):
         log(f"removed {tmp.name}, a checkpoint whose write was interrupted")
 
 # %% ../nbs/75_train.ipynb #6caa683a
-def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool = True, log=print,
-          until: int|None = None # stop (with a checkpoint) after this step, as if interrupted; `--resume` continues
-         ) -> dict:
-    "Train a block-diffusion model as configured; write metrics, checkpoints and the final model under `out`."
+def train(
+    cfg: TrainConfig,  # the run's configuration (a preset or your own)
+    out: str | Path,  # the run folder: metrics, checkpoints, model, results
+    resume: bool = False,  # continue from the newest valid checkpoint in `out`
+    progress: bool = True,  # show a progress bar
+    log=print,  # called with each message
+    # stop (with a checkpoint) after this step, as if interrupted; `--resume` continues
+    until: int | None = None,
+) -> dict:
+    "Train a block-diffusion model; write metrics, checkpoints and the final model under `out`."
     from accelerate import Accelerator
     from tqdm.auto import tqdm
+
     out = check_writable_dir('out', out)  # nothing is written until the inputs are checked
-    if until is not None: check_int('until', until, 1)
-    if resume: check_resume(cfg, out)
+    if until is not None:
+        check_int('until', until, 1)
+    if resume:
+        check_resume(cfg, out)
     acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
     is_main = acc.is_main_process
-    if is_main: _remove_partial_checkpoints(out, log)
+    if is_main:
+        _remove_partial_checkpoints(out, log)
     ckpt = latest_checkpoint(out, log) if resume else None
-    if resume and ckpt is None: log(f"no usable checkpoint in {out}; starting from scratch")
+    if resume and ckpt is None:
+        log(f"no usable checkpoint in {out}; starting from scratch")
     st = load_state(ckpt) if ckpt is not None else None  # refused here, before anything is written
     if st is not None and isinstance(st.get('config'), dict):  # also when config.json is missing
-        try: was = TrainConfig(**st['config'])
+        try:
+            was = TrainConfig(**st['config'])
         except (TypeError, ValueError) as e:
             raise TrainingError(f"checkpoint {ckpt.name}: unreadable configuration ({e})") from None
         if was != cfg:
             diff = ', '.join(f'{k}={a!r}' for k, (a, b) in config_diff(was, cfg).items())
-            raise ValueError(f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
-                             f"resume with the run's own configuration")
+            raise ValueError(
+                f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
+                f"resume with the run's own configuration"
+            )
     tokenizer = load_tokenizer(out / 'tokenizer') if ckpt is not None else None
     data = prepare_data(cfg, tokenizer)
     if is_main:
@@ -301,15 +496,26 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
             data.tokenizer.save_pretrained(out / 'tokenizer')
     tok = data.tokenizer
     torch.manual_seed(cfg.seed)
-    model = ArdmForDiffusionLM(ArdmConfig.from_model_config(cfg.model_config(len(tok), tok.mask_token_id)))
+    model = ArdmForDiffusionLM(
+        ArdmConfig.from_model_config(cfg.model_config(len(tok), tok.mask_token_id))
+    )
     if ckpt is not None:
-        with no_progress_bars(): ck = ArdmForDiffusionLM.from_pretrained(ckpt)
+        with no_progress_bars():
+            ck = ArdmForDiffusionLM.from_pretrained(ckpt)
         if ck.config.vocab_size != len(tok):
-            raise TrainingError(f"checkpoint {ckpt} has vocabulary {ck.config.vocab_size} but the tokenizer has {len(tok)}")
+            raise TrainingError(
+                f"checkpoint {ckpt} has vocabulary {ck.config.vocab_size} but the tokenizer has "
+                f"{len(tok)}"
+            )
         model.load_state_dict(ck.state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
-    start, ema = 0, ({k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None)
+    start, ema = (
+        0,
+        ({k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None),
+    )
     tokens_seen, train_s = 0, 0.0  # training steps only, over the whole run (resumes included)
     if st is not None:
         opt.load_state_dict(st['optimizer'])
@@ -322,22 +528,38 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
     model, opt = acc.prepare(model, opt)
     lm = acc.unwrap_model(model).lm
     metrics = out / 'metrics.jsonl'
-    if is_main: _truncate_metrics(metrics, start) if ckpt is not None else metrics.unlink(missing_ok=True)
+    if is_main:
+        _truncate_metrics(metrics, start) if ckpt is not None else metrics.unlink(missing_ok=True)
     rank, world = acc.process_index, acc.num_processes
-    if cfg.batch_size % world: raise ValueError(f"batch_size={cfg.batch_size} must be a multiple of the number of processes ({world})")
+    if cfg.batch_size % world:
+        raise ValueError(
+            f"batch_size={cfg.batch_size} must be a multiple of the number of processes ({world})"
+        )
     noise, (beta, omega) = cfg.noise_config, cfg.window
-    def evaluate(rows: Tensor, n_batches: int|None = cfg.eval_batches) -> dict:  # None: the whole split
+
+    # n_batches None: the whole split
+    def evaluate(rows: Tensor, n_batches: int | None = cfg.eval_batches) -> dict:
         weights = None
         if ema is not None:  # evaluate the EMA weights
-            weights = {k: v.clone() for k, v in lm.state_dict().items()}; lm.load_state_dict({k[3:]: v for k, v in ema.items() if k.startswith('lm.')})
+            weights = {k: v.clone() for k, v in lm.state_dict().items()}
+            lm.load_state_dict({k[3:]: v for k, v in ema.items() if k.startswith('lm.')})
         g = torch.Generator().manual_seed(cfg.seed + 99)
         n = len(rows) if n_batches is None else min(len(rows), n_batches * cfg.batch_size)
-        batches = [rows[i:i + cfg.batch_size].to(acc.device) for i in range(0, n, cfg.batch_size)]
+        batches = [rows[i : i + cfg.batch_size].to(acc.device) for i in range(0, n, cfg.batch_size)]
         res = evaluate_nelbo(lm, batches, g, noise=noise)
-        if weights is not None: lm.load_state_dict(weights)
+        if weights is not None:
+            lm.load_state_dict(weights)
         return res
+
     stop = cfg.steps if until is None else min(check_int('until', until, 1), cfg.steps)
-    bar = tqdm(range(start, stop), initial=start, total=cfg.steps, disable=not (progress and is_main), desc='train', dynamic_ncols=True)
+    bar = tqdm(
+        range(start, stop),
+        initial=start,
+        total=cfg.steps,
+        disable=not (progress and is_main),
+        desc='train',
+        dynamic_ncols=True,
+    )
     last = {}
     for step in bar:
         t_step = time.perf_counter()
@@ -346,29 +568,55 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         d = draw_corruption(lm.cfg, x0, step_generator(cfg.seed, step), beta, omega, noise)
         mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
         with acc.autocast():
-            loss = score(lm if world == 1 else _DDPScore(model), x0[mine].to(acc.device), d.rows(mine).to(acc.device), noise).loss
+            loss = score(
+                lm if world == 1 else _DDPScore(model),
+                x0[mine].to(acc.device),
+                d.rows(mine).to(acc.device),
+                noise,
+            ).loss
         if not torch.isfinite(loss):
-            raise TrainingError(f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint is "
-                                f"{latest_checkpoint(out, log) or 'none (no checkpoint written yet)'}")
+            raise TrainingError(
+                f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint is "
+                f"{latest_checkpoint(out, log) or 'none (no checkpoint written yet)'}"
+            )
         acc.backward(loss)
         gnorm = acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-        if ema is not None: ema_update(ema, acc.unwrap_model(model), cfg.ema)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema_update(ema, acc.unwrap_model(model), cfg.ema)
         tokens_seen += x0.numel()
         lval = acc.reduce(loss.detach(), 'mean').item()
         train_s += time.perf_counter() - t_step
         logged = (step + 1) % cfg.log_every == 0 or step == 0  # the rows of an uninterrupted run
         if is_main and logged:
-            last = dict(step=step + 1, loss=lval, ppl=math.exp(min(lval, 50)), lr=sched.get_last_lr()[0], grad_norm=float(gnorm),
-                        tokens_per_s=tokens_seen / train_s)
-            _append_jsonl(metrics, last); bar.set_postfix(loss=f'{lval:.3f}', ppl=f'{last["ppl"]:.1f}')
+            last = dict(
+                step=step + 1,
+                loss=lval,
+                ppl=math.exp(min(lval, 50)),
+                lr=sched.get_last_lr()[0],
+                grad_norm=float(gnorm),
+                tokens_per_s=tokens_seen / train_s,
+            )
+            _append_jsonl(metrics, last)
+            bar.set_postfix(loss=f'{lval:.3f}', ppl=f'{last["ppl"]:.1f}')
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             v = evaluate(data.valid)
-            if is_main: _append_jsonl(metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl'])); bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
+            if is_main:
+                _append_jsonl(metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl']))
+                bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
         if is_main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 in (cfg.steps, stop)):
-            state = dict(optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step + 1,
-                         rng=torch.get_rng_state(), ema=ema, config=asdict(cfg),
-                         tokens_seen=tokens_seen, train_seconds=train_s)
+            state = dict(
+                optimizer=opt.state_dict(),
+                scheduler=sched.state_dict(),
+                step=step + 1,
+                rng=torch.get_rng_state(),
+                ema=ema,
+                config=asdict(cfg),
+                tokens_seen=tokens_seen,
+                train_seconds=train_s,
+            )
             save_checkpoint(out, step + 1, acc.unwrap_model(model), state, cfg.keep_ckpts)
         acc.wait_for_everyone()
     bar.close()
@@ -378,56 +626,104 @@ def train(cfg: TrainConfig, out: str|Path, resume: bool = False, progress: bool 
         return dict(result, stopped_at=stop)
     if is_main:
         final = acc.unwrap_model(model)
-        if ema is not None: final.load_state_dict(ema)
-        with no_progress_bars(): final.save_pretrained(out / 'model')
+        if ema is not None:
+            final.load_state_dict(ema)
+        with no_progress_bars():
+            final.save_pretrained(out / 'model')
         tok.save_pretrained(out / 'model')
-        result.update(test=evaluate(data.test, None), valid=evaluate(data.valid, None),
-                      train_tokens_per_s=tokens_seen / train_s if train_s else None)
-        (out / 'results.json').write_text(json.dumps(result, indent=1)); plot_metrics(metrics, out / 'loss.png')
-        kind = 'exact AR NLL' if result['test']['exact'] else 'upper bound' if result['test']['bound'] else f'{cfg.noise} training objective, not a proven bound'
-        log(f"test NELBO perplexity {result['test']['ppl']:.2f} ({kind}); "
-            f"model, tokenizer and results in {out}")
+        result.update(
+            test=evaluate(data.test, None),
+            valid=evaluate(data.valid, None),
+            train_tokens_per_s=tokens_seen / train_s if train_s else None,
+        )
+        (out / 'results.json').write_text(json.dumps(result, indent=1))
+        plot_metrics(metrics, out / 'loss.png')
+        kind = (
+            'exact AR NLL'
+            if result['test']['exact']
+            else 'upper bound'
+            if result['test']['bound']
+            else f'{cfg.noise} training objective, not a proven bound'
+        )
+        log(
+            f"test NELBO perplexity {result['test']['ppl']:.2f} ({kind}); "
+            f"model, tokenizer and results in {out}"
+        )
     acc.wait_for_everyone()
     return result
 
 # %% ../nbs/75_train.ipynb #a3fb6ab5
 class _DDPScore:
-    "Adapter: `score(...)` on a DDP-wrapped `ArdmForDiffusionLM`, routing the forward pass through the wrapper."
-    def __init__(self, ddp): self.ddp, self.lm = ddp, ddp.module.lm
+    "Adapter: `score(...)` on a DDP-wrapped `ArdmForDiffusionLM`, forward pass through the wrapper."
+
+    def __init__(self, ddp):
+        self.ddp, self.lm = ddp, ddp.module.lm
+
     def denoise_vectorized(self, xt, x0, carry_over=None):
-        out = self.ddp(xt, x0=x0)  # ArdmForDiffusionLM.forward: vectorized pass (SUBS without carry-over is applied below)
+        # ArdmForDiffusionLM.forward: vectorized pass (SUBS without carry-over is applied below)
+        out = self.ddp(xt, x0=x0)
         return self.lm._post(Output(out.logits, out.hidden_states, []), xt, carry_over)
+
     @property
-    def cfg(self): return self.lm.cfg
+    def cfg(self):
+        return self.lm.cfg
 
 # %% ../nbs/75_train.ipynb #56af0169
-def plot_metrics(metrics: Path, path: Path) -> Path:
+def plot_metrics(
+    metrics: Path,  # a run's metrics.jsonl
+    path: Path,  # the PNG to write
+) -> Path:
     "Training loss and validation perplexity curves from `metrics.jsonl`."
     import matplotlib.pyplot as plt  # no backend switch: a notebook keeps its inline figures
+
     rows = [json.loads(l) for l in Path(metrics).read_text().splitlines()]
-    tr = [(r['step'], r['loss']) for r in rows if 'loss' in r]; va = [(r['step'], r['val_ppl']) for r in rows if 'val_ppl' in r]
+    tr = [(r['step'], r['loss']) for r in rows if 'loss' in r]
+    va = [(r['step'], r['val_ppl']) for r in rows if 'val_ppl' in r]
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.4))
-    if tr: axs[0].plot(*zip(*tr)); axs[0].set_title('training loss (weighted CE per token)')
-    if va: axs[1].plot(*zip(*va), 'o-'); axs[1].set_title('validation NELBO perplexity'); axs[1].set_yscale('log')
-    for a in axs: a.set_xlabel('step')
-    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+    if tr:
+        axs[0].plot(*zip(*tr))
+        axs[0].set_title('training loss (weighted CE per token)')
+    if va:
+        axs[1].plot(*zip(*va), 'o-')
+        axs[1].set_title('validation NELBO perplexity')
+        axs[1].set_yscale('log')
+    for a in axs:
+        a.set_xlabel('step')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return path
 
 # %% ../nbs/75_train.ipynb #e3108e1f
-def block_size_sweep(cfg: TrainConfig, block_sizes: list, out: str|Path, n_check_rows: int = 4, log=print) -> dict:
-    "Train `cfg` at each block size; test NELBO perplexity of each, and the L'=1 NELBO vs the AR NLL."
+def block_size_sweep(
+    cfg: TrainConfig,  # the configuration each run starts from
+    block_sizes: list,  # the block sizes L' to train
+    out: str | Path,  # one run folder per block size goes under it
+    n_check_rows: int = 4,  # test rows for the L'=1 NELBO vs AR NLL check
+    log=print,  # called with each message
+) -> dict:
+    "Train `cfg` at each block size; test NELBO perplexity of each; the L'=1 NELBO vs the AR NLL."
     from ardm_nb.block_diffusion import ar_nll
     from ardm_nb.samplers import load_model
-    out = Path(out); rows = []
+
+    out = Path(out)
+    rows = []
     for bs in block_sizes:
         res = train(replace(cfg, block_size=bs), out / f'bs{bs}', progress=False, log=log)
-        row = dict(block_size=bs, test_nelbo=res['test']['nelbo'], test_ppl=res['test']['ppl'], exact=res['test']['exact'])
+        row = dict(
+            block_size=bs,
+            test_nelbo=res['test']['nelbo'],
+            test_ppl=res['test']['ppl'],
+            exact=res['test']['exact'],
+        )
         if bs == 1:
             model, tok = load_model(out / f'bs{bs}' / 'model')
             data = prepare_data(cfg, tok)
             x = data.test[:n_check_rows]
             g = torch.Generator().manual_seed(0)
-            row['check_nelbo'] = evaluate_nelbo(model.lm, [x], g)['nelbo']; row['check_ar_nll'] = ar_nll(model.lm, x).mean().item()
-        rows.append(row); log(row)
+            row['check_nelbo'] = evaluate_nelbo(model.lm, [x], g)['nelbo']
+            row['check_ar_nll'] = ar_nll(model.lm, x).mean().item()
+        rows.append(row)
+        log(row)
     (out / 'sweep.json').write_text(json.dumps(rows, indent=1))
     return dict(rows=rows)
