@@ -40,34 +40,55 @@ class Task:
     bos_id: int
     seq_len: int
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
+    def sample(self,
+               n: int, # rows to draw
+               generator: torch.Generator # the only source of randomness
+              ) -> Tensor: # [n, seq_len]
         "Rows of the data distribution (training data)."
         raise NotImplementedError
 
-    def score(self, tokens: Tensor, problems: Problems|None = None) -> dict[str, Tensor]:
+    def score(self,
+              tokens: Tensor, # [n, seq_len] rows to score
+              problems: Problems|None = None # the problems they answer (adds match metrics)
+             ) -> dict[str, Tensor]: # metric -> [n]
         "Per-row metrics of `tokens` [n, seq_len] (against `problems` when given)."
         raise NotImplementedError
 
-    def decode(self, ids: Tensor) -> list[str]:
+    def decode(self,
+               ids: Tensor # [n, k] token ids
+              ) -> list[str]:
         "A readable string for each row of `ids` [n, k]."
         raise NotImplementedError
 
-    def problems(self, n: int, generator: torch.Generator, kind: str) -> Problems:
+    def problems(self,
+                 n: int, # instances to make
+                 generator: torch.Generator, # the only source of randomness
+                 kind: str # one of `problem_kinds`
+                ) -> Problems:
         "`n` conditional instances of `kind` (one of `problem_kinds`)."
         raise NotImplementedError
 
-    def log_likelihood(self, tokens: Tensor) -> Tensor: # [n]
+    def log_likelihood(self,
+                       tokens: Tensor # [n, seq_len] rows (MASK: summed over)
+                      ) -> Tensor: # [n]
         "Exact log p of each row (nats): only for tasks whose distribution is known."
         has = [n for n, (_, c) in TASKS.items() if c.log_likelihood is not Task.log_likelihood]
         raise ValueError(f"task {self.name!r} has no known distribution, so no log_likelihood; "
                          f"tasks with one: {', '.join(has)}")
 
-    def oracle(self, block_size: int, noise: str = 'absorbing', eps: float = 0.1):
+    def oracle(self,
+               block_size: int, # L', dividing seq_len
+               noise: str = 'absorbing', # or 'eps_hybrid'
+               eps: float = 0.1 # eps-hybrid's swap rate
+              ):
         "The exact denoiser: only for tasks whose distribution is known."
         known = ', '.join(n for n, (_, c) in TASKS.items() if c.oracle is not Task.oracle)
         raise ValueError(f"task {self.name!r} has no oracle denoiser; tasks with one: {known}")
 
-    def check_tokens(self, tokens: Tensor, name: str = 'tokens') -> Tensor:
+    def check_tokens(self,
+                     tokens: Tensor, # [n, seq_len] expected
+                     name: str = 'tokens' # the argument's name in the error message
+                    ) -> Tensor: # [n, seq_len] long
         "Raise `ValueError` unless `tokens` is an integer tensor [n, seq_len] of vocabulary ids."
         if not isinstance(tokens, Tensor) or tokens.ndim != 2 or tokens.shape[1] != self.seq_len:
             got = tuple(tokens.shape) if isinstance(tokens, Tensor) else type(tokens).__name__
@@ -80,21 +101,29 @@ class Task:
             raise ValueError(f"{name} holds ids in [{lo}, {hi}]; allowed: [0, {hi_ok}]")
         return tokens.long()
 
-    def check_kind(self, kind: str):
+    def check_kind(self,
+                   kind: str # a problem kind asked for
+                  ):
         "Raise `ValueError` unless this task makes problems of `kind`."
         if kind not in self.problem_kinds:
             kinds = ', '.join(self.problem_kinds)
             raise ValueError(f"task {self.name!r} has no problems of kind={kind!r}; "
                              f"its kinds: {kinds}")
 
-    def texts(self, tokens: Tensor, problems: Problems) -> tuple[list[str], list[str]]:
+    def texts(self,
+              tokens: Tensor, # [n, seq_len] answers
+              problems: Problems # their problems (the scored positions and the reference)
+             ) -> tuple[list[str], list[str]]:
         "(hypotheses, references): the scored positions of `tokens` and of the reference, decoded."
         tokens = self.check_tokens(tokens)
         hyp = [self.decode(t[s][None])[0] for t, s in zip(tokens, problems.scored)]
         ref = [self.decode(t[s][None])[0] for t, s in zip(problems.target, problems.scored)]
         return hyp, ref
 
-    def match_scores(self, tokens: Tensor, problems: Problems) -> dict[str, Tensor]:
+    def match_scores(self,
+                     tokens: Tensor, # [n, seq_len] answers
+                     problems: Problems # their problems (the scored positions and the reference)
+                    ) -> dict[str, Tensor]: # metric -> [n]
         "Token accuracy and exact match of the scored positions against the reference, per row."
         if tokens.shape != problems.target.shape:
             want = tuple(problems.target.shape)
@@ -119,8 +148,10 @@ class MarkovWordsConfig:
     def __post_init__(self):
         W = check_int('n_words', self.n_words, 2)
         NA, NB = check_int('n_first', self.n_first, 1), check_int('n_second', self.n_second, 1)
-        check_int('successors', self.successors, 1, W); check_range('skew', self.skew, 0)
-        check_int('seq_len', self.seq_len, 3); check_int('seed', self.seed, 0)
+        check_int('successors', self.successors, 1, W)
+        check_range('skew', self.skew, 0)
+        check_int('seq_len', self.seq_len, 3)
+        check_int('seed', self.seed, 0)
         for name, n in (('n_first', NA), ('n_second', NB)):
             if W % n: raise ValueError(f"n_words={W} must be divisible by {name}={n} "
                                        f"(every token is shared by the same number of words)")
@@ -130,7 +161,8 @@ class MarkovWordsConfig:
                              f"allowed: n_words <= n_first * n_second")
 
 # %% ../nbs/82_tasks.ipynb #4175f283
-def markov_chain(cfg: MarkovWordsConfig) -> tuple[Tensor, Tensor]: # P [W, W], pi [W] (float64)
+def markov_chain(cfg: MarkovWordsConfig # the task's parameters (its seed draws the chain)
+                ) -> tuple[Tensor, Tensor]: # P [W, W], pi [W] (float64)
     "The word chain of `cfg`: transitions P (K successors per word), stationary distribution pi."
     W, K = cfg.n_words, cfg.successors
     g = torch.Generator().manual_seed(cfg.seed)
@@ -179,12 +211,16 @@ class Forward:
     log_evidence: Tensor # [R, n] log p(evidence up to each position): -inf once impossible
 
     @property
-    def impossible(self) -> Tensor: return torch.isneginf(self.log_evidence[:, -1]) # [R]
+    def impossible(self) -> Tensor: # [R] bool
+        "Rows whose evidence has probability 0."
+        return torch.isneginf(self.log_evidence[:, -1])
 
 def forward_messages(a: Tensor, # [R, W] message before the first position
                      E: Tensor, # [R, n, W] evidence of n consecutive positions
                      pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
-                     P: Tensor, pi: Tensor) -> Forward:
+                     P: Tensor, # [W, W] word transitions
+                     pi: Tensor # [W] distribution of the first word
+                    ) -> Forward:
     "Normalised forward messages and the log-likelihood of the evidence so far."
     R, n, W = E.shape
     alphas, logz, total = [], [], torch.zeros(R, dtype=E.dtype)
@@ -199,7 +235,9 @@ def forward_messages(a: Tensor, # [R, W] message before the first position
 
 def backward_messages(E: Tensor, # [R, n, W]
                       pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
-                      P: Tensor, pi: Tensor) -> Tensor: # [R, n, W] beta (normalised; 1 at the end)
+                      P: Tensor, # [W, W] word transitions
+                      pi: Tensor # [W] distribution of the first word
+                     ) -> Tensor: # [R, n, W] beta (normalised; 1 at the end)
     "Backward messages within n consecutive positions (nothing after them is seen)."
     R, n, W = E.shape
     b = torch.ones(R, W, dtype=E.dtype)
@@ -229,7 +267,9 @@ class MarkovWords(Task):
     name, config_class = 'markov-words', MarkovWordsConfig
     problem_kinds = ('infill', 'continue', 'repair')
 
-    def __init__(self, cfg: MarkovWordsConfig = MarkovWordsConfig()):
+    def __init__(self,
+                 cfg: MarkovWordsConfig = MarkovWordsConfig() # the chain's parameters
+                ):
         self.cfg = cfg
         W, NA, NB, L = cfg.n_words, cfg.n_first, cfg.n_second, cfg.seq_len
         self.bos_id, self.mask_id, self.vocab_size, self.seq_len = 0, NA + NB + 1, NA + NB + 2, L
@@ -265,7 +305,10 @@ MarkovWords.entropy_per_token = property(lambda t: _markov_entropies(t)[1])
 
 # %% ../nbs/82_tasks.ipynb #6763e48b
 @torch.no_grad()
-def _markov_sample(self: MarkovWords, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
+def _markov_sample(self: MarkovWords,
+                   n: int, # rows to draw
+                   generator: torch.Generator # the only source of randomness
+                  ) -> Tensor: # [n, seq_len]
     "Rows of the chain: BOS, the first word from pi, each next word from P."
     check_int('n', n, 1)
     L = self.seq_len
@@ -280,7 +323,9 @@ def _markov_sample(self: MarkovWords, n: int, generator: torch.Generator) -> Ten
     return x
 
 @torch.no_grad()
-def _markov_log_likelihood(self: MarkovWords, tokens: Tensor) -> Tensor: # [n] nats
+def _markov_log_likelihood(self: MarkovWords,
+                           tokens: Tensor # [n, seq_len] rows (MASK: summed over)
+                          ) -> Tensor: # [n] nats
     "Exact log p of each row under the chain (-inf if impossible); MASK positions are summed over."
     x = self.check_tokens(tokens)
     E = evidence(x, self.tok, self.mask_id, self.vocab_size, 0.0)  # [n, L, W]
@@ -313,7 +358,9 @@ def _markov_score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
                valid_row=torch.isfinite(ll).float())
     return out if problems is None else {**out, **self.match_scores(x, problems)}
 
-def _markov_decode(self: MarkovWords, ids: Tensor) -> list[str]:
+def _markov_decode(self: MarkovWords,
+                   ids: Tensor # [n, k] token ids
+                  ) -> list[str]:
     "Rows as text: BOS '^', first tokens 'A0'.., second tokens 'b0'.., MASK '_' (space-separated)."
     NA = self.cfg.n_first
     def name(t: int) -> str:
@@ -331,7 +378,8 @@ class MarkovOracle:
     "The exact BD3 denoiser of a `MarkovWords` task (a `WindowDenoiser`), by forward-backward."
     hidden_dim = 0 # it gives no hidden states
 
-    def __init__(self, task: MarkovWords,
+    def __init__(self,
+                 task: MarkovWords, # the chain it denoises
                  block_size: int, # L', dividing the task's seq_len (seq_len: one window per row)
                  noise: str = 'absorbing', # 'absorbing' or 'eps_hybrid': how visible tokens came
                  eps: float = 0.1, # eps-hybrid: chance a visible token was swapped for a random one
@@ -439,14 +487,19 @@ def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
         lo, hi = int(x.min()), int(x.max())
         raise ValueError(f"x holds ids in [{lo}, {hi}]; allowed: [0, {self.vocab_size - 1}]")
 
-def _window(self: MarkovOracle, x: Tensor, # [B, N] tokens; only x[:, :end] is read
-            start: int, end: int) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, None
+def _window(self: MarkovOracle,
+            x: Tensor, # [B, N] tokens; only x[:, :end] is read
+            start: int, # first position of the window (a block boundary)
+            end: int # one past its last position (a block boundary)
+           ) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, None
     "The `WindowDenoiser` call: log posterior marginals of positions [start, end), block by block."
     _check_window(self, x, start, end)
     probs = _marginals(self, x.cpu().long(), start, end, self.block_size)
     return probs.log().clamp_min(-1e4).float(), None
 
-def _posterior(self: MarkovOracle, tokens: Tensor) -> Tensor: # [n, seq_len, V] float64
+def _posterior(self: MarkovOracle,
+               tokens: Tensor # [n, seq_len] rows, MASK where unseen
+              ) -> Tensor: # [n, seq_len, V] float64
     "Exact marginals of every position given every non-MASK token of the row (one window)."
     x = self.task.check_tokens(tokens)
     return _marginals(self, x, 0, self.max_len, self.max_len)
@@ -467,7 +520,8 @@ PROBLEM_FRACS = dict(infill=0.25, tail=0.5, repair=0.1)
 def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
                   kind: str, # 'infill', 'continue' or 'repair'
                   frac: float, # share of the L - 1 positions after BOS to generate or corrupt
-                  generator: torch.Generator, mask_id: int,
+                  generator: torch.Generator, # draws the places and tokens of 'repair'
+                  mask_id: int, # the MASK id of 'infill' and 'continue'
                   choices: Tensor # [m] sorted ids 'repair' draws from (uniformly, not the original)
                  ) -> Problems:
     "Problems from clean rows: a masked middle span, a masked tail, or swapped tokens to repair."
@@ -492,8 +546,12 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
     return Problems(kind, torch.where(hit, choices[j], x), body.clone(), x.clone(), body.clone())
 
 # %% ../nbs/82_tasks.ipynb #f5ea8416
-def _markov_problems(self: MarkovWords, n: int, generator: torch.Generator, kind: str = 'infill',
-                     frac: float|None = None) -> Problems:
+def _markov_problems(self: MarkovWords,
+                     n: int, # problems to make
+                     generator: torch.Generator, # the only source of randomness
+                     kind: str = 'infill', # 'infill', 'continue' or 'repair'
+                     frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
+                    ) -> Problems:
     "`n` rows of the chain made into problems of `kind`; see `make_problems`."
     self.check_kind(kind)
     frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
@@ -530,7 +588,9 @@ def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
         if not d: continue
         bit, r, c = 1 << d, i // size, i % size
         if used[0][r] & bit or used[1][c] & bit or used[2][box[i]] & bit: return []  # givens clash
-        used[0][r] |= bit; used[1][c] |= bit; used[2][box[i]] |= bit
+        used[0][r] |= bit
+        used[1][c] |= bit
+        used[2][box[i]] |= bit
     def free(i): return full & ~(used[0][i // size] | used[1][i % size] | used[2][box[i]])
     def dfs():
         blanks = [i for i, d in enumerate(g) if not d]
@@ -543,9 +603,15 @@ def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
         r, c, b = i // size, i % size, box[i]
         for d in digits:
             bit = 1 << d
-            g[i] = d; used[0][r] |= bit; used[1][c] |= bit; used[2][b] |= bit
+            g[i] = d
+            used[0][r] |= bit
+            used[1][c] |= bit
+            used[2][b] |= bit
             if dfs(): return True
-            g[i] = 0; used[0][r] &= ~bit; used[1][c] &= ~bit; used[2][b] &= ~bit
+            g[i] = 0
+            used[0][r] &= ~bit
+            used[1][c] &= ~bit
+            used[2][b] &= ~bit
         return False
     dfs()
     return out
@@ -570,7 +636,7 @@ def make_puzzle(size: int, # 4, 6 or 9
 
 # %% ../nbs/82_tasks.ipynb #ff621b99
 def _shuffle_lines(n: int, N: int, h: int, generator: torch.Generator) -> Tensor: # [n, N]
-    "A random order of N lines per row that keeps groups of h together (bands or stacks of a Sudoku)."
+    "A random order of N lines per row keeping groups of h together (a Sudoku's bands or stacks)."
     groups = torch.rand(n, N // h, generator=generator).argsort(-1)  # [n, N / h]
     inner = torch.rand(n, N // h, h, generator=generator).argsort(-1)  # [n, N / h, h]
     return (groups[:, :, None] * h + inner).reshape(n, N)
@@ -607,8 +673,11 @@ class Sudoku(Task):
         x[:, 1:1 + self.cfg.size ** 2] = torch.tensor(grids, dtype=torch.long).view(len(grids), -1)
         return x
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor: # [n, seq_len]
-        "Random solved grids: up to 64 by randomised search, each row one of them under random symmetries."
+    def sample(self,
+               n: int, # rows to draw
+               generator: torch.Generator # draws the grids and their symmetries
+              ) -> Tensor: # [n, seq_len]
+        "Solved grids: up to 64 by randomised search, each row one of them under random symmetries."
         rng = random.Random(int(torch.randint(2 ** 62, (1,), generator=generator)))
         N, bh, bw = self.cfg.size, *SUDOKU_BOXES[self.cfg.size]
         n = check_int('n', n, 1)
@@ -619,12 +688,17 @@ class Sudoku(Task):
             x = torch.where(flip[:, None, None], x.transpose(1, 2), x)
         rows = _shuffle_lines(n, N, bh, generator)  # [n, N] rows moved within bands, bands moved
         cols = _shuffle_lines(n, N, bw, generator)
-        x = x.gather(1, rows[:, :, None].expand(n, N, N)).gather(2, cols[:, None, :].expand(n, N, N))
+        x = x.gather(1, rows[:, :, None].expand(n, N, N))  # rows permuted
+        x = x.gather(2, cols[:, None, :].expand(n, N, N))  # then columns
         digits = torch.rand(n, N, generator=generator).argsort(-1) + 1  # [n, N] a relabelling
         x = digits.gather(1, (x - 1).view(n, -1))  # [n, N * N]
         return self._rows(x.tolist())
 
-    def problems(self, n: int, generator: torch.Generator, kind: str = 'solve') -> Problems:
+    def problems(self,
+                 n: int, # puzzles to make
+                 generator: torch.Generator, # draws the grids and the order of blanking
+                 kind: str = 'solve' # the only kind Sudoku makes
+                ) -> Problems:
         "`n` puzzles with a unique solution: blanks are MASK and editable, givens held fixed."
         self.check_kind(kind)
         rng = random.Random(int(torch.randint(2 ** 62, (1,), generator=generator)))
@@ -653,7 +727,9 @@ def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
     m = self.match_scores(x, problems)
     return {**out, 'solved': m['exact_match'], 'cell_accuracy': m['token_accuracy']}
 
-def _sudoku_decode(self: Sudoku, ids: Tensor) -> list[str]:
+def _sudoku_decode(self: Sudoku,
+                   ids: Tensor # [n, k] token ids
+                  ) -> list[str]:
     "Rows as text: digits, '.' for MASK, '/' between grid rows (for a whole row)."
     N = self.cfg.size
     sym = lambda t: str(t) if 1 <= t <= N else '.' if t == self.mask_id else ''
@@ -691,27 +767,35 @@ SHAKESPEARE_CHARS = ('\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_
 
 class CharTokenizer:
     "Characters as tokens: BOS 0, the characters 1..len(chars), MASK last."
-    def __init__(self, chars: str = SHAKESPEARE_CHARS):
+    def __init__(self,
+                 chars: str = SHAKESPEARE_CHARS # the vocabulary, ASCII characters
+                ):
         self.chars, self.bos_id = chars, 0
         self.mask_id, self.vocab_size = len(chars) + 1, len(chars) + 2
         self.ordinary = torch.arange(1, len(chars) + 1)  # ids of real tokens (repair's choices)
         self.table = torch.full((256,), -1, dtype=torch.long)  # byte -> id (the text is ASCII)
         self.table[torch.tensor(list(chars.encode('ascii')))] = self.ordinary
 
-    def encode(self, text: str) -> Tensor: # [len(text)] ids
+    def encode(self,
+               text: str # ASCII text of the vocabulary's characters
+              ) -> Tensor: # [len(text)] ids
         "The ids of `text` (ValueError for a character outside the vocabulary)."
         bad = sorted(set(text) - set(self.chars))
         if bad: raise ValueError(f"text holds characters outside the vocabulary: {''.join(bad)!r}")
         raw = torch.frombuffer(bytearray(text.encode('ascii')), dtype=torch.uint8)
         return self.table[raw.long()]
 
-    def decode(self, ids) -> str:
+    def decode(self,
+               ids # a sequence of token ids
+              ) -> str:
         "The text of `ids` (BOS and MASK dropped)."
         return ''.join(self.chars[i - 1] for i in map(int, ids) if 1 <= i <= len(self.chars))
 
 class BPETokenizer:
     "A Hugging Face tokenizer behind the same small interface (BOS and MASK: its special tokens)."
-    def __init__(self, tok):
+    def __init__(self,
+                 tok # a Hugging Face tokenizer with BOS and MASK tokens
+                ):
         if tok.bos_token_id is None or tok.mask_token_id is None:
             raise ValueError(f"the tokenizer needs a BOS and a MASK token "
                              f"(bos={tok.bos_token!r}, mask={tok.mask_token!r})")
@@ -721,11 +805,15 @@ class BPETokenizer:
         every = torch.arange(len(tok))
         self.ordinary = every[~torch.isin(every, special)]
 
-    def encode(self, text: str) -> Tensor: # [k] ids
+    def encode(self,
+               text: str # any text
+              ) -> Tensor: # [k] ids
         "The ids of `text` (no special tokens added)."
         return torch.tensor(self.tok(text, add_special_tokens=False)['input_ids'])
 
-    def decode(self, ids) -> str:
+    def decode(self,
+               ids # a sequence of token ids
+              ) -> str:
         "The text of `ids` (special tokens dropped)."
         return self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
 
@@ -761,16 +849,31 @@ class ShakespeareChar(Task):
     name, config_class = 'shakespeare-char', ShakespeareConfig
     problem_kinds = ('infill', 'continue', 'repair')
 
-    def __init__(self, cfg: ShakespeareConfig = ShakespeareConfig()):
+    def __init__(self,
+                 cfg: ShakespeareConfig = ShakespeareConfig() # window length, split, tokenizer
+                ):
         self.cfg, self.seq_len, self.tok = cfg, cfg.seq_len, self.tokenizer(cfg)
         self.bos_id, self.mask_id = self.tok.bos_id, self.tok.mask_id
         self.vocab_size = self.tok.vocab_size
 
-    def tokenizer(self, cfg): return CharTokenizer()
-    def stream(self, split: str) -> Tensor: # [T] the split's works as one token stream
+    def tokenizer(self,
+                  cfg: ShakespeareConfig # the task's parameters
+                 ) -> CharTokenizer:
+        "The task's tokenizer: one token per character."
+        return CharTokenizer()
+
+    def stream(self,
+               split: str # 'train', 'valid' or 'test'
+              ) -> Tensor: # [T] the split's works as one token stream
+        "The works of `split` encoded once per process."
         key = (self.name, split, self.cfg.tokenizer, self.cfg.bpe_vocab)  # what decides the ids
         return _cached(key, lambda: self.tok.encode(_works(split)))
-    def decode(self, ids: Tensor) -> list[str]: return [self.tok.decode(r) for r in ids.tolist()]
+
+    def decode(self,
+               ids: Tensor # [n, k] token ids
+              ) -> list[str]:
+        "The text of each row of `ids`."
+        return [self.tok.decode(r) for r in ids.tolist()]
 
 # %% ../nbs/82_tasks.ipynb #2bbbcc8f
 def _windows(self: ShakespeareChar, split: str, n: int,
@@ -784,13 +887,19 @@ def _windows(self: ShakespeareChar, split: str, n: int,
     body = s[off + torch.arange(k)]  # [n, k]
     return torch.cat([torch.full((n, 1), self.bos_id, dtype=torch.long), body], 1)
 
-def _text_sample(self: ShakespeareChar, n: int,
-                 generator: torch.Generator) -> Tensor: # [n, seq_len]
+def _text_sample(self: ShakespeareChar,
+                 n: int, # rows to draw
+                 generator: torch.Generator # draws the offsets
+                ) -> Tensor: # [n, seq_len]
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
-def _text_problems(self: ShakespeareChar, n: int, generator: torch.Generator, kind: str = 'infill',
-                   frac: float|None = None) -> Problems:
+def _text_problems(self: ShakespeareChar,
+                   n: int, # problems to make
+                   generator: torch.Generator, # the only source of randomness
+                   kind: str = 'infill', # 'infill', 'continue' or 'repair'
+                   frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
+                  ) -> Problems:
     "`n` rows of the held-out works made into problems of `kind`; see `make_problems`."
     self.check_kind(kind)
     frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
@@ -834,7 +943,11 @@ def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
 class ShakespeareBPE(ShakespeareChar):
     "Windows of the embedded Shakespeare in byte-level BPE tokens; problems from held-out works."
     name = 'shakespeare-bpe'
-    def tokenizer(self, cfg): return _bpe_tokenizer(cfg)
+    def tokenizer(self,
+                  cfg: ShakespeareConfig # `tokenizer` or `bpe_vocab` decide the BPE
+                 ) -> BPETokenizer:
+        "The task's tokenizer: loaded, or a BPE trained on the training works."
+        return _bpe_tokenizer(cfg)
 
 # %% ../nbs/82_tasks.ipynb #3ac0bc02
 TASKS = {
