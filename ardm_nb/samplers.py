@@ -106,6 +106,7 @@ class WindowOutput:
         # [B, n, V] raw logits, if the network made them anyway
         logits: Tensor | None = None,
     ):
+        "Hold the hidden states; logits are projected when first read."
         self.lm, self.hidden = lm, hidden
         self._logits = (
             None if logits is None else subs(logits, None, lm.cfg.mask_id, carry_over=False)
@@ -154,6 +155,7 @@ class Engine:
         lm: BlockDiffusionLM,  # the denoiser
         use_cache: bool = True,  # False: recompute the whole prefix at every pass
     ):
+        "An engine with no pass run yet (NFE 0) and an empty cache."
         self.lm, self.use_cache, self.Lb, self.M = lm, use_cache, lm.cfg.block_size, lm.cfg.max_len
         # absolute position p sits at model position p - base
         self.cache, self.nfe, self.base = KVCache(), 0, 0
@@ -309,6 +311,7 @@ class DenoiserEngine:
         self,
         model: WindowDenoiser,  # the denoiser whose `window` is called once per pass
     ):
+        "Read `model`'s protocol attributes (`denoiser_spec`); NFE 0."
         self.spec = denoiser_spec(model)
         self.model, self.Lb, self.M = model, self.spec.block_size, self.spec.max_len
         self.nfe, self.base = 0, 0  # `base` as in `Engine` (a denoiser never slides: always 0)
@@ -351,6 +354,7 @@ class ModelWindow:
         self,
         lm: BlockDiffusionLM,  # the model to wrap
     ):
+        "Take the protocol's attributes from `lm.cfg`."
         c = lm.cfg
         self.model, self.block_size, self.max_len = lm, c.block_size, c.max_len
         self.mask_id, self.vocab_size, self.hidden_dim = c.mask_id, c.vocab_size, c.d_model
@@ -494,7 +498,11 @@ class DDPMRule(Rule):
     temperature: float = 1.0
     greedy: bool = False
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal each MASK with probability 1/(S - s), the last step all that are left."
         reveal = st.masked & (
             torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
             < 1.0 / (st.S - st.s)
@@ -545,10 +553,18 @@ class OrderedRule(Rule):
         if self.scored not in SCORED:
             raise ValueError(f"scored={self.scored!r} must be one of {', '.join(SCORED)}")
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Plan how many MASKs each step reveals (`reveal_counts`)."
         self.k = reveal_counts(st.masked.sum(-1), st.S)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal this step's count of MASKs, the best-scored first."
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
         if self.score == 'random':
             sc = torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
@@ -586,7 +602,11 @@ class ThresholdRule(Rule):
     def __post_init__(self):
         check_range('tau', self.tau, 0, 1)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal every MASK whose confidence reaches tau (at least one)."
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
         m = st.masked.sum(-1)
         # ceil(m / steps left): the budget holds
@@ -673,10 +693,18 @@ class ReMDMRule(Rule):
             return self.eta * sigma_max
         return self.eta if looping else 0.0
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "The block's alpha schedule (`remdm_schedule`)."
         self.grid = remdm_schedule(st.S, self.strategy, self.t_on, self.t_off, self.alpha_on)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Remask decoded tokens with probability sigma, reveal MASKs to keep the marginals."
         a_t, a_s, looping = self.grid[st.s]
         # the last step reveals what is left (a loop with fewer than 1/t_off steps never reaches
         # phase 3)
@@ -709,11 +737,19 @@ class P2Rule(Rule):
     def __post_init__(self):
         check_range('eta', self.eta, 0)
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "How many positions stay masked after each step of the block."
         # [B, S] masked after step s
         self.left = st.masked.sum(-1)[:, None] - reveal_counts(st.masked.sum(-1), st.S).cumsum(-1)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Fill every MASK, then remask the lowest-scored positions to the planned count."
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
         z = st.logits.float()
         # log q(current token); MASK rows are not used
@@ -747,7 +783,11 @@ class ScheduleRule(Rule):
     def __post_init__(self):
         check_range('correct', self.correct, 0, 1)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal MASKs as their hyperschedule level falls; with `correct` > 0, resample (ACS)."
         n = st.tokens.shape[1]
         dev = st.tokens.device
         before, after = (
@@ -890,7 +930,11 @@ class GateRule(Rule):
             )
         self.tracked, self.wrote, self.N, self._seen = None, None, N, None
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Plan the block's reveals (`reveal_plan`, with `refine` rewrite-only steps)."
         self.k, self.plan = reveal_plan(st.masked.sum(-1), st.S, self.refine), st.masked.sum(-1)
 
     def _confidence_change(self, st, stats: LogitStats, tau: float) -> tuple[Tensor, Tensor]:
@@ -939,7 +983,11 @@ class GateRule(Rule):
         )
         tok.copy_(torch.where(ch, new, tok))
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal MASKs by confidence; rewrite the written tokens the gate and acceptance pass."
         g, t, tau = self.run_gate, st.s + 1, self.run_gate.cfg.temperature
         # the one pass over the window's logits: signals and acceptance read it
         stats = logit_stats(st.logits, tau)
@@ -1054,7 +1102,11 @@ class DetectRule(Rule):
         if self.action not in DETECT_ACTIONS:
             raise ValueError(f"action={self.action!r} must be one of {', '.join(DETECT_ACTIONS)}")
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Plan the block's reveals (`reveal_plan`, with `refine` rewrite-only steps)."
         self.k = reveal_plan(st.masked.sum(-1), st.S, self.refine)
         self.plan = st.masked.sum(-1)
 
@@ -1068,7 +1120,11 @@ class DetectRule(Rule):
         k = torch.full((q.shape[0],), math.ceil(self.rho * q.shape[1] - 1e-9), device=q.device)
         return pick_k((-q).masked_fill(~doubt, -math.inf), k), top
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Reveal by confidence; rewrite or remask the written tokens of lowest q(x_i)."
         last = st.s == st.S - 1
         sel, top = self.select(st)
         # a MASK made now would never be decoded
@@ -1103,11 +1159,19 @@ class WinoRule(Rule):
         check_range('tau_draft', self.tau_draft, 0, 1)
         check_range('tau_verify', self.tau_verify, 0, 1)
 
-    def begin(self, st):
+    def begin(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Start the count of the last step's drafts at 30 (the reference's start value)."
         # the reference's start value
         self.last_accept = torch.full((st.tokens.shape[0],), 30, device=st.tokens.device)
 
-    def step(self, st):
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ):
+        "Draft MASKs above tau_draft, remask earlier drafts below tau_verify."
         masked, left = st.masked, st.S - st.s
         m = masked.sum(-1)  # [B]
         cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
