@@ -24,8 +24,9 @@ __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'in
 # %% ../nbs/90_bench.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
 
-def register(fn: Callable[[], object]) -> Callable[[], object]:
-    "Add `fn` (no arguments; returns a number, a `Measured` or a `Table`) to the registry under its own name."
+def register(fn: Callable[[], object],  # no arguments; returns a number, `Measured` or `Table`
+            ) -> Callable[[], object]:  # `fn` itself
+    "Add `fn` to the registry under its own name."
     BENCHMARKS[fn.__name__] = fn
     return fn
 
@@ -35,9 +36,11 @@ def device() -> torch.device:
 
 def _sync():
     "Wait for the GPU (its calls return before the work is done); nothing on the CPU."
-    if device().type == 'cuda': torch.cuda.synchronize()
+    if device().type == 'cuda':
+        torch.cuda.synchronize()
 
-def timed(fn: Callable[[], object]) -> float:
+def timed(fn: Callable[[], object],  # the work to time, no arguments
+         ) -> float:  # seconds
     "Wall time of one call of `fn`, the device's queued work included."
     _sync()
     t0 = time.perf_counter()
@@ -45,16 +48,23 @@ def timed(fn: Callable[[], object]) -> float:
     _sync()
     return time.perf_counter() - t0
 
-def interleaved_times(*fns: Callable[[], object], repeats: int = 15, warmup: int = 2) -> list[list[float]]:
-    "Wall times of each of `fns`, called in turn `repeats` times (after `warmup` rounds): one list per function."
+def interleaved_times(*fns: Callable[[], object],  # the rivals, no arguments each
+                      repeats: int = 15,  # timed rounds
+                      warmup: int = 2,  # untimed rounds first
+                     ) -> list[list[float]]:  # one list of `repeats` seconds per function
+    "Wall times of each of `fns`, called in turn `repeats` times after `warmup` rounds."
     times = [[] for _ in fns]
     for r in range(warmup + repeats):
         for f, ts in zip(fns, times):
             dt = timed(f)
-            if r >= warmup: ts.append(dt)
+            if r >= warmup:
+                ts.append(dt)
     return times
 
-def interleaved_medians(*fns: Callable[[], object], repeats: int = 15, warmup: int = 2) -> list[float]:
+def interleaved_medians(*fns: Callable[[], object],  # the rivals, no arguments each
+                        repeats: int = 15,  # timed rounds
+                        warmup: int = 2,  # untimed rounds first
+                       ) -> list[float]:  # one median (seconds) per function
     "Median wall time of each of `fns`, called in turn `repeats` times (after `warmup` rounds)."
     times = interleaved_times(*fns, repeats=repeats, warmup=warmup)
     return [sorted(ts)[len(ts) // 2] for ts in times]
@@ -66,39 +76,54 @@ def _num(v: float) -> str:
 
 @dataclass
 class Measured:
-    "A benchmark value with its spread: the median over the repeats, their min and max, and a note to read it by."
-    value: float # median over the repeats (the upper middle one for an even count)
-    lo: float # smallest
-    hi: float # largest
-    n: int # repeats
-    note: str = '' # e.g. the FLOP-count figure the value is read against
+    "A benchmark value with its spread: median over the repeats, min and max, a note to read it by."
+    value: float  # median over the repeats (the upper middle one for an even count)
+    lo: float  # smallest
+    hi: float  # largest
+    n: int  # repeats
+    note: str = ''  # e.g. the FLOP-count figure the value is read against
 
     @classmethod
-    def of(cls, xs, note: str = '') -> 'Measured':
+    def of(cls,
+           xs,  # the measured values, at least one
+           note: str = '',  # how to read the value
+          ) -> 'Measured':
         "The median, min and max of the values `xs`."
         xs = sorted(float(x) for x in xs)
-        if not xs: raise ValueError("Measured.of needs at least one value")
+        if not xs:
+            raise ValueError("Measured.of needs at least one value")
         return cls(xs[len(xs) // 2], xs[0], xs[-1], len(xs), note)
 
-    def __float__(self) -> float: return self.value
-    def short(self) -> str: return f"{_num(self.value)} [{_num(self.lo)}, {_num(self.hi)}]"
+    def __float__(self) -> float:
+        return self.value
+
+    def short(self) -> str:
+        "`median [min, max]`, for a table cell."
+        return f"{_num(self.value)} [{_num(self.lo)}, {_num(self.hi)}]"
+
     def __str__(self) -> str:
         s = f"{self.value:.4g} (min {self.lo:.4g}, max {self.hi:.4g} over {self.n} repeats)"
         return s + (f"; {self.note}" if self.note else '')
 
-def ratios(num: list[float], den: list[float], note: str = '') -> Measured:
+def ratios(num: list[float],  # numerator of each round
+           den: list[float],  # denominator of each round, measured beside it
+           note: str = '',  # how to read the ratio
+          ) -> Measured:
     "`num[i] / den[i]` of each round i (times measured side by side), as a `Measured`."
     return Measured.of([a / b for a, b in zip(num, den)], note)
 
 @dataclass
 class Table:
     "A benchmark that is a table or a curve: named columns, one row per setting, a note under it."
-    columns: list # column names
-    rows: list # one list of cells per row: numbers, strings or `Measured` (shown as median [min, max])
+    columns: list  # column names
+    rows: list  # one list of cells per row: numbers, strings or `Measured` (median [min, max])
     note: str = ''
 
     def __str__(self) -> str:
-        fmt = lambda v: v.short() if isinstance(v, Measured) else _num(v) if isinstance(v, float) else str(v)
+        def fmt(v):
+            if isinstance(v, Measured):
+                return v.short()
+            return _num(v) if isinstance(v, float) else str(v)
         cells = [list(map(str, self.columns))] + [[fmt(v) for v in r] for r in self.rows]
         width = [max(len(c[i]) for c in cells) for i in range(len(self.columns))]
         lines = ['  ' + '  '.join(c[i].rjust(width[i]) for i in range(len(width))) for c in cells]
@@ -106,7 +131,11 @@ class Table:
 
 # %% ../nbs/90_bench.ipynb #f0c118de
 @register
-def signals_vs_log_softmax_ratio(B: int = 8, L: int = 256, V: int = 8192, repeats: int = 15) -> Measured:
+def signals_vs_log_softmax_ratio(B: int = 8,  # batch
+                                 L: int = 256,  # positions
+                                 V: int = 8192,  # vocabulary
+                                 repeats: int = 15,  # timed rounds
+                                ) -> Measured:
     "time(uncertainty_signals with prev logits) / time(one log_softmax), same logits. Target <= 3."
     from ardm_nb.signals import uncertainty_signals
     g = torch.Generator().manual_seed(0)
@@ -117,15 +146,16 @@ def signals_vs_log_softmax_ratio(B: int = 8, L: int = 256, V: int = 8192, repeat
     return ratios(sig, ref)
 
 # %% ../nbs/90_bench.ipynb #5541cf4f
-def _bench_model(block_size: int = 16, L: int = 256, subs: bool = True, d_model: int = 256, n_layers: int = 4):
+def _bench_model(block_size: int = 16, L: int = 256, subs: bool = True, d_model: int = 256,
+                 n_layers: int = 4):
     from ardm_nb.model import BlockDiffusionLM, ModelConfig
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=4096, max_len=L, block_size=block_size, d_model=d_model, n_layers=n_layers,
-                      n_heads=4, subs=subs)
+    cfg = ModelConfig(vocab_size=4096, max_len=L, block_size=block_size, d_model=d_model,
+                      n_layers=n_layers, n_heads=4, subs=subs)
     return BlockDiffusionLM(cfg).to(device())
 
 def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[list, list]:
-    "Times of a vectorized BD3 training step (forward + backward) and of `other(lm, x0, g)`'s, side by side."
+    "Times of a vectorized BD3 training step and of `other(lm, x0, g)`'s, side by side."
     from ardm_nb.block_diffusion import nelbo_terms
     lm, g = _bench_model(block_size, L), torch.Generator(device()).manual_seed(0)
     x0 = torch.randint(0, 4095, (B, L), generator=g, device=device())
@@ -137,14 +167,24 @@ def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[
     return tuple(interleaved_times(bd3, rival, repeats=repeats, warmup=1))
 
 @register
-def bd3_vs_ar_train_throughput_ratio(B: int = 8, L: int = 256, block_size: int = 16, repeats: int = 9) -> Measured:
-    "tokens/s of a vectorized BD3 training step / tokens/s of a causal-LM step, same network. Target >= 0.45."
+def bd3_vs_ar_train_throughput_ratio(B: int = 8,  # batch
+                                     L: int = 256,  # sequence length
+                                     block_size: int = 16,  # L'
+                                     repeats: int = 9,  # timed rounds
+                                    ) -> Measured:
+    "tokens/s of a vectorized BD3 training step / that of a causal-LM step. Target >= 0.45."
     from ardm_nb.block_diffusion import causal_lm_loss
-    bd3, ar = _bd3_step_vs(lambda lm, x0, g: causal_lm_loss(lm, x0), B, L, block_size, repeats)
-    return ratios(ar, bd3)  # same tokens per step, so the throughput ratio is the inverse time ratio
+    ar_loss = lambda lm, x0, g: causal_lm_loss(lm, x0)
+    bd3, ar = _bd3_step_vs(ar_loss, B, L, block_size, repeats)
+    # same tokens per step, so the throughput ratio is the inverse time ratio
+    return ratios(ar, bd3)
 
 @register
-def bd3_vs_loop_train_speedup(B: int = 8, L: int = 256, block_size: int = 16, repeats: int = 3) -> Measured:
+def bd3_vs_loop_train_speedup(B: int = 8,  # batch
+                              L: int = 256,  # sequence length
+                              block_size: int = 16,  # L'
+                              repeats: int = 3,  # timed rounds
+                             ) -> Measured:
     "time of a per-block-loop BD3 training step / time of the vectorized step. Target >= 3."
     from ardm_nb.block_diffusion import per_block_loop_terms
     loop_loss = lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss
@@ -153,11 +193,13 @@ def bd3_vs_loop_train_speedup(B: int = 8, L: int = 256, block_size: int = 16, re
 
 # %% ../nbs/90_bench.ipynb #ad94c527
 @functools.lru_cache(maxsize=None)
-def matmul_peak_flops(n: int = 2048, repeats: int = 5) -> float:
+def matmul_peak_flops(n: int = 2048,  # matrix size
+                      repeats: int = 5,  # timed products
+                     ) -> float:  # FLOP/s
     "fp32 matmul FLOP/s of this machine (median of `repeats` n x n products)."
     a, b = torch.randn(n, n, device=device()), torch.randn(n, n, device=device())
     (t,) = interleaved_medians(lambda: a @ b, repeats=repeats, warmup=1)
-    return 2 * n ** 3 / t
+    return 2 * n**3 / t
 
 def _demo_train_setup(fused: bool = False):
     from ardm_nb.train import PRESETS
@@ -190,8 +232,10 @@ def _step_times(repeats: int = 7):
 def _flops_per_token(cfg, lm, bd3: bool) -> float:
     d, nl, L, V = cfg.d_model, cfg.n_layers, cfg.seq_len, lm.cfg.vocab_size
     layers = sum(p.numel() for n, p in lm.named_parameters() if n.startswith('net.blocks'))
-    if not bd3: return 6 * (layers + d * V) + 12 * nl * d * L
-    return 6 * (2 * layers + d * V) + 12 * nl * d * (2 * L)  # 2L positions through the layers, logits on L
+    if not bd3:
+        return 6 * (layers + d * V) + 12 * nl * d * L
+    # 2L positions through the layers, logits on L
+    return 6 * (2 * layers + d * V) + 12 * nl * d * (2 * L)
 
 @register
 def train_tokens_per_second() -> Measured:
@@ -201,32 +245,35 @@ def train_tokens_per_second() -> Measured:
 
 @register
 def train_mfu() -> Measured:
-    "PaLM model FLOPs utilisation of the DEMO AR training step vs the fp32 matmul peak now. Target >= 0.40."
+    "PaLM model FLOPs utilisation of the DEMO AR training step vs the fp32 matmul peak (>= 0.40)."
     cfg, lm, x0, ar, bd3 = _step_times()
     peak = matmul_peak_flops()
-    return Measured.of([_flops_per_token(cfg, lm, False) * x0.numel() / t / peak for t in ar],
-                       note=f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    flops = _flops_per_token(cfg, lm, False) * x0.numel()
+    note = f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
+    return Measured.of([flops / t / peak for t in ar], note=note)
 
 @register
 def train_mfu_bd3() -> Measured:
-    "The same for the vectorized BD3 training step of the DEMO preset (reported beside `train_mfu`)."
+    "The same for the vectorized BD3 training step of the DEMO preset (beside `train_mfu`)."
     cfg, lm, x0, ar, bd3 = _step_times()
     flops = _flops_per_token(cfg, lm, True) * x0.numel()
     return Measured.of([flops / t / matmul_peak_flops() for t in bd3])
 
 # %% ../nbs/90_bench.ipynb #5c0e3d27
 def _variant(lm0, loss, split: bool, fused: bool, compiled: bool = False):
-    "A training step of a private copy of `lm0` under one set of changes (`loss(lm)` gives the step's loss)."
+    "A training step of a private copy of `lm0` under one set of changes (`loss(lm)`: its loss)."
     lm = copy.deepcopy(lm0)
     if not split:  # the instance's own denoise_vectorized: one attention call under the full mask
         lm.denoise_vectorized = functools.partial(type(lm).denoise_vectorized, lm, split=False)
-    if compiled: lm.net.compile()
+    if compiled:
+        lm.net.compile()
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-3, fused=fused or None)
     return lambda: _train_step(lm, opt, lambda: loss(lm))
 
 @register
-def train_step_variants(repeats: int = 5) -> Table:
-    "Training-step time of the DEMO network (and of the L=256 network) with each speed change, and its speedup."
+def train_step_variants(repeats: int = 5,  # timed rounds
+                       ) -> Table:
+    "Training-step time of the DEMO and the L=256 networks with each speed change, and its speedup."
     from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     cfg, lm, opt, x0 = _demo_train_setup()
     big = _bench_model(16, 256)
@@ -234,55 +281,77 @@ def train_step_variants(repeats: int = 5) -> Table:
     g = torch.Generator(device()).manual_seed(0)
     bd3 = lambda x: lambda m: nelbo_terms(m, x, g, cfg.beta, cfg.omega).loss
     ar = lambda x: lambda m: causal_lm_loss(m, x)
-    plans = [('DEMO L=128', 'BD3', 'full mask, AdamW (before)', lm, bd3(x0), False, False),
-             ('DEMO L=128', 'BD3', 'split attention', lm, bd3(x0), True, False),
-             ('DEMO L=128', 'BD3', 'split attention + fused AdamW', lm, bd3(x0), True, True),
-             ('DEMO L=128', 'AR', 'AdamW (before)', lm, ar(x0), True, False),
-             ('DEMO L=128', 'AR', 'fused AdamW', lm, ar(x0), True, True),
-             ('d=256 L=256', 'BD3', 'full mask, AdamW (before)', big, bd3(xb), False, False),
-             ('d=256 L=256', 'BD3', 'split attention', big, bd3(xb), True, False)]
+    plans = [
+        ('DEMO L=128', 'BD3', 'full mask, AdamW (before)', lm, bd3(x0), False, False),
+        ('DEMO L=128', 'BD3', 'split attention', lm, bd3(x0), True, False),
+        ('DEMO L=128', 'BD3', 'split attention + fused AdamW', lm, bd3(x0), True, True),
+        ('DEMO L=128', 'AR', 'AdamW (before)', lm, ar(x0), True, False),
+        ('DEMO L=128', 'AR', 'fused AdamW', lm, ar(x0), True, True),
+        ('d=256 L=256', 'BD3', 'full mask, AdamW (before)', big, bd3(xb), False, False),
+        ('d=256 L=256', 'BD3', 'split attention', big, bd3(xb), True, False),
+    ]
     if os.environ.get('ARDM_BENCH_COMPILE') == '1':
-        plans.append(('DEMO L=128', 'BD3', 'split + fused + torch.compile', lm, bd3(x0), True, True))
-    steps = [_variant(m, loss, split, fused, 'compile' in name) for _, _, name, m, loss, split, fused in plans]
-    for s in steps: s()  # compiles what is compiled, allocates AdamW's state
+        compiled = ('DEMO L=128', 'BD3', 'split + fused + torch.compile', lm, bd3(x0), True, True)
+        plans.append(compiled)
+    steps = [_variant(m, loss, split, fused, 'compile' in name)
+             for _, _, name, m, loss, split, fused in plans]
+    for s in steps:
+        s()  # compiles what is compiled, allocates AdamW's state
     times = interleaved_times(*steps, repeats=repeats, warmup=1)
     base = {}  # (network, step) -> times of its first row
     rows = []
     for (net, kind, name, *_), ts in zip(plans, times):
         ref = base.setdefault((net, kind), ts)
         rows.append([net, kind, name, Measured.of([t * 1e3 for t in ts]), ratios(ref, ts)])
-    return Table(['network', 'step', 'variant', 'ms per step', 'speedup vs before'], rows,
-                 note=f"median [min, max] over {repeats} interleaved rounds")
+    columns = ['network', 'step', 'variant', 'ms per step', 'speedup vs before']
+    return Table(columns, rows, note=f"median [min, max] over {repeats} interleaved rounds")
 
 # %% ../nbs/90_bench.ipynb #0e8b4c5d
-def demo_network(max_len: int, block_size: int = 16, subs: bool = True):
-    "A `BlockDiffusionLM` of the DEMO shape (random weights, seed 0) with context `max_len`, in eval mode."
+def demo_network(max_len: int,  # the context L
+                 block_size: int = 16,  # L'
+                 subs: bool = True,  # SUBS carry-over (False: a hybrid-noise model)
+                ):  # a `BlockDiffusionLM` in eval mode
+    "A `BlockDiffusionLM` of the DEMO shape (random weights, seed 0) with context `max_len`."
     from ardm_nb.model import BlockDiffusionLM, ModelConfig, DEMO
     torch.manual_seed(0)
     cfg = ModelConfig(**{**DEMO, 'max_len': max_len, 'block_size': block_size, 'subs': subs})
     return BlockDiffusionLM(cfg).to(device()).eval()
 
-def pass_flops(cfg, n_query: int, n_keys: int, batch: int) -> float:
-    "FLOPs of one pass through the layers: `n_query` positions attending `n_keys` keys each (dense), no logits."
+def pass_flops(cfg,  # a `ModelConfig`: d_model, mlp_mult, n_layers
+               n_query: int,  # positions run through the layers
+               n_keys: int,  # keys each of them attends (dense)
+               batch: int,  # B
+              ) -> float:
+    "FLOPs of one pass through the layers: `n_query` positions attending `n_keys` keys, no logits."
     d = cfg.d_model
     weights = 2 * (4 + 2 * cfg.mlp_mult) * d * d  # q, k, v, out and the MLP
     per_position = weights + 4 * n_keys * d  # then the scores and the weighted values
     return batch * cfg.n_layers * n_query * per_position
 
-def count_passes(lm, fn: Callable[[], object]) -> list[tuple[int, int]]:
+def count_passes(lm,  # the model whose network is watched
+                 fn: Callable[[], object],  # the work to run
+                ) -> list[tuple[int, int]]:  # (query positions, keys) per pass
     "Run `fn()` and return (query positions, keys) of every pass of `lm.net` it made."
     seen = []
     def hook(module, args, kwargs):
         ids, pos = args[0], args[1]  # [B, n], [n]: positions run up to the last key
         seen.append((ids.shape[1], int(pos[-1]) + 1))
     handle = lm.net.register_forward_pre_hook(hook, with_kwargs=True)
-    try: fn()
-    finally: handle.remove()
+    try:
+        fn()
+    finally:
+        handle.remove()
     return seen
 
 # %% ../nbs/90_bench.ipynb #6d2f9a13
-def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed: int = 0):
-    "(prepare, decode): encode an (L - L')-token prompt, then run the BD3 sampler's steps on the last block."
+def tail_decoder(lm,  # the model
+                 L: int,  # context: an (L - L')-token prompt, then one block
+                 batch: int,  # B
+                 use_cache: bool,  # KV cache for the prompt
+                 steps: int = 16,  # denoising steps on the last block
+                 seed: int = 0,  # prompt and sampler seed
+                ):  # (prepare, decode): `decode(*prepare())` samples the last block
+    "Encode an (L - L')-token prompt, then run the BD3 sampler's steps on the last block."
     from ardm_nb.samplers import Engine, StepInput, make_rule
     Lb, mask = lm.cfg.block_size, lm.cfg.mask_id
     P = L - Lb
@@ -291,15 +360,18 @@ def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed:
     def prepare():
         x = torch.cat([prompt, torch.full((batch, Lb), mask, device=device())], 1)  # [B, L]
         eng = Engine(lm, use_cache)
-        if use_cache: eng(x, P - Lb, P, frozen=P)  # the prompt's pass, its keys kept (without the cache: no use)
+        if use_cache:
+            eng(x, P - Lb, P, frozen=P)  # the prompt's pass, its keys kept (no use uncached)
         return x, eng
     def decode(x, eng):  # the loop of `sample` for the 'bd3' rule, on the last block
         rule, g = make_rule('bd3'), torch.Generator(device()).manual_seed(seed)
         free = x[:, P:] == mask  # [B, L']
         for s in range(steps):
-            if s and not (x[:, P:] == mask).any(): break
+            if s and not (x[:, P:] == mask).any():
+                break
             out = eng(x, P, L, frozen=P)
-            new, _, _ = rule.step(StepInput(out, out.hidden, x[:, P:], free, s, steps, P, g, mask))
+            inp = StepInput(out, out.hidden, x[:, P:], free, s, steps, P, g, mask)
+            new, _, _ = rule.step(inp)
             x[:, P:] = torch.where(free, new, x[:, P:])
         return x
     return prepare, decode
@@ -307,9 +379,9 @@ def tail_decoder(lm, L: int, batch: int, use_cache: bool, steps: int = 16, seed:
 # %% ../nbs/90_bench.ipynb #1b9e6c48
 @functools.lru_cache(maxsize=None)
 def _cost_curve(lengths: tuple = (256, 512, 1024, 2048), batch: int = 4, repeats: int = 3) -> dict:
-    "Per length: cached and uncached times of the last block, FLOPs of their passes, and token agreement."
+    "Per length: cached and uncached times of the last block, FLOPs of their passes, agreement."
     res = {}
-    warmup = 1 if device().type == 'cuda' else 0  # on a GPU the first calls also pay for its start-up
+    warmup = 1 if device().type == 'cuda' else 0  # on a GPU the first calls also pay its start-up
     with torch.no_grad():
         for L in lengths:
             lm = demo_network(L)
@@ -318,39 +390,49 @@ def _cost_curve(lengths: tuple = (256, 512, 1024, 2048), batch: int = 4, repeats
             for r in range(warmup + repeats):
                 for c, (prepare, decode) in runs.items():
                     x, eng = prepare()
-                    if r == 0:  # the first round also records the passes made (a hook on the network)
-                        counted = lambda: passes.setdefault(c, count_passes(lm, lambda: decode(x, eng)))
+                    if r == 0:  # the first round also records the passes made (a hook on the net)
+                        def counted():
+                            return passes.setdefault(c, count_passes(lm, lambda: decode(x, eng)))
                         t = timed(counted)
                         tokens[c] = x[:, L - lm.cfg.block_size:].clone()
-                    else: t = timed(lambda: decode(x, eng))
-                    if r >= warmup: times[c].append(t)
-            flops = {c: sum(pass_flops(lm.cfg, n, k, batch) for n, k in p) for c, p in passes.items()}
+                    else:
+                        t = timed(lambda: decode(x, eng))
+                    if r >= warmup:
+                        times[c].append(t)
+            flops = {c: sum(pass_flops(lm.cfg, n, k, batch) for n, k in p)
+                     for c, p in passes.items()}
             n_tokens = batch * lm.cfg.block_size
-            head = n_tokens * 2 * lm.cfg.d_model * lm.cfg.vocab_size  # the logits of each token, once
+            # the logits of each token, once
+            head = n_tokens * 2 * lm.cfg.d_model * lm.cfg.vocab_size
             agree = (tokens[True] == tokens[False]).float().mean().item()
-            res[L] = dict(cached=times[True], uncached=times[False], flops_cached=flops[True] + head,
-                          flops_uncached=flops[False] + head, agreement=agree, tokens=n_tokens)
+            res[L] = dict(cached=times[True], uncached=times[False],
+                          flops_cached=flops[True] + head, flops_uncached=flops[False] + head,
+                          agreement=agree, tokens=n_tokens)
     return res
 
 @register
 def kv_cache_cost_curve() -> Table:
-    "BD3 sampling time per generated token at context L, cached and uncached, FLOP-count speedup beside."
+    "BD3 sampling time per generated token at context L, cached and uncached; FLOP-count speedup."
     rows = []
     for L, r in _cost_curve().items():
         per_token = lambda ts: Measured.of([t / r['tokens'] * 1e3 for t in ts])
         flop = r['flops_uncached'] / r['flops_cached']
         speed = ratios(r['uncached'], r['cached'])
-        rows.append([L, per_token(r['cached']), per_token(r['uncached']), speed, flop, speed.value / flop])
-    cols = ['L', 'cached ms/token', 'uncached ms/token', 'speedup', 'FLOP speedup', 'speedup / FLOP']
-    return Table(cols, rows, note="DEMO shape, L'=16, 16 steps, batch 4; ms per token of the batch; "
-                                  "median [min, max] over the repeats")
+        cached, uncached = per_token(r['cached']), per_token(r['uncached'])
+        rows.append([L, cached, uncached, speed, flop, speed.value / flop])
+    cols = ['L', 'cached ms/token', 'uncached ms/token', 'speedup', 'FLOP speedup',
+            'speedup / FLOP']
+    note = ("DEMO shape, L'=16, 16 steps, batch 4; ms per token of the batch; "
+            "median [min, max] over the repeats")
+    return Table(cols, rows, note=note)
 
 @register
 def kv_cache_cost_growth_256_to_2048() -> Measured:
-    "cached time per generated token at L=2048 / at L=256 (target <= 1.5: flat); FLOP-count growth in the note."
+    "cached time per generated token at L=2048 / at L=256 (<= 1.5: flat); FLOP growth in the note."
     long, short = _cost_curve()[2048], _cost_curve()[256]
     flop = (long['flops_cached'] / long['tokens']) / (short['flops_cached'] / short['tokens'])
-    growth = [a / long['tokens'] / (b / short['tokens']) for a, b in zip(long['cached'], short['cached'])]
+    pairs = zip(long['cached'], short['cached'])
+    growth = [a / long['tokens'] / (b / short['tokens']) for a, b in pairs]
     return Measured.of(growth, note=f"FLOP-count growth {flop:.3g}")
 
 @register
@@ -359,47 +441,53 @@ def kv_cache_speedup_over_flop_speedup_L1024() -> Measured:
     r = _cost_curve()[1024]
     flop = r['flops_uncached'] / r['flops_cached']
     speed = ratios(r['uncached'], r['cached'])
-    return Measured.of([s / flop for s in (u / c for u, c in zip(r['uncached'], r['cached']))],
+    speedups = (u / c for u, c in zip(r['uncached'], r['cached']))
+    return Measured.of([s / flop for s in speedups],
                        note=f"measured speedup {speed.value:.3g}, FLOP-count speedup {flop:.3g}")
 
 @register
 def cached_vs_uncached_token_agreement() -> float:
-    "share of identical tokens between the cached and the uncached runs of the cost curve (all L). Must be 1.0."
+    "share of identical tokens in the cached and the uncached runs of the cost curve. Must be 1.0."
     return min(r['agreement'] for r in _cost_curve().values())
 
 # %% ../nbs/90_bench.ipynb #8f3c1d62
 @functools.lru_cache(maxsize=None)
-def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4), repeats: int = 3) -> dict:
+def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4),
+             repeats: int = 3) -> dict:
     from ardm_nb.samplers import sample
     lm = demo_network(M)
     def run(n):
         g = torch.Generator(device()).manual_seed(0)
-        return sample(lm, length=n * M, sampler='bd3', generator=g, batch_size=batch, steps=lm.cfg.block_size)
+        return sample(lm, length=n * M, sampler='bd3', generator=g, batch_size=batch,
+                      steps=lm.cfg.block_size)
     nfe, flops = {}, {}
     with torch.no_grad():
-        for n in multiples:  # the warm-up runs, counted: passes made and their FLOPs per generated token
+        for n in multiples:  # the warm-up runs, counted: passes made and FLOPs per generated token
             passes = count_passes(lm, functools.partial(run, n))
             nfe[n] = len(passes)
             flops[n] = sum(pass_flops(lm.cfg, q, k, batch) for q, k in passes) / (n * M * batch)
-    times = interleaved_times(*(functools.partial(run, n) for n in multiples), repeats=repeats, warmup=0)
+    runs = (functools.partial(run, n) for n in multiples)
+    times = interleaved_times(*runs, repeats=repeats, warmup=0)
     times = dict(zip(multiples, times))
     return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, flops=flops, times=times)
 
 @register
 def sliding_window_curve() -> Table:
-    "Cached BD3 sampling time per generated token as the length grows to 4 x max_len (sliding window)."
+    "Cached BD3 sampling time per generated token as the length grows to 4 x max_len (sliding)."
     s = _sliding()
     M, T = s['M'], s['times']
     rows = []
     for i, n in enumerate(s['multiples']):
         whole = Measured.of([t / (n * M * s['batch']) * 1e3 for t in T[n]])
-        m = s['multiples'][i - 1] if i else 0  # the run before: its tokens are the first m M of this one's
+        m = s['multiples'][i - 1] if i else 0  # the run before: its tokens are this one's first m M
         prev = T[m] if i else [0.0] * len(T[n])
-        last = Measured.of([(t - p) / ((n - m) * M * s['batch']) * 1e3 for t, p in zip(T[n], prev)])
+        new_tokens = (n - m) * M * s['batch']
+        last = Measured.of([(t - p) / new_tokens * 1e3 for t, p in zip(T[n], prev)])
         rows.append([n * M, s['nfe'][n], s['flops'][n] / 1e6, whole, last])
-    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)', 'ms/token (past the run before)']
-    return Table(cols, rows,
-                 note=f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch")
+    cols = ['tokens', 'NFE', 'MFLOP/token', 'ms/token (whole run)',
+            'ms/token (past the run before)']
+    note = f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch"
+    return Table(cols, rows, note=note)
 
 @register
 def sliding_window_cost_growth_1x_to_4x() -> Measured:
@@ -451,11 +539,16 @@ def gate_vs_confidence_sampler_throughput() -> Measured:
 
 # %% ../nbs/90_bench.ipynb #5ab26412
 @register
-def gate_step_overhead_ratio(B: int = 8, L: int = 256, repeats: int = 15, d_model: int = 256,
-                             n_layers: int = 4) -> Measured:
-    "(gate step - confidence step) / denoiser pass, same logits of a 256-token window, batch 8. Target <= 0.10."
+def gate_step_overhead_ratio(B: int = 8,  # batch
+                             L: int = 256,  # window length
+                             repeats: int = 15,  # timed rounds
+                             d_model: int = 256,  # network width
+                             n_layers: int = 4,  # network depth
+                            ) -> Measured:
+    "(gate step - confidence step) / denoiser pass, same logits (L=256, batch 8). Target <= 0.10."
     from ardm_nb.samplers import StepInput, GateRule, OrderedRule
-    lm, g = _bench_model(16, L, False, d_model, n_layers).eval(), torch.Generator(device()).manual_seed(0)
+    lm = _bench_model(16, L, False, d_model, n_layers).eval()
+    g = torch.Generator(device()).manual_seed(0)
     x = torch.randint(4, 4095, (B, L), generator=g, device=device())  # [B, L]
     masked = torch.rand(B, L, generator=g, device=device()) < 0.25  # a quarter still masked
     x = torch.where(masked, lm.cfg.mask_id, x)
@@ -468,14 +561,17 @@ def gate_step_overhead_ratio(B: int = 8, L: int = 256, repeats: int = 15, d_mode
         gate.prepare(lm, 16, L)
         gate.begin(st)
         conf.begin(st)
-        fresh_gate_step = lambda: (setattr(gate, '_seen', None), gate.step(st))  # a fresh pass: norm update
+        def fresh_gate_step():  # a fresh pass: norm update
+            gate._seen = None
+            return gate.step(st)
         forward = lambda: lm.net(x, pos, None)
         fwd, t_gate, t_conf = interleaved_times(forward, fresh_gate_step, lambda: conf.step(st),
                                                 repeats=repeats, warmup=1)
     return Measured.of([(a - b) / f for a, b, f in zip(t_gate, t_conf, fwd)])
 
 # %% ../nbs/90_bench.ipynb #50eb1996
-class Unavailable(RuntimeError): "A benchmark that cannot run here (e.g. its trained model is missing)."
+class Unavailable(RuntimeError):
+    "A benchmark that cannot run here (e.g. its trained model is missing)."
 
 def demo_model_dir() -> 'Path':
     "The DEMO hybrid model the DEMO benchmarks use: `$ARDM_DEMO_MODEL` or out/demo/hybrid/model."
@@ -494,17 +590,18 @@ def _early_stop_runs(B: int = 8, steps: int = 8, refine: int = 4, repeats: int =
     prompt = torch.full((B, 1), tok.bos_token_id, device=device())
     def run(es):
         g = torch.Generator(device()).manual_seed(0)
-        return sample(lm, prompt, length=lm.cfg.max_len, sampler='gate', generator=g, steps=steps, refine=refine,
-                      early_stop=es)
+        return sample(lm, prompt, length=lm.cfg.max_len, sampler='gate', generator=g, steps=steps,
+                      refine=refine, early_stop=es)
     a, b = run(True), run(False)
-    t_es, t_full = interleaved_times(lambda: run(True), lambda: run(False), repeats=repeats, warmup=1)
+    t_es, t_full = interleaved_times(lambda: run(True), lambda: run(False), repeats=repeats,
+                                     warmup=1)
     agreement = (a.tokens == b.tokens).float().mean().item()
     saving = Measured.of([1 - e / f for e, f in zip(t_es, t_full)])
     return dict(time=saving, nfe=1 - a.nfe / b.nfe, agreement=agreement)
 
 @register
 def early_stop_latency_saving() -> Measured:
-    "share of wall time the gate sampler saves by early stop, DEMO hybrid model (8 steps per block, 4 rewrite-only)."
+    "share of wall time the gate sampler saves by early stop (DEMO hybrid, 8 steps, 4 refine)."
     return _early_stop_runs()['time']
 
 @register
@@ -514,7 +611,7 @@ def early_stop_nfe_saving() -> float:
 
 @register
 def early_stop_token_agreement() -> float:
-    "share of identical tokens with and without early stop in the same runs (1.0: the saved steps changed nothing)."
+    "share of identical tokens with and without early stop in the same runs (1.0: nothing changed)."
     return _early_stop_runs()['agreement']
 
 # %% ../nbs/90_bench.ipynb #d4f6a8b0
@@ -532,13 +629,17 @@ def _peak_mib(fn: Callable[[], object]) -> float:
         fn()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
-    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # the peak resident size starts again from now
+    with open('/proc/self/clear_refs', 'w') as f:  # the peak resident size starts again from now
+        f.write('5')
     before = _proc_kib('VmRSS')
     fn()
     return (_proc_kib('VmHWM') - before) / 1024
 
-def memory_probe(kind: str, L: int = 0, batch: int = 4) -> float:
-    "Peak MiB of one run of `kind` in this process: 'train_ar', 'train_bd3' (DEMO), 'cached', 'uncached' (at L)."
+def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'uncached' (sampling)
+                 L: int = 0,  # context of the sampling runs
+                 batch: int = 4,  # batch of the sampling runs
+                ) -> float:  # MiB
+    "Peak MiB of one run of `kind` in this process."
     from ardm_nb.model import encode_prefix, denoise_step
     from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     if kind in ('train_ar', 'train_bd3'):
@@ -563,31 +664,40 @@ def _probe_in_subprocess(kind: str, L: int = 0) -> float:
     "`memory_probe` in a fresh process (one torch thread), so that nothing before it counts."
     if not os.path.exists('/proc/self/clear_refs') and device().type != 'cuda':
         raise Unavailable("peak memory on the CPU needs Linux's /proc/self/clear_refs")
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MALLOC_MMAP_THRESHOLD_='65536')
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               MALLOC_MMAP_THRESHOLD_='65536')
     code = ("import torch; torch.set_num_threads(1); from ardm_nb.bench import memory_probe; "
             f"print(memory_probe({kind!r}, {L}))")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, check=True)
+    cmd = [sys.executable, '-c', code]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 @register
 def memory_peak() -> Table:
-    "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048, cached and uncached."
+    "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048 (cache or not)."
     from ardm_nb.model import DEMO
-    cache_mib = lambda L: 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20  # 2 n_layer B L d floats
+    def cache_mib(L):  # 2 n_layer B L d floats
+        return 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20
     rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar'), ''],
             ['training, BD3 step (DEMO, batch 16)', '', _probe_in_subprocess('train_bd3'), '']]
     for kind in ('cached', 'uncached'):
         for L in (256, 512, 1024, 2048):
             cache = cache_mib(L) if kind == 'cached' else 0.0
-            rows.append([f'sampling, {kind}, last block (batch 4)', L, _probe_in_subprocess(kind, L), cache])
-    return Table(['run', 'L', 'peak MiB', 'of which KV cache'], rows, note="model weights not included")
+            peak = _probe_in_subprocess(kind, L)
+            rows.append([f'sampling, {kind}, last block (batch 4)', L, peak, cache])
+    columns = ['run', 'L', 'peak MiB', 'of which KV cache']
+    return Table(columns, rows, note="model weights not included")
 
 # %% ../nbs/90_bench.ipynb #e7a1b2c3
 @register
-def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32), seeds: int = 3, rows: int = 64) -> float:
-    "Seconds of `ardm eval` (generate) on the markov-words oracle: every sampler x 4 NFE x 3 seeds x 64 rows. Target <= 120."
+def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32),  # NFE budgets
+                               seeds: int = 3,  # seeds per budget
+                               rows: int = 64,  # rows per seed
+                              ) -> float:  # seconds
+    "Seconds of `ardm eval` (generate) on the markov-words oracle, every sampler. Target <= 120."
     from ardm_nb.eval import EvalConfig, evaluate
-    cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows, modes=('generate',))
+    cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows,
+                     modes=('generate',))
     t0 = time.perf_counter()
     evaluate(cfg, None, progress=False)
     return time.perf_counter() - t0
@@ -596,14 +706,19 @@ def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32), seeds: int = 3, rows
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
 
-def run(names: list[str]|None = None, out=print, threads: int|None = 1) -> dict[str, object]:
-    "Run the named benchmarks (all when `names` is empty) with `threads` torch threads; print `name: value` lines."
+def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
+        out=print,  # where each `name: value` line goes
+        threads: int | None = 1,  # torch threads while they run; None: leave as is
+       ) -> dict[str, object]:  # name -> result (None: not run here)
+    "Run the named benchmarks with `threads` torch threads; print `name: value` lines."
     names = list(names or BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; choose from: {', '.join(BENCHMARKS)}")
+        raise ValueError(f"unknown benchmark(s) {', '.join(unknown)};"
+                         f" choose from: {', '.join(BENCHMARKS)}")
     before = torch.get_num_threads()
-    if threads is not None: torch.set_num_threads(check_int('threads', threads, 1))
+    if threads is not None:
+        torch.set_num_threads(check_int('threads', threads, 1))
     res = {}
     try:
         for n in names:
@@ -613,35 +728,47 @@ def run(names: list[str]|None = None, out=print, threads: int|None = 1) -> dict[
             except Unavailable as e:
                 res[n] = None
                 out(f"{n}: not run ({e})")
-    finally: torch.set_num_threads(before)
+    finally:
+        torch.set_num_threads(before)
     return res
 
 def _jsonable(v):
-    if isinstance(v, Measured): return asdict(v)
+    if isinstance(v, Measured):
+        return asdict(v)
     if isinstance(v, Table):
-        return dict(columns=v.columns, rows=[[_jsonable(c) for c in r] for r in v.rows], note=v.note)
+        rows = [[_jsonable(c) for c in r] for r in v.rows]
+        return dict(columns=v.columns, rows=rows, note=v.note)
     return v
 
-def write_json(res: dict, path, threads: int|None = 1) -> None:
+def write_json(res: dict,  # what `run` returned
+               path,  # the JSON file to write
+               threads: int | None = 1,  # the threads the benchmarks ran with
+              ) -> None:
     "Write benchmark results with the machine they ran on (atomically: temp file, then rename)."
     import json, platform
     from pathlib import Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = dict(results={k: _jsonable(v) for k, v in res.items()}, torch=torch.__version__, device=str(device()),
-                threads=threads or torch.get_num_threads(), cpus=os.cpu_count(), machine=platform.machine())
-    if device().type == 'cuda': info['gpu'] = torch.cuda.get_device_name()
+    results = {k: _jsonable(v) for k, v in res.items()}
+    info = dict(results=results, torch=torch.__version__, device=str(device()),
+                threads=threads or torch.get_num_threads(), cpus=os.cpu_count(),
+                machine=platform.machine())
+    if device().type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name()
     tmp = path.with_suffix(path.suffix + '.tmp')
     tmp.write_text(json.dumps(info, indent=1))
     os.replace(tmp, path)
 
-def main(argv: list[str]|None = None) -> int:
-    "Command line: `python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--threads N]`."
+def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
+        ) -> int:  # exit code: 0, or 2 for a bad name or option
+    "`python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--threads N]`."
     ap = argparse.ArgumentParser(prog='python -m ardm_nb.bench',
                                  description='Run ardm_nb benchmarks; prints name: value lines.')
-    ap.add_argument('names', nargs='*', help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    ap.add_argument('names', nargs='*',
+                    help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
     ap.add_argument('--json', help='also write the results to this JSON file')
-    ap.add_argument('--device', choices=['cpu', 'cuda'], default=None, help="where to run (default: cpu)")
+    ap.add_argument('--device', choices=['cpu', 'cuda'], default=None,
+                    help="where to run (default: cpu)")
     ap.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     args = ap.parse_args(argv)
     try:
@@ -653,7 +780,9 @@ def main(argv: list[str]|None = None) -> int:
     except ValueError as e:  # a bad name or option: one sentence, exit code 2
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.json: write_json(res, args.json, args.threads)
+    if args.json:
+        write_json(res, args.json, args.threads)
     return 0
 
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # not when run inside a notebook
+if __name__ == '__main__' and '__file__' in globals():  # not when run inside a notebook
+    sys.exit(main())
