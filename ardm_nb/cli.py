@@ -377,7 +377,8 @@ def _sample_run(args, log=print):
         if gate is not None:
             options['gate'] = gate
         what = (
-            'the linear gate with the write-up coefficients (no trained gate in the model folder)'
+            "the sampler's default gate (linear, the written token's log q among its signals;"
+            ' no trained gate in the model folder)'
         )
         if gate is not None:
             what = f'the trained {gate.cfg.kind} gate saved with the model'
@@ -559,7 +560,7 @@ def _bench_parser(p):
 def _bench_run(args):
     from ardm_nb.bench import run
 
-    run(args.names)
+    run(args.names, threads=args.threads or 1)  # one thread unless --threads says otherwise
 
 
 def _eval_parser(p):
