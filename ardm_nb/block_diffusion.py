@@ -57,9 +57,9 @@ class NelboTerms:
 @dataclass
 class Draw:
     "One draw of the forward process for a batch: block times, per-token levels and the corruption."
-    t: Tensor  # [B, n_blocks]
-    level: Tensor  # [B, L]
-    c: Corrupted
+    t: Tensor  # [B, n_blocks] mask rate of each block
+    level: Tensor  # [B, L] the rate of each token's block
+    c: Corrupted  # x_t and which tokens were masked or replaced
 
     def rows(self,
              idx,  # a slice or an index tensor over the batch
