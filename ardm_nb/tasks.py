@@ -251,7 +251,8 @@ def backward_messages(E: Tensor, # [R, n, W]
 # %% ../nbs/82_tasks.ipynb #12b56c32
 def evidence(y: Tensor, # [R, n] observed tokens (MASK: nothing seen)
              tok: Tensor, # [n, W] token each word shows at these positions (-1: no token, i.e. BOS)
-             mask_id: int, V: int, # MASK id and vocabulary size (MASK included)
+             mask_id: int, # the MASK id
+             V: int, # vocabulary size (MASK included)
              eps: float # chance a visible token was swapped for a random one (0: absorbing)
             ) -> Tensor: # [R, n, W] float64 Pr(y_i | x_i = tok_i(w))
     "The evidence vectors e_i(w) of the eps-hybrid likelihood (absorbing when eps = 0)."
@@ -339,7 +340,8 @@ MarkovWords.sample, MarkovWords.log_likelihood = _markov_sample, _markov_log_lik
 # %% ../nbs/82_tasks.ipynb #d4aa4a2d
 @torch.no_grad()
 def _markov_score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
-                  problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
+                  problems: Problems|None = None # the problems they answer (adds match metrics)
+                 ) -> dict[str, Tensor]: # metric -> [n]
     "Per-row metrics: invalid words and transitions, exact NLL, distinct words, valid rows."
     x = self.check_tokens(tokens)
     end = 2 * self.n_full + 1  # one past the last whole word
@@ -661,7 +663,9 @@ class Sudoku(Task):
     "Sudoku: solved grids (training data), puzzles with a unique solution (givens held fixed)."
     name, config_class, problem_kinds = 'sudoku', SudokuConfig, ('solve',)
 
-    def __init__(self, cfg: SudokuConfig = SudokuConfig()):
+    def __init__(self,
+                 cfg: SudokuConfig = SudokuConfig() # size, givens, padding
+                ):
         self.cfg, N = cfg, cfg.size
         self.bos_id, self.pad_id, self.mask_id, self.vocab_size = 0, N + 1, N + 2, N + 3
         self.seq_len = -(-(N * N + 1) // cfg.pad_to) * cfg.pad_to
@@ -711,7 +715,8 @@ class Sudoku(Task):
 
 # %% ../nbs/82_tasks.ipynb #f33e396c
 def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
-                  problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
+                  problems: Problems|None = None # the problems they answer (adds match metrics)
+                 ) -> dict[str, Tensor]: # metric -> [n]
     "Violations and valid grids; with the puzzles, also solved and cell accuracy."
     x = self.check_tokens(tokens)
     N = self.cfg.size
@@ -920,7 +925,8 @@ def _repetition(tokens: Tensor) -> dict[str, Tensor]:
     return dict(distinct_2=torch.tensor(d2), repeat_4=torch.tensor(r4))
 
 def _text_score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
-                problems: Problems|None = None) -> dict[str, Tensor]: # metric -> [n]
+                problems: Problems|None = None # the problems they answer (adds match metrics)
+               ) -> dict[str, Tensor]: # metric -> [n]
     "Repetition of each row; with problems, token accuracy and exact match of the scored span."
     x = self.check_tokens(tokens)
     out = _repetition(x)
@@ -963,7 +969,8 @@ TASKS = {
 }
 
 def get_task(name: str, # a key of TASKS
-             **params) -> Task: # the fields of the task's config (e.g. n_words=64, seq_len=64)
+             **params # the fields of the task's config (e.g. n_words=64, seq_len=64)
+            ) -> Task:
     "The task `name` with `params` (ValueError: unknown task or parameter, value out of range)."
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
