@@ -838,7 +838,11 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
 # %% ../nbs/88_eval.ipynb #ba48f74e
 def task_tokenizer(task # a task of `ardm_nb.tasks`
                   ):
-    "A word-level HF tokenizer whose token `<i>` is the task's id i (BOS and MASK named as such)."
+    "The task's own HF tokenizer if it has one (BPE), else a word-level one: token `<i>` is id i."
+    own = getattr(getattr(task, 'tok', None), 'tok', None)  # `BPETokenizer` wraps an HF tokenizer
+    same = own is not None and (len(own), own.bos_token_id, own.mask_token_id) == (
+        task.vocab_size, task.bos_id, task.mask_id)
+    if same: return own  # the model folder decodes text and is the task's `tokenizer=`
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
     vocab = {f'<{i}>': i for i in range(task.vocab_size)}
