@@ -836,9 +836,22 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
     return CombinedReport(path=out / 'report.md', markdown=md, summary=summary)
 
 # %% ../nbs/88_eval.ipynb #ba48f74e
+def _char_tokenizer(chars # `CharTokenizer`: BOS 0, the characters 1..n, MASK n + 1
+                    ):
+    "An HF tokenizer with the ids of a `CharTokenizer`: one token per character, joined when decoded."
+    from tokenizers import Tokenizer, Regex, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    vocab = {'<bos>': chars.bos_id, '<mask>': chars.mask_id}
+    vocab.update({c: i + 1 for i, c in enumerate(chars.chars)})
+    tok = Tokenizer(models.WordLevel(vocab, unk_token='<mask>'))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex('[\\s\\S]'), behavior='isolated')  # each character
+    tok.decoder = decoders.Fuse()  # no spaces between tokens
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token='<bos>', mask_token='<mask>')
+
 def task_tokenizer(task # a task of `ardm_nb.tasks`
                   ):
-    "The task's own HF tokenizer if it has one (BPE), else a word-level one: token `<i>` is id i."
+    "The task's text tokenizer as an HF one (BPE, characters), else a word-level one: `<i>` is id i."
+    if hasattr(getattr(task, 'tok', None), 'chars'): return _char_tokenizer(task.tok)
     own = getattr(getattr(task, 'tok', None), 'tok', None)  # `BPETokenizer` wraps an HF tokenizer
     same = own is not None and (len(own), own.bos_token_id, own.mask_token_id) == (
         task.vocab_size, task.bos_id, task.mask_id)

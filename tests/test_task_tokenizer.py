@@ -24,3 +24,27 @@ def test_markov_task_stores_ids():
     assert len(tok) == task.vocab_size
     assert tok('<5> <7>', add_special_tokens=False)['input_ids'] == [5, 7]
     assert (tok.bos_token_id, tok.mask_token_id) == (task.bos_id, task.mask_id)
+
+def test_char_task_stores_characters(tmp_path):
+    "The character task's stored tokenizer has the task's ids and decodes to the very text."
+    task = get_task('shakespeare-char')
+    task_tokenizer(task).save_pretrained(tmp_path)
+    tok = load_tokenizer(tmp_path)
+    text = "ROMEO:\nBut, soft! what light through yonder window breaks?"
+    ids = tok(text, add_special_tokens=False)['input_ids']
+    assert ids == task.tok.encode(text).tolist()
+    assert (len(tok), tok.bos_token_id, tok.mask_token_id) == (task.vocab_size, task.bos_id,
+                                                               task.mask_id)
+    assert tok.decode([task.bos_id, *ids, task.mask_id], skip_special_tokens=True) == text
+
+def test_char_run_samples_text(tmp_path, capsys):
+    "`ardm sample` on a model of `ardm train --task shakespeare-char` prints characters, not ids."
+    import re
+    from ardm_nb.cli import main
+    out = tmp_path / 'run'
+    assert main(['train', '--task', 'shakespeare-char', '--config', 'tiny', '--steps', '2',
+                 '--out', str(out), '--threads', '1']) == 0
+    capsys.readouterr()
+    assert main(['sample', '--model', str(out / 'model'), '--num', '1', '--length', '32']) == 0
+    body = capsys.readouterr().out.split('--- sample 0 ---', 1)[1]
+    assert body.strip() and re.search(r'<\d+>', body) is None
