@@ -192,6 +192,8 @@ def load_tokenizer(
 
     if not Path(path).exists():
         raise ValueError(f"tokenizer path {str(path)!r} does not exist")
+    if (Path(path) / 'config.json').exists():  # a model folder: AutoTokenizer reads its config
+        import ardm_nb.hf  # registers model type 'ardm' (else transformers warns it is unknown)
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.mask_token is None:
         tok.add_special_tokens({'mask_token': '<mask>'})

@@ -48,3 +48,8 @@ def test_char_run_samples_text(tmp_path, capsys):
     assert main(['sample', '--model', str(out / 'model'), '--num', '1', '--length', '32']) == 0
     body = capsys.readouterr().out.split('--- sample 0 ---', 1)[1]
     assert body.strip() and re.search(r'<\d+>', body) is None
+    # a fresh process (ardm_nb.hf not yet imported) reads the folder's tokenizer without a warning
+    import subprocess, sys
+    code = f'from ardm_nb.data import load_tokenizer; load_tokenizer({str(out / "model")!r})'
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert 'model of type' not in res.stderr, res.stderr
