@@ -413,13 +413,14 @@ def _sample_run(args, log=print):
 
 
 _FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
+_EVAL_FLAGS = {'nfe': '--nfe', 'seeds': '--seeds', 'rows': '--rows', 'mbr': '--mbr'}  # EvalConfig's
 
 
-def _flag_names(msg: str) -> str:
+def _flag_names(msg: str, flags: dict = _FLAGS) -> str:
     "A message of the Python API in the CLI's words: 'nfe_budget=3' becomes '--nfe 3'."
     import re
 
-    for api, flag in _FLAGS.items():
+    for api, flag in flags.items():
         msg = re.sub(rf'\b{api}=', f'{flag} ', msg)
     return msg
 
@@ -572,7 +573,10 @@ def _eval_parser(p):
 def _eval_run(args):
     from ardm_nb.eval import eval_command
 
-    eval_command(args)
+    try:
+        eval_command(args)
+    except ValueError as e:  # EvalConfig's field names (nfe=1) become the flags (--nfe 1)
+        raise ValueError(_flag_names(str(e), _EVAL_FLAGS)) from None
 
 
 # name: (one-line help, adds the options to its parser, runs it); a new subcommand is one more entry

@@ -215,6 +215,11 @@ MATRIX = {
     'train-gate missing model': (['train-gate', '--model', f'{R}/gone/model', '--out', f'{R}/g2'], {2},
                                  [f"model folder '{R}/gone/model' does not exist"], f'{R}/gone'),
     'bench unknown name': (['bench', 'no_such_benchmark'], {2}, ['unknown benchmark(s) no_such_benchmark; choose from:'], None),
+    'eval --nfe 1,4 (4 blocks)': (['eval', '--task', 'markov-words', '--nfe', '1,4', '--out', f'{R}/e1'], {2},
+                                  ['--nfe 1 is below one pass per block: rows of 64 tokens in blocks of 16 need at least 4'],
+                                  f'{R}/e1'),
+    'eval --seeds 0': (['eval', '--task', 'markov-words', '--seeds', '0', '--out', f'{R}/e2'], {2},
+                       ['--seeds 0 is outside the allowed range [1, inf)'], f'{R}/e2'),
 }
 
 
@@ -275,6 +280,7 @@ def _api_cases():
     from ardm_nb.model import TINY as TINY_MODEL, ModelConfig, BlockDiffusionLM
     from ardm_nb.samplers import sample
     from ardm_nb.gate import OverwriteGate, GateConfig
+    from ardm_nb.eval import EvalConfig, load_setup
     torch.manual_seed(0)
     lm = BlockDiffusionLM(ModelConfig(**TINY_MODEL)).eval()
     mask = lm.cfg.mask_id
@@ -308,6 +314,9 @@ def _api_cases():
         'gate hidden wrong shape': (lambda: hgate(z, None, torch.zeros(2, 4, 3), step=1), ValueError,
                                     r'hidden must have shape \(2, 5, 3\) .*got \(2, 4, 3\)'),
         'gate hidden missing': (lambda: hgate(z, None, None, step=1), ValueError, r'hidden must have shape \(2, 5, 3\) .*got None'),
+        # the Python API names EvalConfig's field, the CLI its flag (the matrix row 'eval --nfe 1,4')
+        'EvalConfig nfe below one pass per block': (lambda: load_setup(EvalConfig(nfe=(1, 4))), ValueError,
+                                                    r'^nfe=1 is below one pass per block'),
     }
 
 
