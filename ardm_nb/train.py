@@ -17,9 +17,10 @@ from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
 from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
 
 # %% auto #0
-__all__ = ['PRESETS', 'STATE_KEYS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at', 'step_generator',
-           'ema_update', 'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state',
-           'run_config', 'config_diff', 'check_resume', 'train', 'plot_metrics', 'block_size_sweep']
+__all__ = ['PRESETS', 'STATE_KEYS', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at',
+           'step_generator', 'ema_update', 'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError',
+           'load_state', 'run_config', 'config_diff', 'check_resume', 'check_new_run', 'train', 'plot_metrics',
+           'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -442,6 +443,22 @@ def check_resume(
     )
 
 
+RUN_RECORDS = ('config.json', 'checkpoints', 'metrics.jsonl', 'model')  # what a started run leaves
+
+
+def check_new_run(
+    out: Path,  # the folder a fresh (not resumed) run is to write
+):
+    "`ValueError` if `out` already holds a run (a fresh start would leave its newer checkpoints)."
+    found = [name for name in RUN_RECORDS if (Path(out) / name).exists()]
+    if not found:
+        return
+    raise ValueError(
+        f"{str(out)!r} already holds a training run ({', '.join(found)}); continue it with "
+        f"resume=True (--resume), or train into another folder (--out) or delete this one first"
+    )
+
+
 def _remove_partial_checkpoints(out: Path, log=print):
     "Remove `.tmp-step-*` folders left by a checkpoint write that was killed."
     for tmp in sorted((out / 'checkpoints').glob('.tmp-step-*')):
@@ -467,6 +484,8 @@ def train(
         check_int('until', until, 1)
     if resume:
         check_resume(cfg, out)
+    else:
+        check_new_run(out)  # before Accelerator: every process checks before rank 0 writes
     acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
     is_main = acc.is_main_process
     if is_main:

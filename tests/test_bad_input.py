@@ -210,6 +210,9 @@ MATRIX = {
                                       ['--config demo conflicts with the run', 'leave out --config'], None),
     'train --resume other --steps': (['train', '--resume', '--out', f'{R}/run', '--steps', '9'], {2},
                                      ['--steps 9 conflicts with the run', 'steps=2'], None),
+    'train into a run folder without --resume': (['train', '--config', 'tiny', '--steps', '2', '--out', f'{R}/run'], {2},
+                                                 [f"'{R}/run' already holds a training run", 'continue it with resume=True (--resume), '
+                                                  'or train into another folder (--out)'], None),
     'train-gate truncated model': (['train-gate', '--model', f'{R}/truncated', '--out', f'{R}/g1'], {2},
                                    ['is not a readable safetensors file'], f'{R}/g1'),
     'train-gate missing model': (['train-gate', '--model', f'{R}/gone/model', '--out', f'{R}/g2'], {2},

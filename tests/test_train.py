@@ -1,5 +1,5 @@
 """Training end to end on the TINY preset: CLI, resume, determinism, distributed equivalence, and bad input."""
-import json, os, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 import pytest, torch
@@ -127,6 +127,16 @@ def test_resume_with_another_config_is_refused_and_writes_nothing(tmp_path):
     before = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
     with pytest.raises(ValueError, match=r'was started with steps=6, but this resume gives steps=7; resume with the run.s own'):
         train(replace(TINY, steps=7), tmp_path, resume=True, progress=False, log=quiet)
+    assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == before
+
+
+def test_fresh_start_into_a_run_folder_is_refused_and_writes_nothing(tmp_path):
+    "A fresh run into a longer run's folder would leave that run's newer checkpoints for a later resume to pick up."
+    train(TINY, tmp_path, progress=False, log=quiet, until=3)
+    before = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
+    msg = rf"'{re.escape(str(tmp_path))}' already holds a training run \(config.json, checkpoints, metrics.jsonl\); "
+    with pytest.raises(ValueError, match=msg + r'continue it with resume=True \(--resume\), or train into another folder'):
+        train(replace(TINY, steps=2), tmp_path, progress=False, log=quiet)
     assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == before
 
 
