@@ -547,6 +547,20 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
     body = pos >= 1
     return Problems(kind, torch.where(hit, choices[j], x), body.clone(), x.clone(), body.clone())
 
+def _row_problems(task: Task, # a task whose problems are cut from its clean rows
+                  rows, # (n, generator) -> [n, seq_len] clean rows
+                  n: int, # problems to make
+                  generator: torch.Generator, # draws the rows, then what `make_problems` draws
+                  kind: str, # one of the task's `problem_kinds`
+                  frac: float|None, # share to generate or corrupt (None: PROBLEM_FRACS)
+                  choices: Tensor # [m] sorted ids 'repair' draws from
+                 ) -> Problems:
+    "`task.problems` from clean rows: check `kind`, default `frac`, draw the rows, `make_problems`."
+    task.check_kind(kind)
+    frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
+    x = rows(check_int('n', n, 1), generator)  # [n, seq_len]
+    return make_problems(x, kind, frac, generator, task.mask_id, choices)
+
 # %% ../nbs/82_tasks.ipynb #f5ea8416
 def _markov_problems(self: MarkovWords,
                      n: int, # problems to make
@@ -555,10 +569,8 @@ def _markov_problems(self: MarkovWords,
                      frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
                     ) -> Problems:
     "`n` rows of the chain made into problems of `kind`; see `make_problems`."
-    self.check_kind(kind)
-    frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
-    x = self.sample(check_int('n', n, 1), generator)
-    return make_problems(x, kind, frac, generator, self.mask_id, torch.arange(1, self.mask_id))
+    words = torch.arange(1, self.mask_id)  # every id but BOS and MASK
+    return _row_problems(self, self.sample, n, generator, kind, frac, words)
 
 MarkovWords.problems = _markov_problems
 
@@ -906,10 +918,8 @@ def _text_problems(self: ShakespeareChar,
                    frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
                   ) -> Problems:
     "`n` rows of the held-out works made into problems of `kind`; see `make_problems`."
-    self.check_kind(kind)
-    frac = PROBLEM_FRACS['tail' if kind == 'continue' else kind] if frac is None else frac
-    x = _windows(self, self.cfg.split, n, generator)
-    return make_problems(x, kind, frac, generator, self.mask_id, self.tok.ordinary)
+    held_out = lambda k, g: _windows(self, self.cfg.split, k, g)  # [k, seq_len]
+    return _row_problems(self, held_out, n, generator, kind, frac, self.tok.ordinary)
 
 def _repetition(tokens: Tensor) -> dict[str, Tensor]:
     "distinct_2 (distinct bigrams / bigrams), repeat_4 (4-grams seen earlier / 4-grams), per row."
