@@ -2,6 +2,9 @@
 import os
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
+# Offline, as scripts/test.sh runs it: commands run in this process (cli.main) must not reach for the Hub.
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

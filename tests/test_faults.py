@@ -1,4 +1,4 @@
-"""A TINY training run killed with SIGKILL (at random moments, and inside a checkpoint write) and resumed each time ends
+"""A TINY training run killed with SIGKILL (inside checkpoint writes, and at a random moment) and resumed each time ends
 with the same weights, bit for bit, and the same metrics as a run that was never interrupted."""
 import json, os, random, signal, subprocess, sys, time
 from pathlib import Path
@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 ENV = dict(os.environ, HF_DATASETS_OFFLINE='1', HF_HUB_OFFLINE='1', MPLBACKEND='Agg', OMP_NUM_THREADS='1')
-RUN = ['train', '--config', 'tiny', '--steps', '12', '--checkpoint-every', '2', '--threads', '1']
+RUN_ARGS = ['train', '--config', 'tiny', '--steps', '12', '--checkpoint-every', '2', '--threads', '1']
 
 # `ardm` with a fault injected: SIGKILL right after the state of checkpoint AT is written into its temporary folder
 # ('state': no manifest yet), or right before that folder is renamed into place ('rename': complete but not final).
@@ -35,9 +35,15 @@ def rows(out: Path) -> list:
 
 
 def test_sigkill_anywhere_then_resume_is_bit_exact(tmp_path):
+    from test_train import small_text  # 53 kB of Shakespeare: what is checked does not depend on the corpus's size
+    (tmp_path / 'small.txt').write_text(small_text())
+    RUN = [*RUN_ARGS, '--data', str(tmp_path / 'small.txt')]
     ref, out = tmp_path / 'ref', tmp_path / 'out'
-    r = subprocess.run([sys.executable, '-m', 'ardm_nb.cli', *RUN, '--out', str(ref)], env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    t0 = time.time()
+    # the uninterrupted run, on the other core while the interrupted one is killed and resumed
+    ref_log = open(tmp_path / 'ref.log', 'w')  # a file, not a pipe: nobody reads it until the end
+    ref_run = subprocess.Popen([sys.executable, '-m', 'ardm_nb.cli', *RUN, '--out', str(ref)], env=ENV,
+                               stdout=ref_log, stderr=subprocess.STDOUT)
     killer = tmp_path / 'killer.py'
     killer.write_text(KILLER)
     logs = []
@@ -52,16 +58,22 @@ def test_sigkill_anywhere_then_resume_is_bit_exact(tmp_path):
     logs.append(r.stdout + r.stderr)
     assert 'removed .tmp-step-00000004' in logs[-1] and 'resuming from step-00000002' in logs[-1], logs[-1]
     assert (out / 'checkpoints' / '.tmp-step-00000008' / 'manifest.json').exists()
-    # 3. killed at random moments (seeded), each time resumed, until a run completes
+    # 3. killed at a random moment (seeded) of a run as long as the uninterrupted one, then resumed until one completes
+    ref_run.wait(timeout=600)
+    ref_log.close()
+    assert ref_run.returncode == 0, (tmp_path / 'ref.log').read_text()
+    ref_seconds = (ref / 'results.json').stat().st_mtime - t0
     rng = random.Random(0)
     for attempt in range(8):
         p = subprocess.Popen([sys.executable, '-m', 'ardm_nb.cli', *RUN, '--out', str(out), '--resume'], env=ENV,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if attempt < 2:
-            time.sleep(rng.uniform(2.0, 8.0))
+        if attempt < 1:
+            time.sleep(rng.uniform(0.2, 0.7) * ref_seconds)
             p.send_signal(signal.SIGKILL)
         so, se = p.communicate(timeout=600)
         logs.append(so + se)
+        if attempt == 0:
+            assert p.returncode == -signal.SIGKILL, f'the run ended before the kill (after {ref_seconds:.1f} s): {se}'
         if p.returncode == 0: break
         assert p.returncode == -signal.SIGKILL, se
     assert p.returncode == 0, logs[-1]
