@@ -126,14 +126,16 @@ def test_train_a_task_model_and_evaluate_it(tmp_path, capsys):
     (['--task', 'markov-words', '--samplers', 'bd3,nope'], "unknown sampler 'nope'"),
     (['--task', 'markov-words', '--metrics', 'shininess'], "unknown metric 'shininess'"),
     (['--task', 'sudoku'], 'has no oracle'),
-    (['--task', 'markov-words', '--nfe', '2'], 'below one pass per block'),
+    (['--task', 'markov-words', '--nfe', '2'], '--nfe 2 is below one pass per block'),
     (['--task', 'markov-words', '--nfe', '4,x'], 'comma-separated integers'),
     (['--task', 'markov-words', '--param', 'n_words=63'], 'n_words=63'),
     (['--task', 'markov-words', '--param', 'colour=3'], "no parameter 'colour'"),
     (['--task', 'markov-words', '--modes', 'generate,sing'], "no mode 'sing'"),
     (['--task', 'markov-words', '--samplers', 'l2r'], 'block-size-1'),
     (['--task', 'markov-words', '--model', '/nonexistent/model'], 'does not exist'),
-    (['--task', 'markov-words', '--seeds', '0'], 'seeds=0'),
+    (['--task', 'markov-words', '--seeds', '0'], '--seeds 0 is outside the allowed range [1, inf)'),
+    (['--task', 'markov-words', '--rows', '0'], '--rows 0 is outside the allowed range [1, inf)'),
+    (['--task', 'markov-words', '--mbr', '1'], '--mbr 1 is outside the allowed range [2, inf)'),
 ])
 def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
     assert main(['eval', *args, '--out', str(tmp_path / 'o')]) == 2
