@@ -244,14 +244,24 @@ def _train_config(args):
     from ardm_nb.train import PRESETS, run_config
 
     over = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
-    saved = run_config(args.out) if args.resume else None
-    if saved is None and getattr(args, 'task', None):  # a task's rows, ids and preset (88_eval)
-        from ardm_nb.eval import task_train_config
+    task = getattr(args, 'task', None)
 
-        return task_train_config(args.task, args.config or 'demo', **over)
+    def fresh(preset):  # the configuration a new run of `preset` gets
+        if task:  # a task's rows, ids and preset (88_eval)
+            from ardm_nb.eval import task_train_config
+
+            return task_train_config(task, preset, **over)
+        return replace(PRESETS[preset], **over)
+
+    saved = run_config(args.out) if args.resume else None
     if saved is None:
-        return replace(PRESETS[args.config or 'demo'], **over)
-    if args.config is not None and replace(PRESETS[args.config], **over) != saved:
+        return fresh(args.config or 'demo')
+    if task and saved.data != f'task:{task}':
+        raise ValueError(
+            f"--task {task} conflicts with the run in {args.out!r}, which trains on "
+            f"{saved.data!r}; to resume, leave out --task"
+        )
+    if args.config is not None and fresh(args.config) != saved:
         raise ValueError(
             f"--config {args.config} conflicts with the run in {args.out!r}, started "
             f"with another configuration; to resume, leave out --config (the run's "

@@ -16,7 +16,8 @@ mkdir -p "$out"
 run=$out/hybrid
 train_shakespeare() {
   if [ -f "$run/results.json" ]; then echo "== $run is already trained (delete it to train again)"; return; fi
-  $ardm train --config demo --noise eps_hybrid --threads 1 --out "$run"
+  # --resume: a run interrupted earlier continues (a fresh start into its folder is refused)
+  $ardm train --config demo --noise eps_hybrid --threads 1 --resume --out "$run"
 }
 bg=
 if [ "${ARDM_DEMO_SERIAL:-0}" != 1 ]; then
@@ -32,7 +33,8 @@ if [ -f "$model/results.json" ]; then
   echo "== $model is already trained (delete it to train again)"
 else
   echo "== training a small markov-words model (the gate study's: 2 layers of width 32, 4000 steps) into $model"
-  $ardm train --task markov-words --config tiny --steps 4000 --threads 1 --out "$model" > "$out/markov_train.log" 2>&1 \
+  $ardm train --task markov-words --config tiny --steps 4000 --threads 1 --resume --out "$model" \
+    > "$out/markov_train.log" 2>&1 \
     || { tail -n 5 "$out/markov_train.log"; exit 1; }
   tail -n 1 "$out/markov_train.log"
 fi

@@ -216,3 +216,17 @@ def test_leftover_partial_checkpoint_is_removed(tmp_path, stopped_run):
     msgs = []
     train(TINY, tmp_path, resume=True, progress=False, log=msgs.append)
     assert not tmp.exists() and any('removed .tmp-step-00000006' in m for m in msgs), msgs
+
+
+def test_cli_task_run_resumes_with_its_own_flags(tmp_path, capsys):
+    "`ardm train --task T --config tiny ... --resume` continues a run of the same flags; another task: refused."
+    out = str(tmp_path / 'run')
+    flags = ['train', '--task', 'markov-words', '--config', 'tiny', '--steps', '4',
+             '--checkpoint-every', '2', '--threads', '1', '--out', out]
+    assert ardm_here([*flags, '--until', '2'], capsys)[0] == 0
+    code, err = ardm_here(['train', '--task', 'sudoku', '--resume', '--out', out], capsys)
+    want = f"--task sudoku conflicts with the run in {out!r}, which trains on 'task:markov-words'"
+    assert code == 2 and want in err
+    code, err = ardm_here([*flags, '--resume'], capsys)
+    assert code == 0, err
+    assert (tmp_path / 'run' / 'model' / 'model.safetensors').exists()
