@@ -728,7 +728,9 @@ def block_size_sweep(
     out = Path(out)
     rows = []
     for bs in block_sizes:
-        res = train(replace(cfg, block_size=bs), out / f'bs{bs}', progress=False, log=log)
+        # resume: a sweep run again continues its runs (a finished one is scored again)
+        res = train(replace(cfg, block_size=bs), out / f'bs{bs}', resume=True, progress=False,
+                    log=log)
         row = dict(
             block_size=bs,
             test_nelbo=res['test']['nelbo'],
