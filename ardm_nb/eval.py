@@ -326,9 +326,10 @@ def write_rows(path: Path, # the eval.json to write
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, path)
 
-def read_rows(path: Path # an eval.json, or a path where there is none yet
+def read_rows(path: str|Path # an eval.json, or a path where there is none yet
              ) -> list[dict]:
     "The rows of an earlier run in `path` (none if there is no file)."
+    path = Path(path)
     if not path.exists(): return []
     try: rows = json.loads(path.read_text())['rows']
     except (ValueError, KeyError, TypeError):
