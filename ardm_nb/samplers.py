@@ -1483,7 +1483,8 @@ def sample(
             f"the prompt is {first + int(free[:, first:].any(0).nonzero()[0])} tokens; the model's "
             f"context is max_len={cfg.max_len} with blocks of {Lb}: no room to generate"
         )
-    n_blocks = (length - first) // Lb
+    # the blocks with a position to write: the budget is spread over them (an infill span's)
+    n_blocks = int(free[:, first:length].reshape(len(x), -1, Lb).any(-1).any(0).sum())
     if nfe_budget is not None:
         check_int('nfe_budget', nfe_budget, 1)
         if nfe_budget < n_blocks and not isinstance(rule, ScheduleRule):

@@ -777,3 +777,17 @@ def test_gate_tracks_the_written_tokens_log_probability(models):
     lq = rule._written_logq(st2, S.logit_stats(lg2), 1.0)
     want = torch.tensor([[math.log(.5), 0.], [math.log(.5), math.log(.5) - math.log(.25)], [math.log(.2), math.log(.2) - math.log(.8)]])
     assert torch.allclose(lq[0, :3], want, atol=1e-5)
+
+
+def test_budget_goes_to_the_blocks_with_work():
+    "An infill span in blocks 1-2 of 4: a budget of 8 gives those two blocks 4 passes each, not 8 / 3."
+    from ardm_nb.tasks import get_task
+    task = get_task('markov-words')
+    x = task.sample(3, torch.Generator().manual_seed(0))
+    x[:, 20:40] = task.mask_id  # blocks 1 and 2 of 16 tokens
+    res = sample(task.oracle(16), infill=x, editable=x == task.mask_id, length=64,
+                 sampler='confidence', nfe_budget=8, generator=torch.Generator().manual_seed(0))
+    assert res.nfe == 8 and (res.tokens != task.mask_id).all()
+    with pytest.raises(ValueError, match=r'nfe_budget=1 is below one pass per block \(2 blocks'):
+        sample(task.oracle(16), infill=x, editable=x == task.mask_id, length=64,
+               sampler='confidence', nfe_budget=1, generator=torch.Generator())
