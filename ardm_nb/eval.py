@@ -435,11 +435,13 @@ def best_at(rows: list[dict], # rows of `evaluate`
 def default_metrics(setup: Setup, # the run's checked setup
                     mode: str # 'generate' or a problem kind
                    ) -> tuple: # metric names
-    "The table's metrics of `mode`: the task's (generate); the problem's, BLEU/ROUGE, revisions."
+    "The table's metrics of `mode`: the task's (text: judge NLL first); the problem's, BLEU, ROUGE."
     names = setup.metrics[mode]
     own = names[:names.index('unigram_entropy')]  # the task's keys come first
     if mode == 'generate':
-        return tuple(own[:5]) + (('judge_nll',) if 'judge_nll' in names else ())
+        judge = ('judge_nll',) if 'judge_nll' in names else ()
+        # text has no exact quality measure of its own: the judge's NLL leads (the table's key)
+        return judge + tuple(own[:5]) if is_text_task(setup.task) else tuple(own[:5]) + judge
     samples = setup.task.sample(2, torch.Generator().manual_seed(0))
     plain = set(setup.task.score(samples))  # the task's sample metrics, not the problem's
     text = tuple(k for k in ('bleu', 'rougeL') if k in names)
