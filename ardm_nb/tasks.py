@@ -4,18 +4,18 @@
 
 # %% ../nbs/82_tasks.ipynb #a87d2af0
 from __future__ import annotations
-import math, random
-from dataclasses import dataclass, fields
+import hashlib, math, random
+from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 from .core import check_int, check_range
 
 # %% auto #0
-__all__ = ['ORACLE_NOISES', 'PROBLEM_FRACS', 'SUDOKU_BOXES', 'SHAKESPEARE_CHARS', 'TASKS', 'Problems', 'Task',
-           'MarkovWordsConfig', 'markov_chain', 'Forward', 'forward_messages', 'backward_messages', 'evidence',
-           'MarkovWords', 'MarkovOracle', 'make_problems', 'solve_sudoku', 'make_puzzle', 'SudokuConfig', 'Sudoku',
-           'Sudoku6Config', 'Sudoku9Config', 'Sudoku6', 'Sudoku9', 'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig',
-           'ShakespeareChar', 'ShakespeareBPE', 'get_task']
+__all__ = ['SPLITS', 'ORACLE_NOISES', 'PROBLEM_FRACS', 'SUDOKU_BOXES', 'SHAKESPEARE_CHARS', 'TASKS', 'Problems', 'Task',
+           'MarkovWordsConfig', 'row_split', 'split_draw', 'markov_chain', 'Forward', 'forward_messages',
+           'backward_messages', 'evidence', 'MarkovWords', 'MarkovOracle', 'make_problems', 'solve_sudoku',
+           'make_puzzle', 'SudokuConfig', 'Sudoku', 'Sudoku6Config', 'Sudoku9Config', 'Sudoku6', 'Sudoku9',
+           'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig', 'ShakespeareChar', 'ShakespeareBPE', 'get_task']
 
 # %% ../nbs/82_tasks.ipynb #3ab1415b
 @dataclass
@@ -67,6 +67,12 @@ class Task:
                 ) -> Problems:
         "`n` conditional instances of `kind` (one of `problem_kinds`)."
         raise NotImplementedError
+
+    def for_split(self,
+                  split: str # 'dev' or 'test'
+                 ) -> 'Task':
+        "The task whose data a split's problems come from (itself, unless it holds works out by split)."
+        return self
 
     def log_likelihood(self,
                        tokens: Tensor # [n, seq_len] rows (MASK: summed over)
@@ -159,6 +165,46 @@ class MarkovWordsConfig:
             raise ValueError(f"n_words={W} needs W / n_first = {W // NA} distinct second tokens "
                              f"per first token but n_second={NB}; "
                              f"allowed: n_words <= n_first * n_second")
+
+# %% ../nbs/82_tasks.ipynb #cb3e9339
+SPLITS = ('dev', 'test')
+
+def row_split(row: Tensor # [L] token ids
+             ) -> str: # 'dev' or 'test'
+    "The split a row of tokens belongs to: the last bit of a BLAKE2 digest of its ids."
+    digest = hashlib.blake2b(row.to(torch.int64).numpy().tobytes(), digest_size=8).digest()
+    return SPLITS[digest[-1] & 1]
+
+# %% ../nbs/82_tasks.ipynb #2fc1fbd1
+def _take(x, keep: Tensor):
+    "Rows `keep` of a tensor [n, ...] or of `Problems`."
+    if isinstance(x, Tensor): return x[keep]
+    return Problems(x.kind, x.infill[keep], x.editable[keep], x.target[keep], x.scored[keep])
+
+def _cat(parts: list):
+    "Tensors [n_i, ...] or `Problems` stacked along the rows."
+    if isinstance(parts[0], Tensor): return torch.cat(parts)
+    col = lambda k: torch.cat([getattr(p, k) for p in parts])
+    return Problems(parts[0].kind, col('infill'), col('editable'), col('target'), col('scored'))
+
+# %% ../nbs/82_tasks.ipynb #ce3f4517
+def split_draw(draw, # (k, generator) -> [k, L] rows or `Problems` of k rows
+               n: int, # rows wanted
+               split: str, # 'dev' or 'test'
+               generator: torch.Generator, # the fixed stream the rows come from
+               tries: int = 64 # batches drawn at most before giving up
+              ):
+    "The first `n` rows of `draw`'s stream whose tokens (targets) fall in `split`."
+    if split not in SPLITS: raise ValueError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    kept, have = [], 0
+    for _ in range(tries):
+        batch = draw(2 * check_int('n', n, 1), generator)
+        rows = batch if isinstance(batch, Tensor) else batch.target
+        keep = torch.tensor([row_split(r) == split for r in rows])
+        kept.append(_take(batch, keep))
+        have += int(keep.sum())
+        if have >= n: return _take(_cat(kept), torch.arange(n))
+    raise ValueError(f"only {have} of {n} rows fell in the {split} split after {tries} batches")
 
 # %% ../nbs/82_tasks.ipynb #4175f283
 def markov_chain(cfg: MarkovWordsConfig # the task's parameters (its seed draws the chain)
@@ -878,6 +924,13 @@ class ShakespeareChar(Task):
                  ) -> CharTokenizer:
         "The task's tokenizer: one token per character."
         return CharTokenizer()
+
+    def for_split(self,
+                  split: str # 'dev' (the 'valid' works) or 'test' (the 'test' works)
+                 ) -> 'ShakespeareChar':
+        "This task with problems from the split's held-out works: dev reads 'valid', test 'test'."
+        works = dict(dev='valid', test='test')[split]
+        return self if works == self.cfg.split else type(self)(replace(self.cfg, split=works))
 
     def stream(self,
                split: str # 'train', 'valid' or 'test'

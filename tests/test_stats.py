@@ -131,3 +131,15 @@ def test_bad_input():
     with pytest.raises(ValueError, match='same shape'): paired_diff_ci([[1, 2]], [[1, 2, 3]])
     with pytest.raises(ValueError, match='finite'): mean_ci([1.0, math.inf])
     with pytest.raises(ValueError, match='level'): mean_ci([1.0, 2.0], level=1.0)
+
+
+def test_paired_shift_detected_and_equal_not():
+    g = torch.Generator().manual_seed(0)
+    b = torch.randn(8, generator=g)
+    a = b + 0.5 + 0.05 * torch.randn(8, generator=g)
+    assert beats(a, b).better and not beats(b, a).better
+    assert beats(b, a, higher_is_better=False).better
+    assert not beats(b, b).better
+    # an unpaired reading of the same numbers would not see the shift: b spreads wider than 0.5
+    d = paired_diff_ci(a, b)
+    assert d.lo > 0.4 and d.hi < 0.6
