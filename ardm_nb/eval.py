@@ -4,24 +4,30 @@
 
 # %% ../nbs/88_eval.ipynb #b282b1e1
 from __future__ import annotations
-import json, math, os, time
+import hashlib, json, math, os, time
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
+import numpy as np
 import torch
 from torch import Tensor
+from . import __version__
 from .core import check_range, check_int
 from .samplers import SAMPLERS, sample
-from .metrics import (CI, beats, bootstrap_ci, cost_metrics, distinct_n, failures,
-                             latency_percentiles, mbr_sample, repeated_ngram_rate,
-                             revision_accounting, unigram_entropy)
+from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, ids_to_text,
+                             judge_nll, latency_percentiles, mbr_sample, repeated_ngram_rate,
+                             revision_accounting, rouge, unigram_entropy)
+from .stats import CI, best_of, compare_all, mean_ci
+from .tasks import SPLITS, split_draw
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'TASK_PRESETS', 'sampler_of',
-           'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'special_ids',
-           'eval_inputs', 'is_text_task', 'score_rows', 'run_one', 'row_key', 'write_rows', 'read_rows', 'evaluate',
-           'higher_is_better', 'summarize', 'best_at', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table',
-           'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport',
-           'eval_command_line', 'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
+__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'BEST_RULE', 'TASK_PRESETS',
+           'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup',
+           'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores', 'score_rows',
+           'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
+           'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'default_metrics', 'markdown_table',
+           'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments',
+           'eval_command', 'CombinedReport', 'eval_command_line', 'write_report', 'task_tokenizer', 'task_train_config',
+           'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -49,7 +55,8 @@ class EvalConfig:
     nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
     seeds: int = 3 # seeds first_seed .. first_seed + seeds - 1 (fewer than 3: no useful CI)
     first_seed: int = 0 # the first seed
-    rows: int = 64 # samples (or problems) per seed
+    rows: int = 64 # samples (or problems) per seed: the same problems for every seed
+    split: str = 'test' # 'dev' (choose samplers, thresholds, options) or 'test' (report)
     modes: tuple = () # 'generate' and/or problem kinds of the task (default: generate and repair)
     block_size: int = 16 # the oracle's blocks (a trained model brings its own)
     noise: str = 'eps_hybrid' # oracle noise: 'absorbing' trusts visible tokens, 'eps_hybrid' not
@@ -71,6 +78,8 @@ class EvalConfig:
         for n in self.nfe: check_int('nfe', n, 1)
         check_int('seeds', self.seeds, 1)
         check_int('rows', self.rows, 1)
+        if self.split not in SPLITS:
+            raise ValueError(f"split={self.split!r} must be one of {', '.join(SPLITS)}")
         check_int('first_seed', self.first_seed, 0)
         check_int('block_size', self.block_size, 1)
         if self.noise not in ORACLE_NOISES:
@@ -133,11 +142,13 @@ class Setup:
     modes: tuple # the modes to run
     metrics: dict # mode -> the metric names of its rows
     judge: object = None # an AR model scoring generated rows, or None
+    fingerprint: dict = field(default_factory=dict) # model_sha, judge_sha: checksums of the folders
 
 def make_setup(cfg: EvalConfig, # what to run
                task, # a task of `ardm_nb.tasks`
                model, # the oracle, a package model or a `WindowDenoiser`
-               judge=None # an AR model scoring generated rows, or None
+               judge=None, # an AR model scoring generated rows, or None
+               fingerprint: dict|None = None # model_sha, judge_sha (None: models given in memory)
               ) -> Setup:
     "Check `cfg` against a task and a model (budgets, modes, samplers, metrics) before any pass."
     Lb = block_size_of(model)
@@ -159,12 +170,12 @@ def make_setup(cfg: EvalConfig, # what to run
         raise ValueError(f"task {task.name!r} has no mode {bad[0]!r}; its modes: {known}")
     names = {}
     for m in modes:
-        x = eval_inputs(task, m, 2, 0)
+        x = eval_inputs(task, m, 2, cfg.split)
         names[m] = tuple(score_rows(task, m, x['reference'], x, judge=judge))
     known = sorted({k for v in names.values() for k in v} | set(COST_METRICS))
     bad = [m for m in cfg.metrics if m not in known]
     if bad: raise ValueError(f"unknown metric {bad[0]!r}; choose from: {', '.join(known)}")
-    return Setup(task, model, Lb, modes, names, judge)
+    return Setup(task, model, Lb, modes, names, judge, dict(fingerprint or {}))
 
 def load_setup(cfg: EvalConfig # what to run
               ) -> Setup:
@@ -173,6 +184,10 @@ def load_setup(cfg: EvalConfig # what to run
     if cfg.task not in tasks.TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; choose one of: {', '.join(tasks.TASKS)}")
     task = tasks.get_task(cfg.task, **cfg.task_params)
+    if 'split' in cfg.task_params and task.for_split(cfg.split) is not task:
+        raise ValueError(f"--param split={cfg.task_params['split']} disagrees with --split "
+                         f"{cfg.split}: the eval split picks the task's held-out works (dev: valid, "
+                         f"test: test); leave --param split out")
     model = load_task_model(task, cfg.model, cfg.block_size, cfg.noise, cfg.eps)
     judge = None
     if cfg.judge is not None:
@@ -180,7 +195,19 @@ def load_setup(cfg: EvalConfig # what to run
         if block_size_of(judge) != 1:
             raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; "
                              f"a judge is an AR model (train it with --block-size 1)")
-    return make_setup(cfg, task, model, judge)
+    fp = dict(model_sha='oracle' if cfg.model == 'oracle' else folder_checksum(cfg.model),
+              judge_sha=None if cfg.judge is None else folder_checksum(cfg.judge))
+    return make_setup(cfg, task, model, judge, fp)
+
+def folder_checksum(path: str|Path # a model folder
+                   ) -> str: # 16 hex digits
+    "SHA-256 over a folder's files (relative path and bytes, in sorted order), shortened."
+    root = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob('*') if p.is_file()):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 # %% ../nbs/88_eval.ipynb #00ca8c1a
 def special_ids(task # a task of `ardm_nb.tasks`
@@ -189,26 +216,36 @@ def special_ids(task # a task of `ardm_nb.tasks`
     ids = [task.bos_id, task.mask_id] + [getattr(task, k, None) for k in ('eos_id', 'pad_id')]
     return tuple(sorted({int(i) for i in ids if i is not None}))
 
+def _stream(mode: str) -> torch.Generator:
+    "The fixed generator a mode's inputs are drawn from (the same for every split and seed)."
+    digest = hashlib.blake2b(mode.encode(), digest_size=6).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, 'little'))
+
 def eval_inputs(task, # a task of `ardm_nb.tasks`
                 mode: str, # 'generate' or a problem kind of the task
                 rows: int, # rows (samples or problems) wanted
-                seed: int # the run's seed: the same inputs for every sampler
+                split: str = 'test' # 'dev' or 'test': disjoint problem sets
                ) -> dict: # prompt, infill, editable, reference, problems
-    "The inputs of `mode` for `seed`: prompt, infill, editable, the reference rows, the problems."
-    g = torch.Generator().manual_seed(10007 * seed + 1)
+    "The inputs of `mode` in `split`: prompt, infill, editable, the reference rows, the problems."
+    t = task.for_split(split)
     if mode == 'generate':
-        ref = task.sample(rows, g)  # [rows, L]
+        ref = split_draw(t.sample, rows, split, _stream(mode))  # [rows, L]
         return dict(prompt=ref[:, :1].clone(), infill=None, editable=None, reference=ref,
                     problems=None)
-    pr = task.problems(rows, g, mode)
+    pr = split_draw(lambda k, g: t.problems(k, g, mode), rows, split, _stream(mode))
     return dict(prompt=None, infill=pr.infill, editable=pr.editable, reference=pr.target,
                 problems=pr)
 
 # %% ../nbs/88_eval.ipynb #c50d66bc
 COST_METRICS = ('nfe', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
 
-def _mean(v) -> float:
-    return float(torch.as_tensor(v, dtype=torch.float64).mean())
+def _per_row(v) -> list[float]:
+    "A tensor or list of per-row values as floats."
+    return [float(x) for x in torch.as_tensor(v, dtype=torch.float64).flatten().tolist()]
+
+def _mean(v: list[float]) -> float:
+    "The exact mean of per-row values (`math.fsum`): what `metrics` holds for a per-row metric."
+    return math.fsum(v) / len(v)
 
 def is_text_task(task # a task of `ardm_nb.tasks`
                 ) -> bool:
@@ -216,41 +253,62 @@ def is_text_task(task # a task of `ardm_nb.tasks`
     return isinstance(task, _task_module().ShakespeareChar)
 
 # %% ../nbs/88_eval.ipynb #d2b54598
+@dataclass
+class Scored:
+    "The numbers of one run: every metric, and the per-problem scores of those that are row means."
+    metrics: dict # metric name -> the mean over the rows (or a pooled value)
+    scores: dict # metric name -> one value per row (problem), for per-row metrics
+
+def row_scores(task, # a task of `ardm_nb.tasks`
+               mode: str, # 'generate' or a problem kind of the task
+               tokens: Tensor, # [B, L] the run's output
+               inputs: dict, # the run's inputs (`eval_inputs`)
+               history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
+               judge=None # an AR model of the task, or None
+              ) -> Scored:
+    "Every metric of one run's tokens (task's, diversity, failures; problems: revisions), per row."
+    pr = inputs['problems']
+    own = task.score(tokens) if pr is None else task.score(tokens, pr)
+    body = tokens[:, 1:]
+    n = min(4, body.shape[1])
+    per = {k: _per_row(v) for k, v in own.items()}
+    per['unigram_entropy'] = _per_row(unigram_entropy(body))
+    pooled = dict(distinct_2_pooled=distinct_n(body, min(2, n)))
+    per['repeated_4gram'] = _per_row(repeated_ngram_rate(body, n))
+    per['failure_rate'] = _per_row(failures(body, special_ids(task)).float())
+    if judge is not None and pr is None:
+        ref_entropy = _mean(_per_row(unigram_entropy(inputs['reference'][:, 1:])))
+        per['judge_nll'] = _per_row(judge_nll(judge, tokens))
+        pooled['low_entropy'] = float(entropy_flag(_mean(per['unigram_entropy']), ref_entropy))
+    if pr is not None: _problem_scores(task, tokens, pr, history, per, pooled)
+    metrics = {k: _mean(v) for k, v in per.items()}
+    order = list(own) + [k for k in ('unigram_entropy', 'distinct_2_pooled') if k not in own]
+    order += [k for k in (*per, *pooled) if k not in order]
+    return Scored({k: metrics[k] if k in metrics else pooled[k] for k in order}, per)
+
+def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
+    "Revision accounting (per row) and, on text, BLEU and ROUGE of the span (pooled), in place."
+    hist = tokens[None] if history is None else history
+    rv = revision_accounting(pr.target, pr.infill, hist, pr.editable & pr.scored, task.mask_id)
+    per.update(fixed=_per_row(rv.fixed), broken=_per_row(rv.broken))
+    if history is not None: per.update(lost=_per_row(rv.lost), revisions=_per_row(rv.revisions))
+    else: pooled.update(lost=math.nan, revisions=math.nan)
+    per['accuracy_before'] = _per_row(rv.accuracy_before)
+    if is_text_task(task):
+        hyp, ref = task.texts(tokens, pr)
+        r = rouge(hyp, ref)
+        pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
+                      rougeL=r['rougeL'])
+
 def score_rows(task, # a task of `ardm_nb.tasks`
                mode: str, # 'generate' or a problem kind of the task
                tokens: Tensor, # [B, L] the run's output
                inputs: dict, # the run's inputs (`eval_inputs`)
                history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
                judge=None # an AR model of the task, or None
-              ) -> dict: # metric name -> mean over the rows
-    "Every metric of one run's tokens (task's, diversity, failures; problems: accuracy, revisions)."
-    from ardm_nb.metrics import bleu, rouge, judge_nll, entropy_flag
-    pr = inputs['problems']
-    own = task.score(tokens) if pr is None else task.score(tokens, pr)
-    out = {k: _mean(v) for k, v in own.items()}
-    body = tokens[:, 1:]
-    n = min(4, body.shape[1])
-    out.update(unigram_entropy=_mean(unigram_entropy(body)),
-               distinct_2_pooled=distinct_n(body, min(2, n)),
-               repeated_4gram=_mean(repeated_ngram_rate(body, n)),
-               failure_rate=_mean(failures(body, special_ids(task)).float()))
-    if judge is not None and pr is None:
-        ref_entropy = _mean(unigram_entropy(inputs['reference'][:, 1:]))
-        out.update(judge_nll=_mean(judge_nll(judge, tokens)),
-                   low_entropy=float(entropy_flag(out['unigram_entropy'], ref_entropy)))
-    if pr is not None:
-        hist = tokens[None] if history is None else history
-        rv = revision_accounting(pr.target, pr.infill, hist, pr.editable & pr.scored, task.mask_id)
-        out.update(fixed=_mean(rv.fixed), broken=_mean(rv.broken),
-                   lost=_mean(rv.lost) if history is not None else math.nan,
-                   revisions=_mean(rv.revisions) if history is not None else math.nan,
-                   accuracy_before=_mean(rv.accuracy_before))
-        if is_text_task(task):
-            hyp, ref = task.texts(tokens, pr)
-            r = rouge(hyp, ref)
-            out.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
-                       rougeL=r['rougeL'])
-    return out
+              ) -> dict: # metric name -> mean over the rows (or pooled value)
+    "Every metric of one run's tokens, as means over the rows (`row_scores(...).metrics`)."
+    return row_scores(task, mode, tokens, inputs, history, judge).metrics
 
 # %% ../nbs/88_eval.ipynb #36936ae1
 def run_one(model, # the oracle, a package model or a `WindowDenoiser`
@@ -262,9 +320,8 @@ def run_one(model, # the oracle, a package model or a `WindowDenoiser`
             mode: str, # 'generate' or a problem kind of the task
             cfg: EvalConfig, # top_p, MBR and the per-sampler options
             judge=None # an AR model of the task, or None
-           ) -> dict: # metric name -> value, cost included
+           ) -> Scored: # every metric (cost included) and the per-problem scores
     "Decode the inputs of one (mode, seed) with one sampler and budget; score it and its cost."
-    from ardm_nb.metrics import ids_to_text
     opts = {k: v for k, v in cfg.options.get(sampler, {}).items() if k != 'sampler'}
     kw = dict(length=task.seq_len, sampler=sampler_of(sampler, cfg.options), nfe_budget=nfe,
               generator=torch.Generator().manual_seed(seed), infill=inputs['infill'],
@@ -277,11 +334,11 @@ def run_one(model, # the oracle, a package model or a `WindowDenoiser`
         res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
     seconds = time.perf_counter() - t0
     hist = None if res.trace is None else res.trace['tokens']
-    m = score_rows(task, mode, res.tokens, inputs, hist, judge)
+    s = row_scores(task, mode, res.tokens, inputs, hist, judge)
     ed = inputs['editable']
     generated = task.seq_len - 1 if ed is None else float(ed.sum(-1).float().mean())
-    m.update(asdict(cost_metrics(res, seconds, generated)))
-    return m
+    s.metrics.update(asdict(cost_metrics(res, seconds, generated)))
+    return s
 
 # %% ../nbs/88_eval.ipynb #031cb6d4
 REFERENCE = 'task samples'
@@ -290,20 +347,25 @@ def row_key(row: dict # a row of eval.json
            ) -> str:
     "What decides a row's numbers, as one string: equal keys, equal rows."
     keys = ('task', 'task_params', 'model', 'mode', 'sampler', 'options', 'nfe_budget', 'seed',
-            'rows', 'top_p', 'mbr', 'block_size', 'noise', 'eps', 'judge')
+            'rows', 'split', 'top_p', 'mbr', 'block_size', 'noise', 'eps', 'judge', 'version',
+            'model_sha', 'judge_sha')
     return json.dumps({k: row.get(k) for k in keys}, sort_keys=True, default=str)
 
-def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None) -> dict:
+def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None,
+              fingerprint: dict) -> dict:
     oracle = cfg.model == 'oracle'
     run = nfe is not None  # a sampler's run, not the reference row
+    judged = mode == 'generate'
     return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode,
                 sampler=sampler, options=_json_safe(cfg.options.get(sampler, {})),
-                nfe_budget=nfe, seed=seed, rows=cfg.rows,
+                nfe_budget=nfe, seed=seed, rows=cfg.rows, split=cfg.split, version=__version__,
+                model_sha=fingerprint.get('model_sha'),
+                judge_sha=fingerprint.get('judge_sha') if judged else None,
                 top_p=cfg.top_p if run else None, mbr=cfg.mbr if run else 0,
                 block_size=cfg.block_size if oracle else None,
                 noise=cfg.noise if oracle else None,
                 eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None,
-                judge=cfg.judge if mode == 'generate' else None)
+                judge=cfg.judge if judged else None)
 
 def _json_safe(options: dict) -> dict:
     "Options as JSON: an object (a trained gate) by its type name."
@@ -320,11 +382,25 @@ def write_rows(path: Path, # the eval.json to write
     "Write `{'config', 'rows'}` to `path` atomically."
     conf = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
     conf['options'] = {k: _json_safe(v) for k, v in cfg.options.items()}
-    finite = lambda r: {**r, 'metrics': {k: _finite(v) for k, v in r['metrics'].items()}}
+    clean = lambda d: {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v)
+                       for k, v in d.items()}
+    finite = lambda r: {**r, 'metrics': clean(r['metrics']), 'scores': clean(r.get('scores', {}))}
     doc = dict(config=conf, torch=torch.__version__, rows=[finite(r) for r in rows])
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, path)
+
+def stale_rows(rows: list[dict], # rows read from an eval.json
+               cfg: EvalConfig, # the run about to start
+               fingerprint: dict # its model_sha and judge_sha
+              ) -> list[dict]: # the rows that must not be reused
+    "Rows of this model (or judge) made from other files or another package version."
+    def stale(r):
+        if r.get('version') != __version__: return True
+        if r['model'] == cfg.model and r.get('model_sha') != fingerprint.get('model_sha'): return True
+        judged = cfg.judge is not None and r.get('judge') == cfg.judge
+        return judged and r.get('judge_sha') != fingerprint.get('judge_sha')
+    return [r for r in rows if stale(r)]
 
 def read_rows(path: str|Path # an eval.json, or a path where there is none yet
              ) -> list[dict]:
@@ -335,15 +411,18 @@ def read_rows(path: str|Path # an eval.json, or a path where there is none yet
     except (ValueError, KeyError, TypeError):
         msg = f"{str(path)!r} is not an eval.json written by `ardm eval`; pass another --out"
         raise ValueError(msg) from None
+    nan = lambda v: math.nan if v is None else v
     for r in rows:
-        r['metrics'] = {k: math.nan if v is None else v for k, v in r['metrics'].items()}
+        r['metrics'] = {k: nan(v) for k, v in r['metrics'].items()}
+        r['scores'] = {k: [nan(x) for x in v] for k, v in r.get('scores', {}).items()}
     return rows
 
 # %% ../nbs/88_eval.ipynb #c9511377
 def evaluate(cfg: EvalConfig, # what to run
              out: str|Path|None = None, # folder of eval.json (None: nothing written)
              setup: Setup|None = None, # a checked setup of `cfg` (None: `load_setup(cfg)`)
-             progress: bool = True # show a progress bar
+             progress: bool = True, # show a progress bar
+             log=print # where a note on ignored (stale) rows goes
             ) -> list[dict]: # this config's rows, in job order
     "Run each (mode, seed, NFE, sampler) of `cfg` not yet in `out/eval.json`; return its rows."
     from tqdm.auto import tqdm
@@ -351,25 +430,31 @@ def evaluate(cfg: EvalConfig, # what to run
     path = None if out is None else Path(out) / 'eval.json'
     if path is not None: path.parent.mkdir(parents=True, exist_ok=True)
     rows = [] if path is None else read_rows(path)
+    stale = stale_rows(rows, cfg, s.fingerprint)
+    if stale:
+        log(f"ignoring {len(stale)} rows of {path}: made with other model files or another package "
+            f"version than this run ({__version__}); they are run again and replaced")
+        rows = [r for r in rows if not any(r is x for x in stale)]
     done = {row_key(r) for r in rows}
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe)
             for smp in ((REFERENCE,) if nfe is None else cfg.samplers)
             if not (nfe is None and m != 'generate')]
-    key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2]))
+    key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2], s.fingerprint))
     todo = [j for j in jobs if key(j) not in done]
     inputs = {}
     bar = tqdm(todo, desc=f'eval {cfg.task}', dynamic_ncols=True, disable=not progress)
     for mode, seed, nfe, smp in bar:
-        if (mode, seed) not in inputs:
-            inputs[mode, seed] = eval_inputs(s.task, mode, cfg.rows, seed)
-        x = inputs[mode, seed]
-        row = _base_row(cfg, mode, seed, smp, nfe)
+        if mode not in inputs:
+            inputs[mode] = eval_inputs(s.task, mode, cfg.rows, cfg.split)
+        x = inputs[mode]
+        row = _base_row(cfg, mode, seed, smp, nfe, s.fingerprint)
         if nfe is None:
-            row.update(nfe=None, metrics=score_rows(s.task, mode, x['reference'], x, judge=s.judge))
+            sc = row_scores(s.task, mode, x['reference'], x, judge=s.judge)
+            row.update(nfe=None, metrics=sc.metrics, scores=sc.scores)
         else:
-            m = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg, s.judge)
-            row.update(nfe=m['nfe'], metrics=m)
+            sc = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg, s.judge)
+            row.update(nfe=sc.metrics['nfe'], metrics=sc.metrics, scores=sc.scores)
         rows.append(row)
         if path is not None: write_rows(path, cfg, rows)
     by_key = {row_key(r): r for r in rows}
@@ -387,10 +472,19 @@ def higher_is_better(metric: str, # a metric name
     if metric in given: return bool(given[metric])
     return not any(w in metric for w in LOWER_IS_BETTER)
 
+def score_matrix(rows: list[dict], # rows of one (mode, sampler, budget), sorted by seed
+                 metric: str # a per-row metric
+                ) -> np.ndarray|None: # [seeds, problems], or None
+    "The per-problem scores of `metric` as [seeds, problems]; None if a row lacks them or any is NaN."
+    lists = [r.get('scores', {}).get(metric) for r in rows]
+    if not lists or any(v is None for v in lists) or len({len(v) for v in lists}) != 1: return None
+    m = np.array(lists, dtype=np.float64)
+    return m if np.isfinite(m).all() else None
+
 def summarize(rows: list[dict], # rows of `evaluate`
               metric: str # the metric to summarize
-             ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, nfe
-    "Per (mode, sampler, NFE budget): the mean of `metric` over seeds, its 95% CI, the mean NFE."
+             ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, scores, nfe
+    "Per (mode, sampler, NFE budget): the mean of `metric`, its 95% CI over seeds and problems."
     groups = {}
     for r in rows:
         groups.setdefault((r['mode'], r['sampler'], r['nfe_budget']), []).append(r)
@@ -400,36 +494,74 @@ def summarize(rows: list[dict], # rows of `evaluate`
         vals = [r['metrics'].get(metric, math.nan) for r in rs]
         # an infinite NLL is not averaged
         finite = all(v is not None and math.isfinite(v) for v in vals)
+        scores = score_matrix(rs, metric) if finite else None
+        ci = None if not finite else mean_ci(vals if scores is None else scores)
         used = [r['nfe'] for r in rs if r['nfe'] is not None]
         out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=[r['seed'] for r in rs],
-                        ci=bootstrap_ci(vals) if finite else None, values=vals,
+                        ci=ci, values=vals, scores=scores,
                         nfe=sum(used) / len(used) if used else None))
     return out
 
 # %% ../nbs/88_eval.ipynb #eb73e892
+def _family(summ: list[dict] # the `summarize` entries of one budget
+           ) -> dict: # sampler -> paired scores on the seeds they share
+    "One table's samplers, paired: [seeds, problems] scores where all have them, else seed values."
+    common = sorted(set.intersection(*(set(s['seeds']) for s in summ)))
+    shapes = {None if s['scores'] is None else s['scores'].shape[1] for s in summ}
+    out = {}
+    for s in summ:
+        at = [s['seeds'].index(k) for k in common]
+        full = None not in shapes and len(shapes) == 1
+        out[s['sampler']] = s['scores'][at] if full else [s['values'][i] for i in at]
+    return out
+
 def best_at(rows: list[dict], # rows of `evaluate`
             metric: str, # the metric to compare
             mode: str, # the mode whose rows are compared
             task=None # the task, for the direction of its own metrics
-           ) -> list[dict]: # per budget: nfe_budget, best, mean, beats, others
-    "Per NFE budget: the sampler with the best mean `metric`, and those it beats (paired by seed)."
+           ) -> list[dict]: # per budget: nfe_budget, best, mean, beats, others, strict, pairs
+    "Per NFE budget: the best mean of `metric` and those it beats, Holm-adjusted over the budget."
     up = higher_is_better(metric, task)
-    out = []
     summ = [s for s in summarize(rows, metric)
             if s['mode'] == mode and s['nfe_budget'] is not None and s['ci']]
+    out = []
     for nfe in sorted({s['nfe_budget'] for s in summ}):
-        at = [s for s in summ if s['nfe_budget'] == nfe]
-        best = (max if up else min)(at, key=lambda s: s['ci'].mean)
-        seed_val = lambda s: dict(zip(s['seeds'], s['values']))
-        beaten = []
-        for o in at:
-            if o is best: continue
-            common = sorted(set(best['seeds']) & set(o['seeds']))
-            a, b = [seed_val(best)[k] for k in common], [seed_val(o)[k] for k in common]
-            if common and beats(a, b, higher_is_better=up).better: beaten.append(o['sampler'])
-        out.append(dict(nfe_budget=nfe, best=best['sampler'], mean=best['ci'].mean, beats=beaten,
-                        others=len(at) - 1))
+        family = _family([s for s in summ if s['nfe_budget'] == nfe])
+        if not family or not len(next(iter(family.values()))): continue
+        b = best_of(family, up)
+        pairs = [p for p in compare_all(family, up) if b.name in (p.a, p.b)]
+        out.append(dict(nfe_budget=nfe, best=b.name, mean=b.mean, beats=b.beats,
+                        others=b.others, strict=b.best, pairs=pairs))
     return out
+
+BEST_RULE = ("A beats B: the paired difference over seeds and problems is significant at 5% after "
+             "Holm's correction over every pair at that budget; **bold**: beats every other one")
+
+def best_lines(best: list[dict] # `best_at`'s entries
+              ) -> str: # Markdown list
+    "One line per budget: the best mean, bold when it beats every other one, and what it beats."
+    lines = []
+    for b in best:
+        name = f"**{b['best']}**" if b['strict'] and b['others'] else b['best']
+        which = f" ({', '.join(b['beats'])})" if b['beats'] else ''
+        lines.append(f"- NFE {b['nfe_budget']}: {name} ({b['mean']:.3g}) beats "
+                     f"{len(b['beats'])} of {b['others']} others" + which)
+    return '\n'.join(lines)
+
+def diff_table(best: list[dict] # `best_at`'s entries
+              ) -> str: # Markdown
+    "The best of each budget against every other: difference [95% CI], raw and Holm p."
+    head = '| NFE budget | best - other | difference [95% CI] | p | p (Holm) | verdict |'
+    lines = [head, '|---|---|---|---|---|---|']
+    for b in best:
+        for p in b['pairs']:
+            other, sign = (p.b, 1) if p.a == b['best'] else (p.a, -1)
+            d = p.diff
+            lo, hi = sorted((sign * d.lo, sign * d.hi))
+            verdict = 'beats' if p.winner == b['best'] else ('loses' if p.winner else 'not separated')
+            lines.append(f"| {b['nfe_budget']} | {b['best']} - {other} | {sign * d.mean:.3g} "
+                         f"[{lo:.3g}, {hi:.3g}] | {d.p:.2g} | {p.p_holm:.2g} | {verdict} |")
+    return '\n'.join(lines)
 
 # %% ../nbs/88_eval.ipynb #89800aec
 def default_metrics(setup: Setup, # the run's checked setup
@@ -449,7 +581,7 @@ def default_metrics(setup: Setup, # the run's checked setup
 
 def _fmt(ci: CI|None) -> str:
     if ci is None: return '–'
-    if ci.lo == ci.hi: return f'{ci.mean:.3g}'
+    if ci.lo == ci.hi or not math.isfinite(ci.hi - ci.lo): return f'{ci.mean:.3g}'
     return f'{ci.mean:.3g} [{ci.lo:.3g}, {ci.hi:.3g}]'
 
 def markdown_table(rows: list[dict], # rows of `evaluate`
@@ -535,7 +667,9 @@ def plot_eval(rows: list[dict], # rows of `evaluate`
             x = [p[0] for p in pts]
             c, ls, mk = style[n]
             ax.plot(x, [p[1].mean for p in pts], ls, marker=mk, color=c, label=n, ms=5)
-            lo, hi = [p[1].lo for p in pts], [p[1].hi for p in pts]
+            finite = lambda v, c: v if math.isfinite(v) else c.mean  # one seed: no band
+            lo = [finite(p[1].lo, p[1]) for p in pts]
+            hi = [finite(p[1].hi, p[1]) for p in pts]
             ax.fill_between(x, lo, hi, color=c, alpha=0.15, lw=0)
         for s in summ:
             if s['nfe_budget'] is None:
@@ -574,8 +708,10 @@ def report(rows: list[dict], # rows of `evaluate`
     metrics = {m: cfg.metrics or default_metrics(setup, m) for m in setup.modes}
     seeds = cfg.seeds
     parts = [f"# `ardm eval`: task {cfg.task}, model {cfg.model}",
-             f"Each cell: mean over {seeds} seeds [95% bootstrap CI]; {cfg.rows} rows per seed; "
-             f"the same seeds and inputs for every sampler."]
+             f"Each cell: mean over {seeds} seeds x {cfg.rows} problems of the {cfg.split} split "
+             f"[95% CI over seeds and problems, crossed]; the same seeds and problems for every "
+             f"sampler. Pooled metrics (BLEU, ROUGE, distinct-2) have no per-problem scores: their "
+             f"interval is over the seeds alone."]
     panels = []
     for mode in setup.modes:
         ms = tuple(k for k in metrics[mode] if k in setup.metrics[mode] or k in COST_METRICS)
@@ -583,19 +719,14 @@ def report(rows: list[dict], # rows of `evaluate`
         parts += [f"## {mode}", markdown_table(rows, ms, mode)]
         key = ms[0]
         panels.append((mode, key))
-        lines = []
-        for b in best_at(rows, key, mode, setup.task):
-            which = f" ({', '.join(b['beats'])})" if b['beats'] else ''
-            lines.append(f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats "
-                         f"{len(b['beats'])} of {b['others']} others" + which)
-        parts += [f"Best {key} at each budget "
-                  f"(A beats B: the paired 95% CI of A - B over seeds excludes 0):",
-                  '\n'.join(lines),
+        best = best_at(rows, key, mode, setup.task)
+        parts += [f"Best {key} at each budget ({BEST_RULE}):", best_lines(best),
+                  f"The best against each other sampler ({key}):", diff_table(best),
                   f"Cost of {mode} (latency: wall time of a call / its rows, on this machine):",
                   cost_table(rows, mode)]
     title = (f"{cfg.task} ({'exact oracle' if cfg.model == 'oracle' else cfg.model}): "
              + ', '.join(f'{m} {k}' for m, k in panels)
-             + f" vs NFE budget; mean and 95% bootstrap CI over {seeds} seeds, "
+             + f" vs NFE budget; mean and 95% CI over {seeds} seeds and {cfg.rows} problems, "
              + "one line per sampler")
     return '\n\n'.join(parts) + '\n', panels, title
 
@@ -608,7 +739,7 @@ def run_eval(cfg: EvalConfig, # what to run
     from ardm_nb.core import check_writable_dir
     out = check_writable_dir('--out', out)
     setup = load_setup(cfg)
-    rows = evaluate(cfg, out, setup, progress)
+    rows = evaluate(cfg, out, setup, progress, log)
     md, panels, title = report(rows, cfg, setup)
     tmp = out / 'eval.md.tmp'
     tmp.write_text(md)
@@ -687,6 +818,9 @@ def add_eval_arguments(p # an `argparse.ArgumentParser`
     p.add_argument('--seeds', type=int, default=3, help='seeds 0..N-1, the same for every sampler')
     p.add_argument('--rows', type=int, default=64,
                    help='samples or repair inputs per seed (default 64)')
+    p.add_argument('--split', default='test', choices=SPLITS,
+                   help='problem set: dev (choose samplers, thresholds, options) or test (report); '
+                   'disjoint (default test)')
     p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds "
                    "(repair, infill, continue, solve) (default: generate,repair)")
     p.add_argument('--metrics',
@@ -720,6 +854,7 @@ def eval_command(args, # the parsed options of `ardm eval`
     params = dict(_param(t) for t in args.param)
     cfg = EvalConfig(task=args.task, task_params=params, model=args.model, samplers=samplers,
                      nfe=_ints('--nfe', args.nfe), seeds=args.seeds, rows=args.rows,
+                     split=getattr(args, 'split', 'test'),
                      modes=_names(args.modes), block_size=args.block_size, noise=args.noise,
                      eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
                      metrics=_names(args.metrics), options=options)
@@ -751,7 +886,7 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
     flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe': '--nfe',
              'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size',
              'noise': '--noise', 'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr',
-             'judge': '--judge', 'metrics': '--metrics'}
+             'judge': '--judge', 'metrics': '--metrics', 'split': '--split'}
     if conf.get('first_seed', 0) != 0: return None
     args = ['ardm', 'eval']
     for k, flag in flags.items():
@@ -790,8 +925,8 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
     if cmd: parts.append(f'```sh\n{cmd}\n```')
     for mode, key in panels:
         arrow = 'higher is better' if higher_is_better(key, setup.task) else 'lower is better'
-        parts += [f'**{mode}: {key}** ({arrow}); mean [95% CI] over {cfg.seeds} seeds, '
-                  f'{cfg.rows} rows each',
+        parts += [f'**{mode}: {key}** ({arrow}); mean [95% CI] over {cfg.seeds} seeds and '
+                  f'{cfg.rows} problems ({cfg.split} split)',
                   pivot_table(rows, key, mode)]
         before = [r['metrics'].get('accuracy_before') for r in rows if r['mode'] == mode]
         before = [b for b in before if b is not None]
@@ -799,8 +934,7 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
             mean_before = sum(before) / len(before)
             parts.append(f'Token accuracy of the inputs before any edit: {mean_before:.3g}.')
         best = best_at(rows, key, mode, setup.task)
-        parts.append('\n'.join(f"- NFE {b['nfe_budget']}: **{b['best']}** ({b['mean']:.3g}) beats "
-                               f"{len(b['beats'])} of {b['others']} others" for b in best))
+        parts.append(best_lines(best))
         cells = '; '.join(f"NFE {b['nfe_budget']} {b['best']} {b['mean']:.3g} "
                           f"(beats {len(b['beats'])}/{b['others']})" for b in best)
         summary.append(f'{heading}, {mode} {key}: {cells}')

@@ -192,19 +192,22 @@ def split_draw(draw, # (k, generator) -> [k, L] rows or `Problems` of k rows
                n: int, # rows wanted
                split: str, # 'dev' or 'test'
                generator: torch.Generator, # the fixed stream the rows come from
-               tries: int = 64 # batches drawn at most before giving up
+               batch: int = 64, # rows per draw (fixed, so that a smaller set is a prefix of a larger)
+               tries: int = 256 # batches drawn at most before giving up
               ):
     "The first `n` rows of `draw`'s stream whose tokens (targets) fall in `split`."
     if split not in SPLITS: raise ValueError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    check_int('n', n, 1)
     kept, have = [], 0
     for _ in range(tries):
-        batch = draw(2 * check_int('n', n, 1), generator)
-        rows = batch if isinstance(batch, Tensor) else batch.target
+        drawn = draw(batch, generator)
+        rows = drawn if isinstance(drawn, Tensor) else drawn.target
         keep = torch.tensor([row_split(r) == split for r in rows])
-        kept.append(_take(batch, keep))
+        kept.append(_take(drawn, keep))
         have += int(keep.sum())
         if have >= n: return _take(_cat(kept), torch.arange(n))
-    raise ValueError(f"only {have} of {n} rows fell in the {split} split after {tries} batches")
+    raise ValueError(f"only {have} of {n} rows fell in the {split} split after {tries} batches "
+                     f"of {batch}")
 
 # %% ../nbs/82_tasks.ipynb #4175f283
 def markov_chain(cfg: MarkovWordsConfig # the task's parameters (its seed draws the chain)

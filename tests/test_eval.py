@@ -35,7 +35,8 @@ def test_cli_eval_on_the_oracle_writes_rows_table_and_figure(tmp_path, capsys):
     assert {'invalid_word_rate', 'token_accuracy', 'fixed', 'broken', 'lost', 'tokens_per_pass',
             'seconds_per_sample', 'edits_per_step', 'stopped_early'} <= names
     md = (tmp_path / 'eval.md').read_text()
-    assert '| fixed | 8 |' in md and 'mean over 3 seeds [95% bootstrap CI]' in md
+    assert '| fixed | 8 |' in md and 'mean over 3 seeds x 4 problems of the test split' in md
+    assert '| NFE budget | best - other |' in md and "Holm's correction" in md
     assert (tmp_path / 'eval.png').stat().st_size > 10_000
     # the exact samples of the chain: no invalid word; fixed (a reviser) repairs more than it breaks
     ref = [r for r in rows if r['sampler'] == 'task samples']
@@ -150,7 +151,7 @@ def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
 def test_text_task_problems_get_bleu_and_rouge():
     from ardm_nb.tasks import get_task
     task = get_task('shakespeare-char', seq_len=64)
-    x = ev.eval_inputs(task, 'infill', 3, 0)
+    x = ev.eval_inputs(task, 'infill', 3, 'test')
     right = ev.score_rows(task, 'infill', x['reference'], x)  # the reference itself: perfect scores
     assert right['bleu'] == pytest.approx(100.0) and right['rougeL'] == pytest.approx(1.0)
     assert right['token_accuracy'] == 1.0 and right['fixed'] > 0 and right['broken'] == 0
@@ -166,7 +167,7 @@ def test_judge_nll_and_entropy_flag_in_generate_rows():
     jcfg = ModelConfig(vocab_size=task.vocab_size, max_len=task.seq_len, block_size=1, d_model=16,
                        n_layers=1, n_heads=2, mask_id=task.mask_id)
     judge = BlockDiffusionLM(jcfg).eval()
-    x = ev.eval_inputs(task, 'generate', 4, 0)
+    x = ev.eval_inputs(task, 'generate', 4, 'test')
     m = ev.score_rows(task, 'generate', x['reference'], x, judge=judge)
     assert m['low_entropy'] == 0.0 and m['judge_nll'] > 0
     collapsed = x['reference'].clone()
@@ -226,3 +227,67 @@ def test_generate_table_leads_with_judge_nll_for_text_only():
         firsts[name] = (ms[0], ms[-1])
     assert firsts == {'shakespeare-char': ('judge_nll', 'repeat_4'),
                       'markov-words': ('invalid_word_rate', 'judge_nll')}
+
+
+def test_rows_store_per_problem_scores_paired_by_problem():
+    rows = ev.evaluate(_cfg(modes=('repair',)), None, progress=False)
+    for r in rows:
+        assert r['scores'] and all(len(v) == 4 for v in r['scores'].values())
+        for k, v in r['scores'].items():
+            assert sum(v) / len(v) == pytest.approx(r['metrics'][k], rel=1e-12, abs=1e-15)
+    # the inputs' accuracy depends on the problem alone: the same list for every sampler and seed
+    before = {tuple(r['scores']['accuracy_before']) for r in rows}
+    assert len(before) == 1
+
+
+def test_dev_and_test_problems_disjoint_and_deterministic():
+    from ardm_nb.tasks import get_task
+    task = get_task('markov-words')
+    dev = ev.eval_inputs(task, 'repair', 32, 'dev')['reference']
+    test = ev.eval_inputs(task, 'repair', 32, 'test')['reference']
+    assert not {tuple(r) for r in dev.tolist()} & {tuple(r) for r in test.tolist()}
+    assert torch.equal(ev.eval_inputs(task, 'repair', 32, 'dev')['reference'], dev)
+    assert torch.equal(ev.eval_inputs(task, 'repair', 8, 'dev')['reference'], dev[:8])
+    with pytest.raises(ValueError, match='split'): ev.EvalConfig(split='train')
+
+
+def test_shakespeare_dev_reads_the_valid_works():
+    from ardm_nb.tasks import get_task
+    task = get_task('shakespeare-char', seq_len=64)
+    assert task.for_split('test') is task and task.for_split('dev').cfg.split == 'valid'
+    with pytest.raises(ValueError, match='leave --param split out'):
+        ev.load_setup(ev.EvalConfig(task='shakespeare-char', task_params=dict(split='valid'),
+                                    model='oracle', split='test'))
+
+
+def test_stale_rows_are_not_reused(tmp_path, monkeypatch):
+    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=2)
+    first = ev.evaluate(cfg, tmp_path, progress=False)
+    path = tmp_path / 'eval.json'
+    doc = json.loads(path.read_text())
+    doc['rows'][1]['model_sha'] = 'f' * 16  # as if the model folder had been trained further
+    doc['rows'][2]['version'] = '0.0.1'  # made by another package version
+    path.write_text(json.dumps(doc))
+    real, calls, notes = ev.run_one, [], []
+
+    def counting(*a, **k):
+        calls.append(a[2:4])
+        return real(*a, **k)
+    monkeypatch.setattr(ev, 'run_one', counting)
+    again = ev.evaluate(cfg, tmp_path, progress=False, log=notes.append)
+    assert len(notes) == 1 and 'ignoring 2 rows' in notes[0]
+    assert len(calls) == 1  # row 1 is a run (row 2 is the second seed's reference: rescored)
+    assert [ev.row_key(r) for r in again] == [ev.row_key(r) for r in first]
+    kept = json.loads(path.read_text())['rows']
+    assert len(kept) == len(first) and all(r['version'] == ev.__version__ for r in kept)
+
+
+def test_cli_split_dev_and_holm_verdicts(tmp_path):
+    assert main(['eval', *TINY, '--split', 'dev', '--modes', 'repair', '--out', str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / 'eval.json').read_text())['rows']
+    assert {r['split'] for r in rows} == {'dev'}
+    md = (tmp_path / 'eval.md').read_text()
+    assert 'of the dev split' in md
+    best = ev.best_at(ev.read_rows(tmp_path / 'eval.json'), 'token_accuracy', 'repair')
+    for b in best:
+        assert len(b['pairs']) == b['others'] and all(p.p_holm >= p.diff.p for p in b['pairs'])
