@@ -13,7 +13,7 @@ from .core import check_range, check_int
 from .samplers import SAMPLERS, load_model
 from .metrics import judge_nll, unigram_entropy, revision_accounting
 from .tasks import Task, make_problems
-from .eval import REFERENCE, EvalConfig, evaluate, make_setup, plot_eval
+from .eval import REFERENCE, EvalConfig, evaluate, folder_checksum, make_setup, plot_eval
 from .eval import markdown_table as eval_table
 _all_ = ['judge_nll', 'unigram_entropy']
 
@@ -140,7 +140,8 @@ def compare(model, # the diffusion model whose samplers are compared
             progress: bool = True, # show a progress bar
             out: str|Path|None = None, # folder of eval.json (None: nothing written)
             special_ids: tuple = (), # ids never drawn as a corruption
-            names: tuple = ('model', 'judge') # how the rows name the model and the judge
+            names: tuple = ('model', 'judge'), # how the rows name the model and the judge
+            fingerprint: dict|None = None # model_sha, judge_sha of the folders (the cache's key)
            ) -> list[dict]: # the harness's rows
     "Every sampler of `cfg` at every budget on `model`, over paired seeds: the harness's rows."
     lm = getattr(model, 'lm', model)
@@ -153,7 +154,7 @@ def compare(model, # the diffusion model whose samplers are compared
         options['gate (trained)'] = dict(sampler='gate', gate=gate)
     nfe = cfg.budgets(c.max_len, c.block_size)
     ecfg = _eval_config(cfg, samplers, nfe, names[0], names[1], task.name, options)
-    rows = evaluate(ecfg, out, make_setup(ecfg, task, model, judge), progress)
+    rows = evaluate(ecfg, out, make_setup(ecfg, task, model, judge, fingerprint), progress)
     # the held-out text is one of `reference_rows`
     return [r for r in rows if r['sampler'] != REFERENCE]
 
@@ -164,7 +165,8 @@ def reference_rows(judge, # a block-size-1 (AR) model
                    progress: bool = False, # show a progress bar
                    out: str|Path|None = None, # folder of eval.json (None: nothing written)
                    special_ids: tuple = (), # ids never drawn as a corruption
-                   name: str = 'judge' # how the rows name the judge
+                   name: str = 'judge', # how the rows name the judge
+                   fingerprint: dict|None = None # model_sha (the judge's) of the folder
                   ) -> list[dict]: # the harness's rows
     "The held-out text, and the AR judge decoding left to right (NFE = L), on the same seeds."
     c = getattr(judge, 'lm', judge).cfg
@@ -172,7 +174,7 @@ def reference_rows(judge, # a block-size-1 (AR) model
     task = PassagesTask(x, c.vocab_size, c.mask_id, bos_id, special_ids, cfg.corrupt_frac)
     ecfg = _eval_config(cfg, ('l2r',), (c.max_len,), name, name, task.name, {})
     ecfg.modes = ('generate',)
-    rows = evaluate(ecfg, out, make_setup(ecfg, task, judge, judge), progress)
+    rows = evaluate(ecfg, out, make_setup(ecfg, task, judge, judge, fingerprint), progress)
     l2r = lambda r: {**r, 'sampler': 'l2r (AR judge itself)'}
     return [l2r(r) if r['nfe_budget'] else r for r in rows]
 
@@ -196,7 +198,7 @@ def plot_compare(rows: list[dict], # rows of `compare` and `reference_rows`
     panels = [('generate', 'judge_nll'), ('generate', 'unigram_entropy'),
               ('repair', 'token_accuracy')]
     title = (f'judge NLL and entropy of samples, repair accuracy vs NFE budget; '
-             f'mean and 95% bootstrap CI over {seeds} seeds, one line per sampler '
+             f'mean and 95% CI over {seeds} seeds and the passages, one line per sampler '
              f'(dotted: held-out text; dashed grey: input before repair)')
     return plot_eval(rows, panels, title, path)
 
@@ -224,9 +226,12 @@ def run_compare(model_dir: str|Path, # folder of the diffusion model (`ardm trai
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     kw = dict(bos_id=tok.bos_token_id, out=out, special_ids=tuple(tok.all_special_ids))
-    rows = reference_rows(judge, passages, cfg, name=str(judge_dir), **kw)
+    sha = dict(model_sha=folder_checksum(model_dir), judge_sha=folder_checksum(judge_dir))
+    judge_fp = dict(model_sha=sha['judge_sha'], judge_sha=sha['judge_sha'])
+    rows = reference_rows(judge, passages, cfg, name=str(judge_dir), fingerprint=judge_fp, **kw)
     names = (str(model_dir), str(judge_dir))
-    rows += compare(model, judge, passages, cfg, gate=gate, progress=progress, names=names, **kw)
+    rows += compare(model, judge, passages, cfg, gate=gate, progress=progress, names=names,
+                    fingerprint=sha, **kw)
     doc = dict(model=str(model_dir), judge=str(judge_dir), data=f'{data}:{split}',
                config=asdict(cfg), L=c.max_len, block_size=c.block_size,
                torch=torch.__version__, rows=rows)
