@@ -24,10 +24,10 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
            'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup',
            'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores', 'score_rows',
            'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
-           'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'default_metrics', 'markdown_table',
-           'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments',
-           'eval_command', 'CombinedReport', 'eval_command_line', 'write_report', 'task_tokenizer', 'task_train_config',
-           'task_run_data']
+           'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'rows_of_split', 'choose_on_dev',
+           'default_metrics', 'markdown_table', 'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval',
+           'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport', 'eval_command_line', 'write_report',
+           'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -65,6 +65,7 @@ class EvalConfig:
     mbr: int = 0 # k >= 2: minimum-Bayes-risk choice among k candidates sharing the budget; 0: off
     judge: str|None = None # an AR (block-size-1) model folder of the task: judge NLL of samples
     metrics: tuple = () # metrics of the table and figure (default: the task's and problems' main)
+    margin: float|None = None # an equivalence margin of the key metric, declared before the run (TOST)
     options: dict = field(default_factory=dict) # per sampler, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
@@ -87,6 +88,7 @@ class EvalConfig:
         check_range('eps', self.eps, 0, 1, hi_open=True)
         check_range('top_p', self.top_p, 0, 1, lo_open=True)
         if self.mbr != 0: check_int('mbr', self.mbr, 2)
+        if self.margin is not None: check_range('margin', self.margin, 0, math.inf, lo_open=True)
         bad = [s for s in self.options if s not in SAMPLERS and s not in self.samplers]
         if bad:
             known = ', '.join(SAMPLERS)
@@ -518,7 +520,8 @@ def _family(summ: list[dict] # the `summarize` entries of one budget
 def best_at(rows: list[dict], # rows of `evaluate`
             metric: str, # the metric to compare
             mode: str, # the mode whose rows are compared
-            task=None # the task, for the direction of its own metrics
+            task=None, # the task, for the direction of its own metrics
+            margin: float|None = None # an equivalence margin (TOST) for the pairs, or None
            ) -> list[dict]: # per budget: nfe_budget, best, mean, beats, others, strict, pairs
     "Per NFE budget: the best mean of `metric` and those it beats, Holm-adjusted over the budget."
     up = higher_is_better(metric, task)
@@ -529,7 +532,7 @@ def best_at(rows: list[dict], # rows of `evaluate`
         family = _family([s for s in summ if s['nfe_budget'] == nfe])
         if not family or not len(next(iter(family.values()))): continue
         b = best_of(family, up)
-        pairs = [p for p in compare_all(family, up) if b.name in (p.a, p.b)]
+        pairs = [p for p in compare_all(family, up, margin=margin) if b.name in (p.a, p.b)]
         out.append(dict(nfe_budget=nfe, best=b.name, mean=b.mean, beats=b.beats,
                         others=b.others, strict=b.best, pairs=pairs))
     return out
@@ -550,18 +553,46 @@ def best_lines(best: list[dict] # `best_at`'s entries
 
 def diff_table(best: list[dict] # `best_at`'s entries
               ) -> str: # Markdown
-    "The best of each budget against every other: difference [95% CI], raw and Holm p."
-    head = '| NFE budget | best - other | difference [95% CI] | p | p (Holm) | verdict |'
-    lines = [head, '|---|---|---|---|---|---|']
+    "The best of each budget against every other: difference [95% CI], p, Holm p, MDE (and TOST)."
+    tost = any(p.tost is not None for b in best for p in b['pairs'])
+    head = ['NFE budget', 'best - other', 'difference [95% CI]', 'p', 'p (Holm)', 'verdict',
+            'detectable']
+    head += ['equivalent (TOST p)'] if tost else []
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for b in best:
         for p in b['pairs']:
             other, sign = (p.b, 1) if p.a == b['best'] else (p.a, -1)
             d = p.diff
             lo, hi = sorted((sign * d.lo, sign * d.hi))
             verdict = 'beats' if p.winner == b['best'] else ('loses' if p.winner else 'not separated')
-            lines.append(f"| {b['nfe_budget']} | {b['best']} - {other} | {sign * d.mean:.3g} "
-                         f"[{lo:.3g}, {hi:.3g}] | {d.p:.2g} | {p.p_holm:.2g} | {verdict} |")
+            cells = [str(b['nfe_budget']), f"{b['best']} - {other}",
+                     f"{sign * d.mean:.3g} [{lo:.3g}, {hi:.3g}]", f'{d.p:.2g}', f'{p.p_holm:.2g}',
+                     verdict, f'{p.mde:.2g}']
+            if tost:
+                e = p.tost
+                cells.append(f"{'yes' if e.equivalent else 'no'} ({e.p:.2g})")
+            lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+def rows_of_split(rows: list[dict], # rows of `evaluate`
+                  split: str, # the split they must all come from
+                  purpose: str # what they are for, named in the error
+                 ) -> list[dict]:
+    "`rows`, checked to come from `split` alone (choices on dev, reports on test)."
+    other = sorted({str(r.get('split')) for r in rows} - {split})
+    if other:
+        raise ValueError(f"{purpose} reads {split} rows only, got rows of split {', '.join(other)}: "
+                         f"choose on dev (ardm eval --split dev), report on test (--split test)")
+    return rows
+
+def choose_on_dev(rows: list[dict], # dev rows of `evaluate`
+                  metric: str, # the metric to choose by
+                  mode: str, # the mode whose rows decide
+                  task=None # the task, for the direction of its own metrics
+                 ) -> dict: # NFE budget -> the sampler label with the best mean
+    "The best sampler at each budget, chosen on the dev split (test rows are refused)."
+    rows_of_split(rows, 'dev', 'a choice')
+    return {b['nfe_budget']: b['best'] for b in best_at(rows, metric, mode, task)}
 
 # %% ../nbs/88_eval.ipynb #89800aec
 def default_metrics(setup: Setup, # the run's checked setup
@@ -719,7 +750,7 @@ def report(rows: list[dict], # rows of `evaluate`
         parts += [f"## {mode}", markdown_table(rows, ms, mode)]
         key = ms[0]
         panels.append((mode, key))
-        best = best_at(rows, key, mode, setup.task)
+        best = best_at(rows, key, mode, setup.task, cfg.margin)
         parts += [f"Best {key} at each budget ({BEST_RULE}):", best_lines(best),
                   f"The best against each other sampler ({key}):", diff_table(best),
                   f"Cost of {mode} (latency: wall time of a call / its rows, on this machine):",
@@ -821,6 +852,9 @@ def add_eval_arguments(p # an `argparse.ArgumentParser`
     p.add_argument('--split', default='test', choices=SPLITS,
                    help='problem set: dev (choose samplers, thresholds, options) or test (report); '
                    'disjoint (default test)')
+    p.add_argument('--margin', type=float, default=None,
+                   help='an equivalence margin of the key metric, declared before the run: the '
+                   'difference table adds a TOST column (default: none)')
     p.add_argument('--modes', help="comma-separated: generate and/or the task's problem kinds "
                    "(repair, infill, continue, solve) (default: generate,repair)")
     p.add_argument('--metrics',
@@ -854,7 +888,7 @@ def eval_command(args, # the parsed options of `ardm eval`
     params = dict(_param(t) for t in args.param)
     cfg = EvalConfig(task=args.task, task_params=params, model=args.model, samplers=samplers,
                      nfe=_ints('--nfe', args.nfe), seeds=args.seeds, rows=args.rows,
-                     split=getattr(args, 'split', 'test'),
+                     split=getattr(args, 'split', 'test'), margin=getattr(args, 'margin', None),
                      modes=_names(args.modes), block_size=args.block_size, noise=args.noise,
                      eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,
                      metrics=_names(args.metrics), options=options)
@@ -886,7 +920,7 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
     flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe': '--nfe',
              'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size',
              'noise': '--noise', 'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr',
-             'judge': '--judge', 'metrics': '--metrics', 'split': '--split'}
+             'judge': '--judge', 'metrics': '--metrics', 'split': '--split', 'margin': '--margin'}
     if conf.get('first_seed', 0) != 0: return None
     args = ['ardm', 'eval']
     for k, flag in flags.items():
