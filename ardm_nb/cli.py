@@ -589,6 +589,19 @@ def _eval_run(args):
         raise ValueError(_flag_names(str(e), _EVAL_FLAGS)) from None
 
 
+def _report_parser(p):
+    p.add_argument('--check', action='store_true',
+                   help='only check that every rendered block agrees with its committed rows; '
+                   'exit 2 naming the first that differs')
+    p.add_argument('--root', default='.', help='the repository root (default: the current folder)')
+
+
+def _report_run(args):
+    from ardm_nb.results import report_command
+
+    report_command(args.root, check=args.check)
+
+
 # name: (one-line help, adds the options to its parser, runs it); a new subcommand is one more entry
 COMMANDS = {
     'demo': (
@@ -620,6 +633,12 @@ COMMANDS = {
         'quality-vs-NFE figure',
         _eval_parser,
         _eval_run,
+    ),
+    'report': (
+        'render the numbers of README.md and the notebooks from the committed result rows '
+        '(nbs/_results); --check fails on the first that differs',
+        _report_parser,
+        _report_run,
     ),
     'bench': ('run benchmarks; prints name: value lines', _bench_parser, _bench_run),
 }

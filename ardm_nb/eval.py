@@ -22,8 +22,8 @@ from .tasks import SPLITS, split_draw
 # %% auto #0
 __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'BEST_RULE', 'TASK_PRESETS',
            'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup',
-           'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores', 'score_rows',
-           'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
+           'train_seed_of', 'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores',
+           'score_rows', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
            'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'rows_of_split', 'choose_on_dev',
            'default_metrics', 'markdown_table', 'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval',
            'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport', 'eval_command_line', 'write_report',
@@ -198,8 +198,16 @@ def load_setup(cfg: EvalConfig # what to run
             raise ValueError(f"--judge {cfg.judge!r} has block_size={block_size_of(judge)}; "
                              f"a judge is an AR model (train it with --block-size 1)")
     fp = dict(model_sha='oracle' if cfg.model == 'oracle' else folder_checksum(cfg.model),
-              judge_sha=None if cfg.judge is None else folder_checksum(cfg.judge))
+              judge_sha=None if cfg.judge is None else folder_checksum(cfg.judge),
+              train_seed=None if cfg.model == 'oracle' else train_seed_of(cfg.model))
     return make_setup(cfg, task, model, judge, fp)
+
+def train_seed_of(model: str|Path # a model folder written by `ardm train` (RUN/model)
+                 ) -> int|None: # the run's seed, or None when the run's config is not beside it
+    "The training seed of a model folder, from its run's config.json."
+    conf = Path(model).parent / 'config.json'
+    try: return json.loads(conf.read_text()).get('seed')
+    except (OSError, ValueError, AttributeError): return None
 
 def folder_checksum(path: str|Path # a model folder
                    ) -> str: # 16 hex digits
@@ -361,7 +369,7 @@ def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None
     return dict(task=cfg.task, task_params=cfg.task_params, model=cfg.model, mode=mode,
                 sampler=sampler, options=_json_safe(cfg.options.get(sampler, {})),
                 nfe_budget=nfe, seed=seed, rows=cfg.rows, split=cfg.split, version=__version__,
-                model_sha=fingerprint.get('model_sha'),
+                model_sha=fingerprint.get('model_sha'), train_seed=fingerprint.get('train_seed'),
                 judge_sha=fingerprint.get('judge_sha') if judged else None,
                 top_p=cfg.top_p if run else None, mbr=cfg.mbr if run else 0,
                 block_size=cfg.block_size if oracle else None,
