@@ -24,10 +24,10 @@ __all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LO
            'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup',
            'train_seed_of', 'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores',
            'score_rows', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
-           'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'rows_of_split', 'choose_on_dev',
-           'default_metrics', 'markdown_table', 'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval',
-           'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport', 'eval_command_line', 'write_report',
-           'task_tokenizer', 'task_train_config', 'task_run_data']
+           'seed_units', 'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'rows_of_split',
+           'choose_on_dev', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table', 'plot_eval', 'report',
+           'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport', 'eval_command_line',
+           'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -482,16 +482,30 @@ def higher_is_better(metric: str, # a metric name
     if metric in given: return bool(given[metric])
     return not any(w in metric for w in LOWER_IS_BETTER)
 
-def score_matrix(rows: list[dict], # rows of one (mode, sampler, budget), sorted by seed
+def seed_units(rows: list[dict] # rows of one (mode, sampler, budget)
+              ) -> dict: # unit -> its rows, sorted
+    "The rows by the unit of replication: the training seed when rows come from several, else the seed."
+    several = len({r.get('train_seed') for r in rows}) > 1
+    unit = (lambda r: r.get('train_seed')) if several else (lambda r: r['seed'])
+    out = {}
+    for r in sorted(rows, key=lambda r: (str(r.get('train_seed')), r['seed'])):
+        out.setdefault(unit(r), []).append(r)
+    return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
+
+def score_matrix(units: dict, # unit -> rows (`seed_units`)
                  metric: str # a per-row metric
-                ) -> np.ndarray|None: # [seeds, problems], or None
-    "The per-problem scores of `metric` as [seeds, problems]; None if a row lacks them or any is NaN."
-    lists = [r.get('scores', {}).get(metric) for r in rows]
-    if not lists or any(v is None for v in lists) or len({len(v) for v in lists}) != 1: return None
-    m = np.array(lists, dtype=np.float64)
+                ) -> np.ndarray|None: # [units, problems], or None
+    "Per-problem scores of `metric`, each unit's rows averaged; None if some row lacks them or a NaN."
+    mats = []
+    for rs in units.values():
+        lists = [r.get('scores', {}).get(metric) for r in rs]
+        if any(v is None for v in lists) or len({len(v) for v in lists}) != 1: return None
+        mats.append(np.array(lists, dtype=np.float64).mean(0))
+    if not mats or len({len(m) for m in mats}) != 1: return None
+    m = np.stack(mats)
     return m if np.isfinite(m).all() else None
 
-def summarize(rows: list[dict], # rows of `evaluate`
+def summarize(rows: list[dict], # rows of `evaluate` (of one model, or of several training seeds)
               metric: str # the metric to summarize
              ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, scores, nfe
     "Per (mode, sampler, NFE budget): the mean of `metric`, its 95% CI over seeds and problems."
@@ -500,16 +514,16 @@ def summarize(rows: list[dict], # rows of `evaluate`
         groups.setdefault((r['mode'], r['sampler'], r['nfe_budget']), []).append(r)
     out = []
     for (mode, smp, nfe), rs in groups.items():
-        rs = sorted(rs, key=lambda r: r['seed'])
-        vals = [r['metrics'].get(metric, math.nan) for r in rs]
+        units = seed_units(rs)
+        unit_mean = lambda us: sum(r['metrics'].get(metric, math.nan) for r in us) / len(us)
+        vals = [unit_mean(us) for us in units.values()]
         # an infinite NLL is not averaged
         finite = all(v is not None and math.isfinite(v) for v in vals)
-        scores = score_matrix(rs, metric) if finite else None
+        scores = score_matrix(units, metric) if finite else None
         ci = None if not finite else mean_ci(vals if scores is None else scores)
         used = [r['nfe'] for r in rs if r['nfe'] is not None]
-        out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=[r['seed'] for r in rs],
-                        ci=ci, values=vals, scores=scores,
-                        nfe=sum(used) / len(used) if used else None))
+        out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=list(units), ci=ci,
+                        values=vals, scores=scores, nfe=sum(used) / len(used) if used else None))
     return out
 
 # %% ../nbs/88_eval.ipynb #eb73e892
