@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from .core import check_int, check_token_ids
 from .engine import *
+from .loop import *
 from .rules import *
 from .gate_sampler import *
 
