@@ -66,7 +66,7 @@ class WindowOutput:
         "Logits of the positions `where` only (only these rows are projected, unless all are)."
         return self._logits[where] if self._logits is not None else self.project(self.hidden[where])
 
-
+# %% ../nbs/76_engine.ipynb #7c23f0d9
 class Engine:
     "Passes over a window of whole blocks that attend a KV cache of the prefix; counts every NFE."
 
@@ -194,7 +194,7 @@ class DenoiserSpec:
                 f"{name} contains ids in [{lo}, {hi}], outside the vocabulary [0, {top}]"
             )
 
-
+# %% ../nbs/76_engine.ipynb #e5fa1a8a
 def denoiser_spec(
     model,  # a `BlockDiffusionLM`, a model with one as `.lm`, or a `WindowDenoiser`
 ) -> DenoiserSpec:
@@ -266,6 +266,7 @@ class DenoiserEngine:
             raise ValueError(f"window() must return hidden states of shape {(B, n, d)} "
                              f"(hidden_dim={d}), got {got}")
 
+# %% ../nbs/76_engine.ipynb #48da699d
 class ModelWindow:
     "A `BlockDiffusionLM` as a `WindowDenoiser`: one uncached block-causal pass over x[:, :end]."
     def __init__(
@@ -291,7 +292,7 @@ class ModelWindow:
         out = self.model.net(x[:, :end], pos, mask, keep=slice(start, end))
         return out.logits, out.hidden
 
-# %% ../nbs/76_engine.ipynb #e5fa1a8a
+# %% ../nbs/76_engine.ipynb #95cda30b
 def engine_for(
     lm,  # a `BlockDiffusionLM` or a `WindowDenoiser`
     spec: DenoiserSpec,  # its `denoiser_spec`

@@ -13,17 +13,119 @@ from .model import BlockDiffusionLM
 from .gate import OverwriteGate, GateConfig, Selector
 from .acceptance import AcceptanceConfig, accept_edits, should_stop
 from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats, LOG_FLOOR
-from .engine import WindowDenoiser, denoiser_spec
-from .loop import RevealPlan, Rule, Run, Step, StepInput
+from .engine import DenoiserSpec, WindowDenoiser, denoiser_spec
+from .loop import RevealPlan, Rule, Run, Step, StepInput, check_choice
 
 # %% auto #0
-__all__ = ['GATE_MODES', 'GATE_ACTIONS', 'GateRule']
+__all__ = ['GATE_MODES', 'GATE_ACTIONS', 'gate_acceptance', 'run_gate', 'GateMemory', 'GateRule']
 
 # %% ../nbs/79_gate_sampler.ipynb #e85da53d
 GATE_MODES = ('gate', 'position', 'fixed')
 GATE_ACTIONS = ('replace', 'remask')
 
+# %% ../nbs/79_gate_sampler.ipynb #d4d828ec
+def gate_acceptance(
+    acceptance: AcceptanceConfig | dict,  # the acceptance test, or its fields as a dict
+    guards: bool = True,  # False: no repetition guards (n-gram, neighbour) and no top-2 fallback
+    accept: bool = True,  # False: every selected edit whose argmax differs is committed
+) -> AcceptanceConfig:
+    "The `AcceptanceConfig` the gate sampler runs with, after the `guards` and `accept` switches."
+    if isinstance(acceptance, dict):
+        acceptance = AcceptanceConfig(**acceptance)
+    if not guards:
+        acceptance = replace(acceptance, ngram=0, neighbour_guard=False, top2_fallback=False)
+    if not accept:  # the floor rule with lam = 0, delta_p = 0 passes every argmax
+        acceptance = replace(acceptance, rule='floor', lam=0.0, delta_p=0.0, ngram=0,
+                             neighbour_guard=False, top2_fallback=False)
+    return acceptance
 
+# %% ../nbs/79_gate_sampler.ipynb #a57207f1
+def run_gate(
+    gate: OverwriteGate | GateConfig | None,  # the gate, its config, or None: a fresh one for `mode`
+    mode: str,  # one of GATE_MODES
+    spec: DenoiserSpec,  # the denoiser's shape
+    S: int,  # steps per block: the gate's horizon T
+) -> OverwriteGate:
+    "A private copy of the gate for one run, horizon T = S (ValueError for a denoiser it cannot read)."
+    if spec.subs:
+        raise ValueError(
+            "the gate needs a denoiser trained with hybrid noise and without carry-over "
+            "(ModelConfig.subs=False): under SUBS a written token predicts itself with probability 1 and "
+            "there is nothing to judge; train one with `ardm train --noise eps_hybrid`")
+    fresh = GateConfig(kind='linear' if mode == 'gate' else 'none')
+    g = gate if isinstance(gate, OverwriteGate) else OverwriteGate(gate or fresh)
+    if mode == 'position':
+        g = OverwriteGate(replace(g.cfg, kind='none'))
+    out = copy.deepcopy(g).eval()
+    out.cfg = replace(g.cfg, T=S)
+    wants = out.cfg.hidden_dim
+    if wants and spec.hidden_dim == 0:
+        raise ValueError(f"the gate reads hidden states of size {wants} but this denoiser gives none "
+                         "(hidden_dim=0); use a gate without them (GateConfig(hidden_dim=0))")
+    if wants not in (0, spec.hidden_dim):
+        raise ValueError(f"the gate reads hidden states of size {wants} but the model's are {spec.hidden_dim}")
+    return out
+
+# %% ../nbs/79_gate_sampler.ipynb #b364f680
+class GateMemory:
+    "Per absolute position: the tracked argmax and its log q; each written token's log q when written."
+
+    def __init__(
+        self,
+        N: int,  # tokens in the run
+    ):
+        "Nothing remembered yet (the tensors are made at the first pass, when the batch is known)."
+        self.N, self.tracked, self.wrote = N, None, None
+
+    def confidence_change(self, st: StepInput, stats: LogitStats, tau: float) -> tuple[Tensor, Tensor]:
+        "log q_t and log q_{t-1} of the tracked token (last step's argmax) per window position."
+        B, n = st.tokens.shape
+        # per absolute position: tracked token, its log-probability, whether there is one
+        if self.tracked is None:
+            dev = st.tokens.device
+            self.tracked = (
+                torch.zeros(B, self.N, dtype=torch.long, device=dev),
+                torch.zeros(B, self.N, device=dev),
+                torch.zeros(B, self.N, dtype=torch.bool, device=dev),
+            )
+        y, lq, has = (b[:, st.start : st.start + n] for b in self.tracked)
+        now = log_prob_of(st.logits, stats, torch.where(has, y, stats.top_ids[..., 0]), tau)
+        prev = torch.where(has, lq, now)
+        y.copy_(stats.top_ids[..., 0])
+        lq.copy_(-stats.log_norm)
+        has.fill_(True)
+        return now, prev
+
+    def written_logq(self, st: StepInput, stats: LogitStats, tau: float) -> Tensor:  # [B, n, 2]
+        "log q_t(x_i) of each written token and its change since the pass that wrote it (0 if new)."
+        B, n = st.tokens.shape
+        # per absolute position: the token the baseline belongs to, its log q when written
+        if self.wrote is None:
+            dev = st.tokens.device
+            self.wrote = (
+                torch.full((B, self.N), -1, dtype=torch.long, device=dev),
+                torch.zeros(B, self.N, device=dev),
+            )
+        tok, base = (b[:, st.start : st.start + n] for b in self.wrote)
+        # [B, n]; MASK rows sit at the floor, unread
+        now = log_prob_of(st.logits, stats, st.tokens, tau).clamp_min(LOG_FLOOR)
+        first = tok != st.tokens  # given to the sampler (or remasked): its baseline is now
+        base.copy_(torch.where(first, now, base))
+        tok.copy_(st.tokens)
+        return torch.stack([now, now - base], -1)
+
+    def remember_writes(self, st: StepInput, stats: LogitStats, tau: float, new: Tensor):
+        "Keep the log-probability each newly written token has under the pass that wrote it."
+        if self.wrote is None:  # the gate does not read it
+            return
+        tok, base = (b[:, st.start : st.start + new.shape[1]] for b in self.wrote)
+        ch = (new != st.tokens) & (new != st.mask_id)
+        base.copy_(
+            torch.where(ch, log_prob_of(st.logits, stats, new, tau).clamp_min(LOG_FLOOR), base)
+        )
+        tok.copy_(torch.where(ch, new, tok))
+
+# %% ../nbs/79_gate_sampler.ipynb #94756c5c
 @dataclass
 class GateRule(Rule):
     "The overwrite gate in the loop: reveal MASKs by confidence, rewrite what the gate selects."
@@ -59,10 +161,8 @@ class GateRule(Rule):
     revises = True
 
     def __post_init__(self):
-        if self.mode not in GATE_MODES:
-            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(GATE_MODES)}")
-        if self.action not in GATE_ACTIONS:
-            raise ValueError(f"action={self.action!r} must be one of {', '.join(GATE_ACTIONS)}")
+        check_choice('mode', self.mode, GATE_MODES)
+        check_choice('action', self.action, GATE_ACTIONS)
         check_int('window', self.window, 1)
         check_int('refine', self.refine, 0)
         check_range('theta_stop', self.theta_stop, 0, 1)
@@ -70,22 +170,7 @@ class GateRule(Rule):
             self.gate = GateConfig(**self.gate)
         if isinstance(self.selector, dict):
             self.selector = Selector(**self.selector)
-        if isinstance(self.acceptance, dict):
-            self.acceptance = AcceptanceConfig(**self.acceptance)
-        if not self.guards:
-            self.acceptance = replace(
-                self.acceptance, ngram=0, neighbour_guard=False, top2_fallback=False
-            )
-        if not self.accept:  # the floor rule with lam = 0, delta_p = 0 passes every argmax
-            self.acceptance = replace(
-                self.acceptance,
-                rule='floor',
-                lam=0.0,
-                delta_p=0.0,
-                ngram=0,
-                neighbour_guard=False,
-                top2_fallback=False,
-            )
+        self.acceptance = gate_acceptance(self.acceptance, self.guards, self.accept)
 
     def prepare(
         self,
@@ -93,39 +178,9 @@ class GateRule(Rule):
         S: int,  # steps per block: the gate's horizon T
         N: int,  # tokens in the run
     ):
-        "A private copy of the gate for one run of N tokens (its z-scores change), horizon T = S."
-        spec = denoiser_spec(lm)
-        if spec.subs:
-            raise ValueError(
-                "the gate needs a denoiser trained with hybrid noise and without carry-over "
-                "(ModelConfig.subs=False): "
-                "under SUBS a written token predicts itself with probability 1 and there is "
-                "nothing to judge; train one with `ardm train --noise eps_hybrid`"
-            )
-        g = (
-            self.gate
-            if isinstance(self.gate, OverwriteGate)
-            else OverwriteGate(
-                self.gate or GateConfig(kind='linear' if self.mode == 'gate' else 'none')
-            )
-        )
-        if self.mode == 'position':
-            g = OverwriteGate(replace(g.cfg, kind='none'))
-        self.run_gate = copy.deepcopy(g).eval()
-        self.run_gate.cfg = replace(g.cfg, T=S)
-        wants = self.run_gate.cfg.hidden_dim
-        if wants and spec.hidden_dim == 0:
-            raise ValueError(
-                f"the gate reads hidden states of size {wants} but this denoiser "
-                "gives none (hidden_dim=0); use a gate without them "
-                "(GateConfig(hidden_dim=0))"
-            )
-        if wants not in (0, spec.hidden_dim):
-            raise ValueError(
-                f"the gate reads hidden states of size {wants} "
-                f"but the model's are {spec.hidden_dim}"
-            )
-        self.tracked, self.wrote, self.N, self._seen = None, None, N, None
+        "A private copy of the gate for one run of N tokens (`run_gate`), and an empty memory."
+        self.run_gate = run_gate(self.gate, self.mode, denoiser_spec(lm), S)
+        self.memory, self._seen = GateMemory(N), None
 
     def setup(self, run: Run):
         "Before the run's first pass: `prepare` for its N tokens and S steps per block."
@@ -138,83 +193,20 @@ class GateRule(Rule):
         "Plan the block's reveals (`RevealPlan`, with `refine` rewrite-only steps)."
         self.reveals = RevealPlan.of(st, self.refine)
 
-    def _confidence_change(self, st, stats: LogitStats, tau: float) -> tuple[Tensor, Tensor]:
-        "log q_t and log q_{t-1} of the tracked token (last step's argmax) per window position."
-        B, n = st.tokens.shape
-        # per absolute position: tracked token, its log-probability, whether there is one
-        if self.tracked is None:
-            dev = st.tokens.device
-            self.tracked = (
-                torch.zeros(B, self.N, dtype=torch.long, device=dev),
-                torch.zeros(B, self.N, device=dev),
-                torch.zeros(B, self.N, dtype=torch.bool, device=dev),
-            )
-        y, lq, has = (b[:, st.start : st.start + n] for b in self.tracked)
-        now = log_prob_of(st.logits, stats, torch.where(has, y, stats.top_ids[..., 0]), tau)
-        prev = torch.where(has, lq, now)
-        y.copy_(stats.top_ids[..., 0])
-        lq.copy_(-stats.log_norm)
-        has.fill_(True)
-        return now, prev
-
-    def _written_logq(self, st, stats: LogitStats, tau: float) -> Tensor:  # [B, n, 2]
-        "log q_t(x_i) of each written token and its change since the pass that wrote it (0 if new)."
-        B, n = st.tokens.shape
-        # per absolute position: the token the baseline belongs to, its log q when written
-        if self.wrote is None:
-            dev = st.tokens.device
-            self.wrote = (
-                torch.full((B, self.N), -1, dtype=torch.long, device=dev),
-                torch.zeros(B, self.N, device=dev),
-            )
-        tok, base = (b[:, st.start : st.start + n] for b in self.wrote)
-        # [B, n]; MASK rows sit at the floor, unread
-        now = log_prob_of(st.logits, stats, st.tokens, tau).clamp_min(LOG_FLOOR)
-        first = tok != st.tokens  # given to the sampler (or remasked): its baseline is now
-        base.copy_(torch.where(first, now, base))
-        tok.copy_(st.tokens)
-        return torch.stack([now, now - base], -1)
-
-    def _remember_writes(self, st, stats: LogitStats, tau: float, new: Tensor):
-        "Keep the log-probability each newly written token has under the pass that wrote it."
-        tok, base = (b[:, st.start : st.start + new.shape[1]] for b in self.wrote)
-        ch = (new != st.tokens) & (new != st.mask_id)
-        base.copy_(
-            torch.where(ch, log_prob_of(st.logits, stats, new, tau).clamp_min(LOG_FLOOR), base)
-        )
-        tok.copy_(torch.where(ch, new, tok))
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal MASKs by confidence; rewrite the written tokens the gate and acceptance pass."
+    def _judge(self, st: StepInput, stats: LogitStats):  # (p [B, n], `accept_edits`' result)
+        "The gate's p over the written tokens, the selected ones, and the edits acceptance passes."
         g, t, tau = self.run_gate, st.s + 1, self.run_gate.cfg.temperature
-        # the one pass over the window's logits: signals and acceptance read it
-        stats = logit_stats(st.logits, tau)
-        sig = signals_from_stats(stats, tau, *self._confidence_change(st, stats, tau))
+        sig = signals_from_stats(stats, tau, *self.memory.confidence_change(st, stats, tau))
         # a reused pass brings no new signals: no norm update
         fresh = st.source is not self._seen
         self._seen = st.source
         written = st.written
-        lq = self._written_logq(st, stats, tau) if g.cfg.logq else None
-        go = g.from_signals(
-            sig,
-            st.hidden if g.cfg.hidden_dim else None,
-            t,
-            update_norm=fresh,
-            token_logq=lq,
-            written=written,
-        )
+        lq = self.memory.written_logq(st, stats, tau) if g.cfg.logq else None
+        hidden = st.hidden if g.cfg.hidden_dim else None
+        go = g.from_signals(sig, hidden, t, update_norm=fresh, token_logq=lq, written=written)
         if self.record is not None and go.features is not None and fresh:
-            self.record.append(
-                dict(
-                    start=st.start,
-                    tokens=st.tokens.clone(),
-                    written=written.clone(),
-                    features=go.features.detach().clone(),
-                )
-            )
+            self.record.append(dict(start=st.start, tokens=st.tokens.clone(), written=written.clone(),
+                                    features=go.features.detach().clone()))
         p = (torch.ones_like(go.p) if self.mode == 'fixed' else go.p).masked_fill(~written, 0.0)
         # [B, n] the argmax's probability: the calibrated rule's gain
         q_top = (-stats.log_norm).exp()
@@ -223,17 +215,23 @@ class GateRule(Rule):
             if self.mode == 'fixed'
             else self.selector(p, t, st.S, st.generator, editable=written, q_new=q_top)
         )
-        acc = accept_edits(st.logits, st.tokens, sel & written, self.acceptance, tau, stats)
+        return p, accept_edits(st.logits, st.tokens, sel & written, self.acceptance, tau, stats)
+
+    def step(
+        self,
+        st: StepInput,  # the window's logits, tokens and writable positions
+    ) -> Step:
+        "Reveal MASKs by confidence; rewrite the written tokens the gate and acceptance pass."
+        tau = self.run_gate.cfg.temperature
+        # the one pass over the window's logits: signals and acceptance read it
+        stats = logit_stats(st.logits, tau)
+        p, acc = self._judge(st, stats)
         last = st.s == st.S - 1
-        kept = (
-            torch.where(acc.accepted, st.mask_id, st.tokens)
-            if self.action == 'remask' and not last
-            else acc.tokens
-        )
+        remask = self.action == 'remask' and not last
+        kept = torch.where(acc.accepted, st.mask_id, st.tokens) if remask else acc.tokens
         reveal, cand = self.reveals.pick(st, self.decoding)
         new = torch.where(reveal, cand, kept)
-        if self.wrote is not None:
-            self._remember_writes(st, stats, tau, new)
+        self.memory.remember_writes(st, stats, tau, new)
         # nothing masked, nothing new to judge
         settled = not bool((new == st.mask_id)[st.free].any()) and not bool(reveal.any())
         stop = (

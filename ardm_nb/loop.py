@@ -14,7 +14,7 @@ from .engine import DenoiserEngine, DenoiserSpec, Engine, WindowOutput
 
 # %% auto #0
 __all__ = ['nucleus_sample', 'StepInput', 'reveal_counts', 'reveal_plan', 'pick_k', 'sampling_probs', 'Decoding', 'Step', 'Stage',
-           'Plan', 'Run', 'block_plan', 'Rule', 'RevealPlan', 'Loop', 'SampleResult']
+           'Plan', 'Run', 'block_plan', 'check_choice', 'Rule', 'RevealPlan', 'Loop', 'SampleResult']
 
 # %% ../nbs/77_loop.ipynb #75ada5df
 # [R] token ids
@@ -72,7 +72,7 @@ def _draw_nucleus(
         out[todo[left]] = _draw_sorted(sp, si, generator, top_p)
     return out
 
-
+# %% ../nbs/77_loop.ipynb #909a2e90
 def nucleus_sample(
     logits: Tensor,  # [..., V]
     generator: torch.Generator,  # every draw comes from it
@@ -129,7 +129,7 @@ class StepInput:
         "bool [B, n]: free positions holding a token."
         return self.free & (self.tokens != self.mask_id)
 
-# %% ../nbs/77_loop.ipynb #567a7c62
+# %% ../nbs/77_loop.ipynb #b91f9bd9
 def reveal_counts(
     m: Tensor,  # [B] masked positions per row at the start of a block
     S: int,  # steps per block
@@ -138,7 +138,7 @@ def reveal_counts(
     check_int('S', S, 1)
     return m[:, None] // S + (torch.arange(S, device=m.device)[None] < (m % S)[:, None]).long()
 
-
+# %% ../nbs/77_loop.ipynb #5662e02f
 def reveal_plan(
     m: Tensor,  # [B] masked positions per row at the start of a block
     S: int,  # steps of the block
@@ -148,7 +148,7 @@ def reveal_plan(
     k = reveal_counts(m, max(1, S - refine))
     return torch.cat([k, torch.zeros(len(m), refine, dtype=torch.long, device=m.device)], 1)[:, :S]
 
-
+# %% ../nbs/77_loop.ipynb #000778f3
 def pick_k(
     score: Tensor,  # [B, n]; -inf never picked
     k: Tensor,  # [B] how many per row
@@ -160,7 +160,7 @@ def pick_k(
     )
     return (rank < k[:, None]) & (score > -math.inf)
 
-# %% ../nbs/77_loop.ipynb #000778f3
+# %% ../nbs/77_loop.ipynb #ccf547ab
 def sampling_probs(
     z: Tensor,  # [R, V] logits
     top_p: float,  # nucleus mass
@@ -176,7 +176,7 @@ def sampling_probs(
     inside = (sp.cumsum(-1) - sp) < top_p
     return torch.zeros_like(q).scatter_(-1, si, sp * inside) / (sp * inside).sum(-1, keepdim=True)
 
-# %% ../nbs/77_loop.ipynb #bd02f9ec
+# %% ../nbs/77_loop.ipynb #d721083f
 @dataclass
 class Decoding:
     "How every rule draws a candidate token: a top-p nucleus sample at a temperature, or the argmax."
@@ -213,7 +213,7 @@ class Decoding:
         "The distribution the candidates of logits `z` [R, V] are drawn from (`sampling_probs`)."
         return sampling_probs(z, self.top_p, self.temperature, self.greedy)
 
-# %% ../nbs/77_loop.ipynb #d721083f
+# %% ../nbs/77_loop.ipynb #2b1f4a40
 class Step(NamedTuple):
     "A rule's answer at one step."
 
@@ -221,7 +221,7 @@ class Step(NamedTuple):
     p: Tensor | None  # [B, n] overwrite probability for the trace, or None
     stop: bool  # end the block now (the loop counts it as an early stop if steps were left)
 
-
+# %% ../nbs/77_loop.ipynb #c5e47de7
 @dataclass
 class Stage:
     "Steps the loop runs on one window: `steps` (of `S`) over [start, end), start raised to the slide base."
@@ -233,7 +233,7 @@ class Stage:
     S: int  # steps of the block (or the schedule)
     eos: bool = False  # a block before the last: the run may end at EOS after it
 
-
+# %% ../nbs/77_loop.ipynb #61cb5c17
 @dataclass
 class Plan:
     "The stages a rule runs, and how their most passes come about (for the over-budget message)."
@@ -246,7 +246,7 @@ class Plan:
         "Passes the plan may take: one per step (a step on an unchanged window reuses the last pass)."
         return sum(len(st.steps) for st in self.stages)
 
-# %% ../nbs/77_loop.ipynb #55518843
+# %% ../nbs/77_loop.ipynb #61ebb1c2
 @dataclass
 class Run:
     "What `sample` settled before the first pass: the denoiser, the positions to write, the steps per block."
@@ -260,7 +260,7 @@ class Run:
     S: int  # steps per block
     nfe_budget: int | None = None  # at most this many passes
 
-
+# %% ../nbs/77_loop.ipynb #59b428a2
 def block_plan(
     run: Run,  # the run
     window: int,  # blocks a rule sees: the current one and `window - 1` before it
@@ -274,6 +274,16 @@ def block_plan(
         if run.free[:, b * Lb : end].any():
             stages.append(Stage(start, b * Lb, end, range(S), S, eos=b < last))
     return Plan(stages, f'{run.n_blocks} blocks x {S} steps')
+
+# %% ../nbs/77_loop.ipynb #fbefd848
+def check_choice(
+    name: str,  # the option's name in the message
+    value: str,  # what was given
+    choices: tuple,  # what is allowed
+):
+    "Raise `ValueError` when `value` is not one of `choices`, naming them."
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} must be one of {', '.join(choices)}")
 
 # %% ../nbs/77_loop.ipynb #4fbe33f8
 @dataclass
@@ -306,7 +316,7 @@ class Rule:
         "One step: the window's new tokens, the overwrite probability p (or None), and stop."
         raise NotImplementedError
 
-# %% ../nbs/77_loop.ipynb #61cb5c17
+# %% ../nbs/77_loop.ipynb #6598205a
 @dataclass
 class RevealPlan:
     "A block's planned reveals (`reveal_plan`), caught up on remasked tokens, all at the last step."
@@ -334,7 +344,7 @@ class RevealPlan:
         cand, conf = decoding.candidates(st)
         return pick_k(conf.masked_fill(~masked, -math.inf), k), cand
 
-# %% ../nbs/77_loop.ipynb #e3ad41bc
+# %% ../nbs/77_loop.ipynb #8f619783
 class _Recorder:
     def __init__(self, want: bool):
         self.want, self.edits, self.p, self.changed, self.tokens = want, [], [], [], []
@@ -365,7 +375,7 @@ class _Recorder:
             tokens=torch.stack([t[:, :N] for t in self.tokens]),
         )
 
-# %% ../nbs/77_loop.ipynb #fbefd848
+# %% ../nbs/77_loop.ipynb #4abb4b09
 class Loop:
     "The sampling loop: a rule's plan run on an engine; only free positions change; every step recorded."
 
@@ -428,7 +438,7 @@ class Loop:
         "Every row has generated EOS before `end`."
         return bool(((self.x[:, :end] == eos_id) & self.free[:, :end]).any(-1).all())
 
-# %% ../nbs/77_loop.ipynb #2841c7df
+# %% ../nbs/77_loop.ipynb #19fb1da6
 @dataclass
 class SampleResult:
     "Tokens and the cost of a sampling run."

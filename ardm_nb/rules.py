@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .core import check_range, check_int
 from .schedules import Hyperschedule
-from .loop import Plan, RevealPlan, Rule, Run, Stage, Step, StepInput, pick_k, reveal_counts
+from .loop import Plan, RevealPlan, Rule, Run, Stage, Step, StepInput, check_choice, pick_k, reveal_counts
 
 # %% auto #0
 __all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'DETECT_ACTIONS', 'DDPMRule', 'OrderedRule', 'ThresholdRule', 'remdm_schedule',
@@ -37,7 +37,7 @@ class DDPMRule(Rule):
 SCORES = ('random', 'confidence', 'entropy', 'margin')
 SCORED = ('sampling', 'model')
 
-
+# %% ../nbs/78_rules.ipynb #ffe4f623
 @dataclass
 class OrderedRule(Rule):
     "Reveal exactly k_s masked tokens per step (LLaDA's schedule), the k_s with the highest score."
@@ -49,10 +49,8 @@ class OrderedRule(Rule):
     scored: str = 'sampling'
 
     def __post_init__(self):
-        if self.score not in SCORES:
-            raise ValueError(f"score={self.score!r} must be one of {', '.join(SCORES)}")
-        if self.scored not in SCORED:
-            raise ValueError(f"scored={self.scored!r} must be one of {', '.join(SCORED)}")
+        check_choice('score', self.score, SCORES)
+        check_choice('scored', self.scored, SCORED)
 
     def begin(
         self,
@@ -141,7 +139,7 @@ def remdm_schedule(
             out.append((alpha_on, alpha_on, True))  # phase 2: alpha held, remasking at rate eta
     return out
 
-
+# %% ../nbs/78_rules.ipynb #5a61ae1a
 @dataclass
 class ReMDMRule(Rule):
     "ReMDM: decoded tokens remasked with probability sigma; MASKs revealed to keep the marginals."
@@ -156,10 +154,7 @@ class ReMDMRule(Rule):
     revises = True
 
     def __post_init__(self):
-        if self.strategy not in REMDM_STRATEGIES:
-            raise ValueError(
-                f"strategy={self.strategy!r} must be one of {', '.join(REMDM_STRATEGIES)}"
-            )
+        check_choice('strategy', self.strategy, REMDM_STRATEGIES)
         check_range('eta', self.eta, 0, 1)
         check_range('t_on', self.t_on, 0, 1, True, True)
         check_range('t_off', self.t_off, 0, 1, True, True)
@@ -278,7 +273,7 @@ def schedule_of(
         "a Hyperschedule"
     )
 
-# %% ../nbs/78_rules.ipynb #86f08f10
+# %% ../nbs/78_rules.ipynb #2d85f892
 @dataclass
 class ScheduleRule(Rule):
     "Hyperschedule decoding: a MASK whose level falls from l to l' is revealed w.p. (l - l') / l."
@@ -367,7 +362,7 @@ def own_prob(
         top[where] = z.argmax(-1)
     return q, top
 
-# %% ../nbs/78_rules.ipynb #21fcbd3d
+# %% ../nbs/78_rules.ipynb #e1e88a5f
 @dataclass
 class DetectRule(Rule):
     "One-pass detector: rewrite (or remask) the written tokens of lowest q(x_i) by the argmax."
@@ -388,8 +383,7 @@ class DetectRule(Rule):
         check_int('refine', self.refine, 0)
         if self.tau is not None:
             check_range('tau', self.tau, 0, 1, lo_open=True)
-        if self.action not in DETECT_ACTIONS:
-            raise ValueError(f"action={self.action!r} must be one of {', '.join(DETECT_ACTIONS)}")
+        check_choice('action', self.action, DETECT_ACTIONS)
 
     def begin(
         self,
@@ -426,7 +420,7 @@ class DetectRule(Rule):
         stop = self.early_stop and not bool(masked.any()) and not bool(sel.any())
         return Step(new, None, stop)
 
-# %% ../nbs/78_rules.ipynb #96175903
+# %% ../nbs/78_rules.ipynb #dfdcc440
 @dataclass
 class WinoRule(Rule):
     "WINO: draft MASKs above tau_draft, verify earlier drafts against tau_verify, remask failures."

@@ -87,7 +87,7 @@ _SPECS = (
 )
 SAMPLERS = {spec.name: spec for spec in _SPECS}
 
-
+# %% ../nbs/80_samplers.ipynb #17d8fa59
 def make_rule(
     sampler: str,  # a key of SAMPLERS
     **options,  # the sampler's options (fields of its rule)
@@ -97,7 +97,7 @@ def make_rule(
         raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
     return SAMPLERS[sampler].make(**options)
 
-# %% ../nbs/80_samplers.ipynb #0ed6052a
+# %% ../nbs/80_samplers.ipynb #200ec8a4
 def check_length(
     entry: SamplerSpec,  # the sampler
     rule: Rule,  # its rule
@@ -126,7 +126,7 @@ def check_length(
     if entry.block_size is not None and Lb != entry.block_size:
         raise ValueError(f"sampler {name!r} needs {entry.needs}; this one has block_size={Lb}")
 
-# %% ../nbs/80_samplers.ipynb #200ec8a4
+# %% ../nbs/80_samplers.ipynb #3f120b3f
 def _first_tokens(
     spec: DenoiserSpec, length: int, prompt_ids: Tensor | None, infill: Tensor | None, batch_size: int
 ) -> Tensor:  # [B, length]
@@ -157,7 +157,7 @@ def _first_tokens(
     spec.check_ids(x, 'infill')
     return x
 
-# %% ../nbs/80_samplers.ipynb #3f120b3f
+# %% ../nbs/80_samplers.ipynb #7a6537ec
 def start_tokens(
     spec: DenoiserSpec,  # the denoiser's shape
     length: int,  # tokens in the run
@@ -184,7 +184,7 @@ def start_tokens(
         raise ValueError("nothing to generate: every position is given")
     return x, free
 
-# %% ../nbs/80_samplers.ipynb #7a6537ec
+# %% ../nbs/80_samplers.ipynb #c0413218
 def steps_per_block(
     entry: SamplerSpec,  # the sampler
     rule: Rule,  # its rule
@@ -213,7 +213,7 @@ def steps_per_block(
         S = nfe_budget // n_blocks if nfe_budget is not None else Lb
     return first, n_blocks, entry.steps or S
 
-# %% ../nbs/80_samplers.ipynb #c0413218
+# %% ../nbs/80_samplers.ipynb #e8fc7f7c
 def check_plan(
     plan: Plan,  # the rule's stages
     nfe_budget: int | None,  # at most this many passes
@@ -225,7 +225,7 @@ def check_plan(
             f"nfe_budget={nfe_budget} is too small for sampler {sampler!r} with these settings: it "
             f"may need {plan.most} passes ({plan.why}); give fewer steps or a larger budget")
 
-
+# %% ../nbs/80_samplers.ipynb #5bc00fd0
 def check_done(
     x: Tensor,  # [B, N] the tokens after the run
     nfe: int,  # passes spent
@@ -240,7 +240,7 @@ def check_done(
     if nfe_budget is not None and nfe > nfe_budget:
         raise RuntimeError(f"sampler {sampler!r} spent {nfe} passes over nfe_budget={nfe_budget}")
 
-# %% ../nbs/80_samplers.ipynb #e8fc7f7c
+# %% ../nbs/80_samplers.ipynb #2bcd2cf0
 @torch.no_grad()
 def sample(
     model,  # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`

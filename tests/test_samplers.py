@@ -771,11 +771,11 @@ def test_gate_tracks_the_written_tokens_log_probability(models):
     lg2 = torch.stack([probs_row({3: .5, 9: .5}), probs_row({4: .5, 9: .5}), probs_row({5: .2, 9: .8}), probs_row({9: 1.})])[None]
     st1 = StepInput(lg1, torch.zeros(1, 4, 4), torch.tensor([[3, 4, MASK, MASK]]), torch.ones(1, 4, dtype=torch.bool), 0, 2, 0, gen(), MASK)
     stats = logit_stats(lg1)
-    lq = rule._written_logq(st1, stats, 1.0)
+    lq = rule.memory.written_logq(st1, stats, 1.0)
     assert torch.allclose(lq[0, :2], torch.tensor([[math.log(.5), 0.], [math.log(.25), 0.]]))  # given tokens: no change yet
-    rule._remember_writes(st1, stats, 1.0, torch.tensor([[3, 4, 5, MASK]]))  # 5 written with q = .8
+    rule.memory.remember_writes(st1, stats, 1.0, torch.tensor([[3, 4, 5, MASK]]))  # 5 written with q = .8
     st2 = replace(st1, source=lg2, tokens=torch.tensor([[3, 4, 5, MASK]]), s=1)
-    lq = rule._written_logq(st2, logit_stats(lg2), 1.0)
+    lq = rule.memory.written_logq(st2, logit_stats(lg2), 1.0)
     want = torch.tensor([[math.log(.5), 0.], [math.log(.5), math.log(.5) - math.log(.25)], [math.log(.2), math.log(.2) - math.log(.8)]])
     assert torch.allclose(lq[0, :3], want, atol=1e-5)
 
