@@ -266,7 +266,7 @@ class DenoiserEngine:
             raise ValueError(f"window() must return hidden states of shape {(B, n, d)} "
                              f"(hidden_dim={d}), got {got}")
 
-# %% ../nbs/76_engine.ipynb #48da699d
+# %% ../nbs/76_engine.ipynb #95cda30b
 class ModelWindow:
     "A `BlockDiffusionLM` as a `WindowDenoiser`: one uncached block-causal pass over x[:, :end]."
     def __init__(
@@ -292,7 +292,7 @@ class ModelWindow:
         out = self.model.net(x[:, :end], pos, mask, keep=slice(start, end))
         return out.logits, out.hidden
 
-# %% ../nbs/76_engine.ipynb #95cda30b
+# %% ../nbs/76_engine.ipynb #e1a3e56f
 def engine_for(
     lm,  # a `BlockDiffusionLM` or a `WindowDenoiser`
     spec: DenoiserSpec,  # its `denoiser_spec`

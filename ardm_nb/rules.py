@@ -37,7 +37,7 @@ class DDPMRule(Rule):
 SCORES = ('random', 'confidence', 'entropy', 'margin')
 SCORED = ('sampling', 'model')
 
-# %% ../nbs/78_rules.ipynb #ffe4f623
+# %% ../nbs/78_rules.ipynb #8321c37e
 @dataclass
 class OrderedRule(Rule):
     "Reveal exactly k_s masked tokens per step (LLaDA's schedule), the k_s with the highest score."
@@ -139,7 +139,7 @@ def remdm_schedule(
             out.append((alpha_on, alpha_on, True))  # phase 2: alpha held, remasking at rate eta
     return out
 
-# %% ../nbs/78_rules.ipynb #5a61ae1a
+# %% ../nbs/78_rules.ipynb #df6d0ca0
 @dataclass
 class ReMDMRule(Rule):
     "ReMDM: decoded tokens remasked with probability sigma; MASKs revealed to keep the marginals."
@@ -273,7 +273,7 @@ def schedule_of(
         "a Hyperschedule"
     )
 
-# %% ../nbs/78_rules.ipynb #2d85f892
+# %% ../nbs/78_rules.ipynb #e1e88a5f
 @dataclass
 class ScheduleRule(Rule):
     "Hyperschedule decoding: a MASK whose level falls from l to l' is revealed w.p. (l - l') / l."
@@ -362,7 +362,7 @@ def own_prob(
         top[where] = z.argmax(-1)
     return q, top
 
-# %% ../nbs/78_rules.ipynb #e1e88a5f
+# %% ../nbs/78_rules.ipynb #124c16ed
 @dataclass
 class DetectRule(Rule):
     "One-pass detector: rewrite (or remask) the written tokens of lowest q(x_i) by the argmax."
@@ -420,7 +420,7 @@ class DetectRule(Rule):
         stop = self.early_stop and not bool(masked.any()) and not bool(sel.any())
         return Step(new, None, stop)
 
-# %% ../nbs/78_rules.ipynb #dfdcc440
+# %% ../nbs/78_rules.ipynb #43f39309
 @dataclass
 class WinoRule(Rule):
     "WINO: draft MASKs above tau_draft, verify earlier drafts against tau_verify, remask failures."

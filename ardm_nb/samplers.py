@@ -16,9 +16,22 @@ from .gate_sampler import *
 
 # %% auto #0
 __all__ = ['SAMPLERS', 'SamplerSpec', 'make_rule', 'check_length', 'start_tokens', 'steps_per_block', 'check_plan', 'check_done',
-           'sample', 'plot_trace', 'load_model', 'decode']
+           'sample', 'plot_trace', 'load_model', 'decode', 'SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES',
+           'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
+           'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput', 'reveal_counts', 'pick_k',
+           'Decoding', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule', 'ThresholdRule', 'remdm_schedule',
+           'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan', 'own_prob', 'DetectRule', 'WinoRule',
+           'SampleResult']
 
-# %% ../nbs/80_samplers.ipynb #95b57f78
+# %% ../nbs/80_samplers.ipynb #09d9d029
+# `from ardm_nb.samplers import *` still gives the engine's, the loop's and the rules' public names
+_all_ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample',
+         'WindowOutput', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow',
+         'StepInput', 'reveal_counts', 'pick_k', 'Decoding', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
+         'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan',
+         'own_prob', 'DetectRule', 'WinoRule', 'SampleResult']
+
+# %% ../nbs/80_samplers.ipynb #a8f46e9f
 @dataclass(frozen=True)
 class SamplerSpec:
     "A registered sampler: its rule, what it is in one line, its preset options and what it needs."
@@ -52,7 +65,7 @@ class SamplerSpec:
             )
         return self.rule(**{**self.preset, **options})
 
-# %% ../nbs/80_samplers.ipynb #a8f46e9f
+# %% ../nbs/80_samplers.ipynb #17d8fa59
 _SPECS = (
     SamplerSpec('l2r', DDPMRule, "left to right with a block-size-1 (AR) model, nucleus or greedy",
                 block_size=1, steps=1),
@@ -87,7 +100,7 @@ _SPECS = (
 )
 SAMPLERS = {spec.name: spec for spec in _SPECS}
 
-# %% ../nbs/80_samplers.ipynb #17d8fa59
+# %% ../nbs/80_samplers.ipynb #a48ac6c8
 def make_rule(
     sampler: str,  # a key of SAMPLERS
     **options,  # the sampler's options (fields of its rule)
@@ -97,7 +110,7 @@ def make_rule(
         raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
     return SAMPLERS[sampler].make(**options)
 
-# %% ../nbs/80_samplers.ipynb #200ec8a4
+# %% ../nbs/80_samplers.ipynb #3f120b3f
 def check_length(
     entry: SamplerSpec,  # the sampler
     rule: Rule,  # its rule
@@ -126,7 +139,7 @@ def check_length(
     if entry.block_size is not None and Lb != entry.block_size:
         raise ValueError(f"sampler {name!r} needs {entry.needs}; this one has block_size={Lb}")
 
-# %% ../nbs/80_samplers.ipynb #3f120b3f
+# %% ../nbs/80_samplers.ipynb #7a6537ec
 def _first_tokens(
     spec: DenoiserSpec, length: int, prompt_ids: Tensor | None, infill: Tensor | None, batch_size: int
 ) -> Tensor:  # [B, length]
@@ -157,7 +170,7 @@ def _first_tokens(
     spec.check_ids(x, 'infill')
     return x
 
-# %% ../nbs/80_samplers.ipynb #7a6537ec
+# %% ../nbs/80_samplers.ipynb #c0413218
 def start_tokens(
     spec: DenoiserSpec,  # the denoiser's shape
     length: int,  # tokens in the run
@@ -184,7 +197,7 @@ def start_tokens(
         raise ValueError("nothing to generate: every position is given")
     return x, free
 
-# %% ../nbs/80_samplers.ipynb #c0413218
+# %% ../nbs/80_samplers.ipynb #e8fc7f7c
 def steps_per_block(
     entry: SamplerSpec,  # the sampler
     rule: Rule,  # its rule
@@ -213,7 +226,7 @@ def steps_per_block(
         S = nfe_budget // n_blocks if nfe_budget is not None else Lb
     return first, n_blocks, entry.steps or S
 
-# %% ../nbs/80_samplers.ipynb #e8fc7f7c
+# %% ../nbs/80_samplers.ipynb #5bc00fd0
 def check_plan(
     plan: Plan,  # the rule's stages
     nfe_budget: int | None,  # at most this many passes
@@ -225,7 +238,7 @@ def check_plan(
             f"nfe_budget={nfe_budget} is too small for sampler {sampler!r} with these settings: it "
             f"may need {plan.most} passes ({plan.why}); give fewer steps or a larger budget")
 
-# %% ../nbs/80_samplers.ipynb #5bc00fd0
+# %% ../nbs/80_samplers.ipynb #2bcd2cf0
 def check_done(
     x: Tensor,  # [B, N] the tokens after the run
     nfe: int,  # passes spent
@@ -240,7 +253,7 @@ def check_done(
     if nfe_budget is not None and nfe > nfe_budget:
         raise RuntimeError(f"sampler {sampler!r} spent {nfe} passes over nfe_budget={nfe_budget}")
 
-# %% ../nbs/80_samplers.ipynb #2bcd2cf0
+# %% ../nbs/80_samplers.ipynb #d0f78802
 @torch.no_grad()
 def sample(
     model,  # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`
