@@ -139,7 +139,7 @@ def check_length(
     if entry.block_size is not None and Lb != entry.block_size:
         raise ValueError(f"sampler {name!r} needs {entry.needs}; this one has block_size={Lb}")
 
-# %% ../nbs/80_samplers.ipynb #7a6537ec
+# %% ../nbs/80_samplers.ipynb #c0413218
 def _first_tokens(
     spec: DenoiserSpec, length: int, prompt_ids: Tensor | None, infill: Tensor | None, batch_size: int
 ) -> Tensor:  # [B, length]
@@ -170,7 +170,7 @@ def _first_tokens(
     spec.check_ids(x, 'infill')
     return x
 
-# %% ../nbs/80_samplers.ipynb #c0413218
+# %% ../nbs/80_samplers.ipynb #e8fc7f7c
 def start_tokens(
     spec: DenoiserSpec,  # the denoiser's shape
     length: int,  # tokens in the run
@@ -197,7 +197,7 @@ def start_tokens(
         raise ValueError("nothing to generate: every position is given")
     return x, free
 
-# %% ../nbs/80_samplers.ipynb #e8fc7f7c
+# %% ../nbs/80_samplers.ipynb #2bcd2cf0
 def steps_per_block(
     entry: SamplerSpec,  # the sampler
     rule: Rule,  # its rule
@@ -226,7 +226,7 @@ def steps_per_block(
         S = nfe_budget // n_blocks if nfe_budget is not None else Lb
     return first, n_blocks, entry.steps or S
 
-# %% ../nbs/80_samplers.ipynb #5bc00fd0
+# %% ../nbs/80_samplers.ipynb #1b701ad9
 def check_plan(
     plan: Plan,  # the rule's stages
     nfe_budget: int | None,  # at most this many passes
@@ -238,7 +238,7 @@ def check_plan(
             f"nfe_budget={nfe_budget} is too small for sampler {sampler!r} with these settings: it "
             f"may need {plan.most} passes ({plan.why}); give fewer steps or a larger budget")
 
-# %% ../nbs/80_samplers.ipynb #2bcd2cf0
+# %% ../nbs/80_samplers.ipynb #feb5d373
 def check_done(
     x: Tensor,  # [B, N] the tokens after the run
     nfe: int,  # passes spent
@@ -253,7 +253,7 @@ def check_done(
     if nfe_budget is not None and nfe > nfe_budget:
         raise RuntimeError(f"sampler {sampler!r} spent {nfe} passes over nfe_budget={nfe_budget}")
 
-# %% ../nbs/80_samplers.ipynb #d0f78802
+# %% ../nbs/80_samplers.ipynb #c11ea454
 @torch.no_grad()
 def sample(
     model,  # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`
@@ -334,7 +334,7 @@ def load_model(
         )
     return model, tok
 
-
+# %% ../nbs/80_samplers.ipynb #3c327b80
 def decode(
     tokenizer,  # the model's tokenizer (its EOS, BOS, PAD and MASK are dropped)
     ids: Tensor,  # [B, N] token ids
