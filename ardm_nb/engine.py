@@ -12,8 +12,8 @@ from .core import check_int
 from .model import BlockDiffusionLM, KVCache, block_causal_mask, subs
 
 # %% auto #0
-__all__ = ['WindowOutput', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow',
-           'engine_for']
+__all__ = ['WindowOutput', 'pass_mask', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine',
+           'ModelWindow', 'engine_for']
 
 # %% ../nbs/76_engine.ipynb #0e0c3d28
 class WindowOutput:
@@ -67,6 +67,18 @@ class WindowOutput:
         return self._logits[where] if self._logits is not None else self.project(self.hidden[where])
 
 # %% ../nbs/76_engine.ipynb #7c23f0d9
+def pass_mask(
+    N: int,  # tokens in the pass (whole blocks)
+    C: int,  # cached keys before them
+    Lb: int,  # block size
+    device: torch.device | str = 'cpu',  # where the mask goes
+) -> Tensor | None:  # bool [N, C + N]; None for a single block (it sees every key)
+    "Attention mask of a pass: block-causal among its blocks, every cached key visible."
+    if N <= Lb:
+        return None
+    return torch.cat([torch.ones(N, C, dtype=torch.bool), block_causal_mask(N, Lb)], 1).to(device)
+
+# %% ../nbs/76_engine.ipynb #0dc21abd
 class Engine:
     "Passes over a window of whole blocks that attend a KV cache of the prefix; counts every NFE."
 
@@ -100,9 +112,8 @@ class Engine:
         end: int,
         # tokens before `frozen` (<= start) never change again: their keys may stay cached
         frozen: int,
-        # hidden states of the window; its logits (MASK forbidden, no carry-over) on
-        # demand
-    ) -> WindowOutput:
+    ) -> WindowOutput:  # hidden states of the window; its logits (MASK forbidden, no carry-over) on demand
+        "One pass over the window (none if its tokens did not change), cached prefix attended, NFE counted."
         Lb = self.Lb
         if start % Lb or end % Lb or not start < end:
             raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
@@ -121,11 +132,7 @@ class Engine:
         C = min(self.cache.length, start - self.base) if self.use_cache else 0
         s0, N = self.base + C, end - self.base - C  # this pass covers [s0, end)
         pos = torch.arange(C, C + N, device=x.device)
-        mask = None
-        if N > Lb:  # several blocks: block-causal among them, every cached key visible
-            mask = torch.cat([torch.ones(N, C, dtype=torch.bool), block_causal_mask(N, Lb)], 1).to(
-                x.device
-            )
+        mask = pass_mask(N, C, Lb, x.device)
         past = (
             self.cache.layers(self.lm, x.shape[0], self.lm.net.embed.weight)
             if self.use_cache
@@ -194,7 +201,7 @@ class DenoiserSpec:
                 f"{name} contains ids in [{lo}, {hi}], outside the vocabulary [0, {top}]"
             )
 
-# %% ../nbs/76_engine.ipynb #e5fa1a8a
+# %% ../nbs/76_engine.ipynb #48da699d
 def denoiser_spec(
     model,  # a `BlockDiffusionLM`, a model with one as `.lm`, or a `WindowDenoiser`
 ) -> DenoiserSpec:
@@ -266,7 +273,7 @@ class DenoiserEngine:
             raise ValueError(f"window() must return hidden states of shape {(B, n, d)} "
                              f"(hidden_dim={d}), got {got}")
 
-# %% ../nbs/76_engine.ipynb #95cda30b
+# %% ../nbs/76_engine.ipynb #b4efba29
 class ModelWindow:
     "A `BlockDiffusionLM` as a `WindowDenoiser`: one uncached block-causal pass over x[:, :end]."
     def __init__(
@@ -292,7 +299,7 @@ class ModelWindow:
         out = self.model.net(x[:, :end], pos, mask, keep=slice(start, end))
         return out.logits, out.hidden
 
-# %% ../nbs/76_engine.ipynb #e1a3e56f
+# %% ../nbs/76_engine.ipynb #aff705dd
 def engine_for(
     lm,  # a `BlockDiffusionLM` or a `WindowDenoiser`
     spec: DenoiserSpec,  # its `denoiser_spec`
