@@ -335,7 +335,7 @@ def _sample_parser(p):
     )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
     width = max(map(len, SAMPLERS))
-    p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v[0]}' for k, v in SAMPLERS.items())
+    p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v.description}' for k, v in SAMPLERS.items())
 
 
 def _sample_length(arg: int | None, n_prompt: int, Lb: int, M: int) -> int:

@@ -4,1290 +4,103 @@
 
 # %% ../nbs/80_samplers.ipynb #9b5705b1
 from __future__ import annotations
-import copy, math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import check_range, check_int, check_token_ids
-from .model import BlockDiffusionLM, KVCache, block_causal_mask, subs
-from .schedules import Hyperschedule
-from .gate import OverwriteGate, GateConfig, Selector
-from .acceptance import AcceptanceConfig, accept_edits, should_stop
-from .signals import LogitStats, logit_stats, log_prob_of, signals_from_stats, LOG_FLOOR
+from .core import check_int, check_token_ids
+from .engine import *
+from .loop import *
+from .rules import *
+from .gate_sampler import *
 
 # %% auto #0
-__all__ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'GATE_ACTIONS', 'DETECT_ACTIONS', 'SAMPLERS', 'nucleus_sample',
-           'WindowOutput', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow',
-           'StepInput', 'reveal_counts', 'pick_k', 'candidates', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
-           'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan',
-           'own_prob', 'DetectRule', 'WinoRule', 'SampleResult', 'make_rule', 'sample', 'plot_trace', 'load_model',
-           'decode']
+__all__ = ['SAMPLERS', 'SamplerSpec', 'make_rule', 'check_length', 'start_tokens', 'steps_per_block', 'check_plan', 'check_done',
+           'sample', 'plot_trace', 'load_model', 'decode', 'SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES',
+           'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
+           'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput', 'reveal_counts', 'pick_k',
+           'Decoding', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule', 'ThresholdRule', 'remdm_schedule',
+           'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan', 'own_prob', 'DetectRule', 'WinoRule',
+           'SampleResult']
 
-# %% ../nbs/80_samplers.ipynb #75ada5df
-# [R] token ids
-def _draw_sorted(sp: Tensor, si: Tensor, generator: torch.Generator, top_p: float) -> Tensor:
-    "Inverse-CDF draw from the nucleus of rows sorted by probability (`sp` descending, `si` ids)."
-    cs = sp.cumsum(-1)
-    # nucleus size
-    n = torch.minimum(
-        ((cs - sp) < top_p).sum(-1, keepdim=True), (sp > 0).sum(-1, keepdim=True).clamp_min(1)
-    )
-    u = torch.rand(n.shape, generator=generator, device=sp.device) * cs.gather(-1, n - 1)
-    return si.gather(-1, torch.searchsorted(cs, u, right=True).clamp_max(n - 1)).squeeze(-1)
+# %% ../nbs/80_samplers.ipynb #09d9d029
+# `from ardm_nb.samplers import *` still gives the engine's, the loop's and the rules' public names
+_all_ = ['SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES', 'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample',
+         'WindowOutput', 'Engine', 'WindowDenoiser', 'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow',
+         'StepInput', 'reveal_counts', 'pick_k', 'Decoding', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule',
+         'ThresholdRule', 'remdm_schedule', 'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan',
+         'own_prob', 'DetectRule', 'WinoRule', 'SampleResult']
 
+# %% ../nbs/80_samplers.ipynb #a8f46e9f
+@dataclass(frozen=True)
+class SamplerSpec:
+    "A registered sampler: its rule, what it is in one line, its preset options and what it needs."
 
-# [R] token ids
-def _draw_nucleus(
-    probs: Tensor, generator: torch.Generator, top_p: float, rounds: int = 4
-) -> Tensor:
-    "One draw per row of `probs` [R, V] from its top-p nucleus (see above)."
-    R, V = probs.shape
-    k = min(V, 64)
-    out = torch.empty(R, dtype=torch.long, device=probs.device)
-    # rows whose top k could reach p (a cheap pass: flat rows skip the topk)
-    fast = probs.amax(-1) * k >= top_p
-    if fast.any():
-        rows = fast.nonzero().squeeze(1)
-        tv, ti = probs[rows].topk(k, dim=-1)
-        # the nucleus ends inside the top k: the same set as with a full sort
-        inside = tv.sum(-1) >= top_p
-        fast[rows[~inside]] = False
-        if inside.any():
-            out[rows[inside]] = _draw_sorted(tv[inside], ti[inside], generator, top_p)
-    todo = (~fast).nonzero().squeeze(1)
-    P = probs if len(todo) == R else probs[todo]
-    cdf = P.cumsum(-1)
-    left = None  # rows of P still to draw (None: all of them, no copy)
-    for _ in range(rounds if len(todo) else 0):
-        Pl, cl = (P, cdf) if left is None else (P[left], cdf[left])
-        u = torch.rand(len(Pl), 2, generator=generator, device=probs.device)
-        # j ~ q over the whole row
-        j = torch.searchsorted(cl, u[:, :1] * cl[:, -1:], right=True).clamp_max(V - 1)
-        qj = Pl.gather(-1, j)
-        above = torch.where(Pl > qj, Pl, 0.0).sum(-1)  # A_j: mass of the tokens more likely than j
-        # (an int32 count: summing bools to int64 is twice as slow)
-        ties = (Pl == qj).sum(-1, dtype=torch.int32)
-        take = ((top_p - above) / qj.squeeze(-1)).ceil()  # tied tokens the nucleus takes (m)
-        ok = (qj.squeeze(-1) > 0) & (above < top_p) & (u[:, 1] * ties < take)
-        idx = torch.arange(len(P), device=probs.device) if left is None else left
-        out[todo[idx[ok]]] = j[ok].squeeze(-1)
-        left = idx[~ok]
-        if not len(left):
-            break
-    if left is not None and len(left):  # rare: sort what is left
-        sp, si = P[left].sort(-1, descending=True)
-        out[todo[left]] = _draw_sorted(sp, si, generator, top_p)
-    return out
-
-
-def nucleus_sample(
-    logits: Tensor,  # [..., V]
-    generator: torch.Generator,  # every draw comes from it
-    top_p: float = 0.9,  # nucleus mass: the smallest set of tokens holding at least this much
-    temperature: float = 1.0,  # logits are divided by it before the softmax
-) -> Tensor:  # [...] token ids
-    "Draw one token per row from softmax(logits / temperature) restricted to its top-p nucleus."
-    check_range('top_p', top_p, 0, 1, lo_open=True)
-    check_range('temperature', temperature, 0, lo_open=True)
-    V = logits.shape[-1]
-    return _draw_nucleus(
-        torch.softmax(logits.float().reshape(-1, V) / temperature, -1), generator, top_p
-    ).view(logits.shape[:-1])
-
-# %% ../nbs/80_samplers.ipynb #0e0c3d28
-class WindowOutput:
-    "The engine's output for a window: final hidden states, logits projected when first read."
-
-    def __init__(
-        self,
-        lm: BlockDiffusionLM,  # the model whose head projects `hidden` to logits
-        hidden: Tensor,  # [B, n, d]
-        # [B, n, V] raw logits, if the network made them anyway
-        logits: Tensor | None = None,
-    ):
-        "Hold the hidden states; logits are projected when first read."
-        self.lm, self.hidden = lm, hidden
-        self._logits = (
-            None if logits is None else subs(logits, None, lm.cfg.mask_id, carry_over=False)
-        )
-
-    @classmethod
-    def given(
-        cls,
-        logits: Tensor,  # [B, n, V] a `WindowDenoiser`'s logits
-        hidden: Tensor | None,  # [B, n, d], or None when it gives no hidden states
-        mask_id: int,  # the MASK token id, forbidden in the logits
-    ) -> WindowOutput:
-        "The output of a `WindowDenoiser`: its logits with MASK forbidden (nothing to project)."
-        out = cls.__new__(cls)
-        out.lm, out.hidden = None, hidden
-        out._logits = subs(logits, None, mask_id, carry_over=False)
-        return out
-
-    def project(
-        self,
-        h: Tensor,  # [..., d] hidden states
-    ) -> Tensor:  # [..., V] logits, MASK forbidden
-        "Logits of hidden states through the model's head, MASK forbidden."
-        return subs(self.lm.net.head(h), None, self.lm.cfg.mask_id, carry_over=False, inplace=True)
+    name: str  # the key in `SAMPLERS` and on the command line
+    rule: type  # the `Rule` class that makes its decisions
+    description: str  # one line, listed by `ardm sample --help`
+    preset: dict = field(default_factory=dict)  # options that differ from the rule's defaults
+    block_size: int | None = None  # the model's block size it needs (1: an AR model); None: any
+    steps: int | None = None  # steps per block it always takes (None: from the budget or `steps`)
 
     @property
-    def logits(self) -> Tensor:  # [B, n, V], computed once
-        "The window's logits [B, n, V], projected on first read."
-        if self._logits is None:
-            self._logits = self.project(self.hidden)
-        return self._logits
-
-    def rows(
-        self,
-        where: Tensor,  # bool [B, n]: the positions wanted
-    ) -> Tensor:  # [R, V]
-        "Logits of the positions `where` only (only these rows are projected, unless all are)."
-        return self._logits[where] if self._logits is not None else self.project(self.hidden[where])
-
-
-class Engine:
-    "Passes over a window of whole blocks that attend a KV cache of the prefix; counts every NFE."
-
-    def __init__(
-        self,
-        lm: BlockDiffusionLM,  # the denoiser
-        use_cache: bool = True,  # False: recompute the whole prefix at every pass
-    ):
-        "An engine with no pass run yet (NFE 0) and an empty cache."
-        self.lm, self.use_cache, self.Lb, self.M = lm, use_cache, lm.cfg.block_size, lm.cfg.max_len
-        # absolute position p sits at model position p - base
-        self.cache, self.nfe, self.base = KVCache(), 0, 0
-        self._last = None  # (start, end, window tokens, output) of the last pass
-
-    def _slide(self, start: int, end: int):
-        "Drop context from the left so the window fits the model (generation past max_len)."
-        if end - start > self.M:
-            raise ValueError(
-                f"a window of {end - start} tokens does not fit the model's max_len={self.M}"
-            )
-        # after a slide about half the context is left: one re-encode per M/2 tokens
-        keep = max(self.M // 2 // self.Lb * self.Lb, end - start)
-        self.base = min(start, end - keep)
-        self.cache.length = 0
-
-    def __call__(
-        self,
-        x: Tensor,  # [B, N] all tokens, absolute positions
-        # the window [start, end): whole blocks whose logits are wanted
-        start: int,
-        end: int,
-        # tokens before `frozen` (<= start) never change again: their keys may stay cached
-        frozen: int,
-        # hidden states of the window; its logits (MASK forbidden, no carry-over) on
-        # demand
-    ) -> WindowOutput:
-        Lb = self.Lb
-        if start % Lb or end % Lb or not start < end:
-            raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
-        win = x[:, start:end]
-        if (
-            self._last is not None
-            and self._last[:2] == (start, end)
-            and torch.equal(self._last[2], win)
-        ):
-            # same input, same output: the denoiser has no time input, so no pass is needed (and
-            # none is counted)
-            return self._last[3]
-        if end - self.base > self.M:
-            self._slide(start, end)
-        # cached positions still valid
-        C = min(self.cache.length, start - self.base) if self.use_cache else 0
-        s0, N = self.base + C, end - self.base - C  # this pass covers [s0, end)
-        pos = torch.arange(C, C + N, device=x.device)
-        mask = None
-        if N > Lb:  # several blocks: block-causal among them, every cached key visible
-            mask = torch.cat([torch.ones(N, C, dtype=torch.bool), block_causal_mask(N, Lb)], 1).to(
-                x.device
-            )
-        past = (
-            self.cache.layers(self.lm, x.shape[0], self.lm.net.embed.weight)
-            if self.use_cache
-            else None
-        )
-        if past is not None:
-            past = [(k, v, C) for k, v, _ in past]
-        out = self.lm.net(
-            x[:, s0:end], pos, mask, past, keep=slice(start - s0, end - s0), project=False
-        )
-        self.nfe += 1
-        # keys of frozen tokens are final
-        if self.use_cache:
-            self.cache.length = max(C, min(frozen, end) - self.base)
-        # a network that ignores `project=False` hands its logits over
-        out = WindowOutput(self.lm, out.hidden, out.logits)
-        self._last = (start, end, win.clone(), out)
-        return out
-
-# %% ../nbs/80_samplers.ipynb #a13d0e02
-from typing import Protocol, runtime_checkable
-
-@runtime_checkable
-class WindowDenoiser(Protocol):
-    """Any denoiser `sample` can drive. `window(x, start, end)` returns (logits [B, end - start, V]
-    float, hidden [B, end - start, hidden_dim] or None): the output for positions [start, end)
-    (whole blocks) when the model may see x[:, :end] (earlier blocks as they are, the window's
-    tokens, MASK where unwritten); it must not modify `x`. One call = one NFE; no KV cache; a
-    repeated identical input is not re-run; the engine forbids MASK in the logits. A bidirectional
-    model sets block_size = max_len = the sequence length."""
-    block_size: int # tokens per block: windows are whole blocks
-    max_len: int # longest sequence it reads, a multiple of block_size
-    mask_id: int # the MASK token id
-    vocab_size: int # token ids 0..vocab_size-1, MASK included
-    hidden_dim: int # size of the hidden states `window` returns (0: it returns None)
-    device: torch.device|str # where its inputs go
-
-    def window(self, x: Tensor, # [B, N] every token so far (only x[:, :end] may be read)
-               start: int, # first position of the window (a multiple of block_size)
-               end: int # one past its last position (a multiple of block_size, <= max_len)
-              ) -> tuple[Tensor, Tensor|None]: # logits [B, end - start, V], hidden or None
-        "The denoiser's logits (and hidden states) at [start, end), seeing x[:, :end]."
-        ...
-
-# %% ../nbs/80_samplers.ipynb #a13d0e03
-@dataclass
-class DenoiserSpec:
-    "What `sample` reads of a model: its shape and device, and whether it is the package's own."
-
-    block_size: int
-    max_len: int
-    mask_id: int
-    vocab_size: int
-    hidden_dim: int  # 0: no hidden states
-    device: torch.device
-    own: bool  # a `BlockDiffusionLM` (driven by the cached `Engine`); False: a `WindowDenoiser`
-    subs: bool = False  # SUBS carry-over (an absorbing model of the package): the gate refuses it
-
-    def check_ids(
-        self,
-        ids: Tensor,  # token ids of any shape
-        name: str = 'input_ids',  # the argument's name in the error message
-    ):
-        "Raise `ValueError` for token ids outside the vocabulary."
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
-            lo, hi, top = int(ids.min()), int(ids.max()), self.vocab_size - 1
-            raise ValueError(
-                f"{name} contains ids in [{lo}, {hi}], outside the vocabulary [0, {top}]"
-            )
-
-
-def denoiser_spec(
-    model,  # a `BlockDiffusionLM`, a model with one as `.lm`, or a `WindowDenoiser`
-) -> DenoiserSpec:
-    "The `DenoiserSpec` of a `BlockDiffusionLM` (or a model holding one as `.lm`) or denoiser."
-    lm = getattr(model, 'lm', model)
-    if isinstance(lm, BlockDiffusionLM):
-        c = lm.cfg
-        dev = lm.net.embed.weight.device
-        return DenoiserSpec(
-            c.block_size, c.max_len, c.mask_id, c.vocab_size, c.d_model, dev, True, c.subs
-        )
-    if not isinstance(lm, WindowDenoiser):
-        raise TypeError(
-            f"model must be a BlockDiffusionLM, an ArdmForDiffusionLM or a "
-            f"WindowDenoiser (attributes block_size, max_len, mask_id, vocab_size, "
-            f"hidden_dim, device and a method window); got a {type(model).__name__}"
-        )
-    V = check_int('vocab_size', lm.vocab_size, 2)
-    Lb = check_int('block_size', lm.block_size, 1)
-    M = check_int('max_len', lm.max_len, Lb)
-    if M % Lb:
-        raise ValueError(f"the denoiser's block_size={Lb} must divide its max_len={M}")
-    check_int('mask_id', lm.mask_id, 0, V - 1)
-    check_int('hidden_dim', lm.hidden_dim, 0)
-    dev = torch.device(lm.device)
-    return DenoiserSpec(Lb, M, int(lm.mask_id), V, int(lm.hidden_dim), dev, False)
-
-# %% ../nbs/80_samplers.ipynb #a13d0e04
-class DenoiserEngine:
-    "`Engine` for a `WindowDenoiser`: one `window` call per pass (one NFE), no cache, no re-runs."
-    def __init__(
-        self,
-        model: WindowDenoiser,  # the denoiser whose `window` is called once per pass
-    ):
-        "Read `model`'s protocol attributes (`denoiser_spec`); NFE 0."
-        self.spec = denoiser_spec(model)
-        self.model, self.Lb, self.M = model, self.spec.block_size, self.spec.max_len
-        self.nfe, self.base = 0, 0  # `base` as in `Engine` (a denoiser never slides: always 0)
-        self._last = None  # (start, end, x[:, :end], output) of the last pass
-
-    def __call__(self, x: Tensor, # [B, N] all tokens
-                 start: int, end: int, # the window [start, end): whole blocks
-                 frozen: int = 0 # unused (no cache); kept so that both engines are called alike
-                ) -> WindowOutput: # the window's logits (MASK forbidden), hidden states or None
-        Lb = self.Lb
-        if start % Lb or end % Lb or not 0 <= start < end:
-            raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
-        if end > self.M:
-            raise ValueError(f"a window ending at {end} does not fit max_len={self.M}")
-        seen = x[:, :end]  # [B, end]: all the denoiser may read
-        last = self._last
-        if last is not None and last[:2] == (start, end) and torch.equal(last[2], seen):
-            return last[3]  # the same input: no pass, no NFE
-        logits, hidden = self.model.window(seen, start, end)  # [B, n, V], [B, n, d] or None
-        self.nfe += 1
-        self._check(logits, hidden, x.shape[0], end - start)
-        out = WindowOutput.given(logits, hidden, self.spec.mask_id)
-        self._last = (start, end, seen.clone(), out)
-        return out
-
-    def _check(self, logits: Tensor, hidden: Tensor|None, B: int, n: int):
-        "Raise `ValueError` when `window` returned shapes other than the protocol's."
-        V, d = self.spec.vocab_size, self.spec.hidden_dim
-        if tuple(logits.shape) != (B, n, V) or not logits.is_floating_point():
-            raise ValueError(f"window() must return float logits of shape {(B, n, V)}, "
-                             f"got {logits.dtype} {tuple(logits.shape)}")
-        if d and (hidden is None or tuple(hidden.shape) != (B, n, d)):
-            got = None if hidden is None else tuple(hidden.shape)
-            raise ValueError(f"window() must return hidden states of shape {(B, n, d)} "
-                             f"(hidden_dim={d}), got {got}")
-
-class ModelWindow:
-    "A `BlockDiffusionLM` as a `WindowDenoiser`: one uncached block-causal pass over x[:, :end]."
-    def __init__(
-        self,
-        lm: BlockDiffusionLM,  # the model to wrap
-    ):
-        "Take the protocol's attributes from `lm.cfg`."
-        c = lm.cfg
-        self.model, self.block_size, self.max_len = lm, c.block_size, c.max_len
-        self.mask_id, self.vocab_size, self.hidden_dim = c.mask_id, c.vocab_size, c.d_model
-        self.device = lm.net.embed.weight.device
-
-    def window(
-        self,
-        x: Tensor,  # [B, N] every token so far (only x[:, :end] is read)
-        start: int,  # first position of the window (a multiple of block_size)
-        end: int,  # one past its last position (a multiple of block_size)
-    ) -> tuple[Tensor, Tensor]:
-        "Logits [B, end - start, V] and hidden states [B, end - start, d] of the window."
-        Lb = self.block_size
-        mask = block_causal_mask(end, Lb).to(x.device) if end > Lb else None
-        pos = torch.arange(end, device=x.device)
-        out = self.model.net(x[:, :end], pos, mask, keep=slice(start, end))
-        return out.logits, out.hidden
-
-# %% ../nbs/80_samplers.ipynb #738ac5e0
-@dataclass
-class StepInput:
-    "What a rule sees at one step: the window's logits and tokens and which of them it may write."
-
-    # the window's raw logits [B, n, V] (MASK forbidden, no carry-over), or the engine's output
-    # (logits when read)
-    source: Tensor | WindowOutput
-    hidden: Tensor  # [B, n, d] final hidden states of the window
-    tokens: Tensor  # [B, n] current tokens of the window
-    # bool [B, n]: positions the sampler may write (not prompt, not a known infilling position)
-    free: Tensor
-    s: int  # step within the current block (or schedule), 0-based
-    S: int  # steps of the block (or schedule)
-    start: int  # absolute position of the window's first token
-    generator: torch.Generator
-    mask_id: int
+    def needs(self) -> str:
+        "The model it needs, in words."
+        return f"a block-size-{self.block_size}{' (AR)' if self.block_size == 1 else ''} model"
 
     @property
-    def logits(self) -> Tensor:  # [B, n, V]
-        "The window's logits [B, n, V]."
-        return self.source.logits if isinstance(self.source, WindowOutput) else self.source
+    def options(self) -> dict:
+        "Every option with its default: the rule's fields, the preset applied."
+        dflt = lambda f: f.default_factory() if f.default is MISSING else f.default
+        return {**{f.name: dflt(f) for f in fields(self.rule)}, **self.preset}
 
-    def rows(
-        self,
-        where: Tensor,  # bool [B, n]: the positions wanted
-    ) -> Tensor:  # [R, V]
-        "The logits of the positions `where` only."
-        return (
-            self.source.rows(where) if isinstance(self.source, WindowOutput) else self.source[where]
-        )
-
-    @property
-    def masked(self) -> Tensor:
-        "bool [B, n]: free positions holding MASK."
-        return self.free & (self.tokens == self.mask_id)
-
-    @property
-    def written(self) -> Tensor:
-        "bool [B, n]: free positions holding a token."
-        return self.free & (self.tokens != self.mask_id)
-
-
-def reveal_counts(
-    m: Tensor,  # [B] masked positions per row at the start of a block
-    S: int,  # steps per block
-) -> Tensor:  # [B, S] how many to reveal at each step
-    "LLaDA's schedule: floor(m / S) per step, the remainder spread over the first steps."
-    check_int('S', S, 1)
-    return m[:, None] // S + (torch.arange(S, device=m.device)[None] < (m % S)[:, None]).long()
-
-
-def pick_k(
-    score: Tensor,  # [B, n]; -inf never picked
-    k: Tensor,  # [B] how many per row
-) -> Tensor:  # bool [B, n]
-    "The k highest scores of each row (ties: the leftmost first)."
-    order = score.sort(dim=-1, descending=True, stable=True).indices
-    rank = torch.empty_like(order).scatter_(
-        -1, order, torch.arange(score.shape[-1], device=score.device).expand_as(order)
-    )
-    return (rank < k[:, None]) & (score > -math.inf)
-
-
-def candidates(
-    st: StepInput,  # the window's logits, tokens and writable positions
-    top_p: float,  # nucleus mass
-    temperature: float,  # logits are divided by it before the softmax
-    greedy: bool = False,  # the argmax instead of a draw
-    # bool [B, n]: positions that need a candidate (default: the masked ones)
-    where: Tensor | None = None,
-    # tokens [B, n] (the current token elsewhere), probability [B, n] (0 elsewhere)
-) -> tuple[Tensor, Tensor]:
-    "A candidate token (nucleus sample, or argmax when `greedy`) and its probability, at `where`."
-    where = st.masked if where is None else where
-    cand, conf = st.tokens.clone(), torch.zeros(st.tokens.shape, device=st.tokens.device)
-    # only these rows are projected and searched: most of a window is usually already written
-    if where.any():
-        check_range('top_p', top_p, 0, 1, lo_open=True)
-        check_range('temperature', temperature, 0, lo_open=True)
-        z = st.rows(where).float()  # [R, V]
-        # the model's distribution: the confidence, and the sampling one when temperature = 1
-        q = torch.softmax(z, -1)
-        c = (
-            z.argmax(-1)
-            if greedy
-            else _draw_nucleus(
-                q if temperature == 1.0 else torch.softmax(z / temperature, -1), st.generator, top_p
-            )
-        )
-        cand[where], conf[where] = c, q.gather(-1, c[:, None]).squeeze(-1)
-    return cand, conf
-
-# %% ../nbs/80_samplers.ipynb #4fbe33f8
-class Rule:
-    "A decoding rule: which tokens of the window to write at each step."
-
-    window: int = (
-        1  # blocks the rule sees and may write: the current one and `window - 1` before it
-    )
-    # keeps stepping after its block has no MASK left (until its steps run out or it stops itself)
-    revises: bool = False
-
-    def begin(
-        self,
-        st: StepInput,  # the first step's input
-    ):
-        "Called at the first step of every block, before `step`."
-
-    def step(
-        self,
-        st: StepInput,  # this step's input
-    ) -> tuple:  # (new window tokens [B, n], p [B, n] or None, stop: bool)
-        "One step: the window's new tokens, the overwrite probability p (or None), and stop."
-        raise NotImplementedError
-
-# %% ../nbs/80_samplers.ipynb #94a2ed31
-@dataclass
-class DDPMRule(Rule):
-    "BD3-LM / MDLM ancestral step, linear schedule: a MASK is revealed with probability 1/(S - s)."
-
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal each MASK with probability 1/(S - s), the last step all that are left."
-        reveal = st.masked & (
-            torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
-            < 1.0 / (st.S - st.s)
-        )
-        return (
-            candidates(st, self.top_p, self.temperature, self.greedy, where=reveal)[0],
-            None,
-            False,
-        )
-
-# %% ../nbs/80_samplers.ipynb #c8f39ea6
-SCORES = ('random', 'confidence', 'entropy', 'margin')
-SCORED = ('sampling', 'model')
-
-
-def sampling_probs(
-    z: Tensor,  # [R, V] logits
-    top_p: float,  # nucleus mass
-    temperature: float,  # logits are divided by it before the softmax
-    greedy: bool = False,  # temperature 1 (the argmax is taken from these probabilities)
-) -> Tensor:  # [R, V]
-    "Candidates' distribution: softmax(z / temperature), cut to its top-p nucleus, renormalised."
-    q = torch.softmax(z.float() / (1.0 if greedy else temperature), -1)
-    if top_p >= 1:
-        return q
-    sp, si = q.sort(-1, descending=True)
-    # the nucleus: tokens whose predecessors hold less than top_p
-    inside = (sp.cumsum(-1) - sp) < top_p
-    return torch.zeros_like(q).scatter_(-1, si, sp * inside) / (sp * inside).sum(-1, keepdim=True)
-
-
-@dataclass
-class OrderedRule(Rule):
-    "Reveal exactly k_s masked tokens per step (LLaDA's schedule), the k_s with the highest score."
-
-    # 'random' (MDLM order), 'confidence' (LLaDA low-confidence), 'entropy' / 'margin' (Dream)
-    score: str = 'confidence'
-    # entropy / margin of: 'sampling' the distribution drawn from (Dream's code), 'model' the raw
-    # softmax
-    scored: str = 'sampling'
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-
-    def __post_init__(self):
-        if self.score not in SCORES:
-            raise ValueError(f"score={self.score!r} must be one of {', '.join(SCORES)}")
-        if self.scored not in SCORED:
-            raise ValueError(f"scored={self.scored!r} must be one of {', '.join(SCORED)}")
-
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Plan how many MASKs each step reveals (`reveal_counts`)."
-        self.k = reveal_counts(st.masked.sum(-1), st.S)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal this step's count of MASKs, the best-scored first."
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        if self.score == 'random':
-            sc = torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
-        elif self.score == 'confidence':
-            sc = conf
-        else:
-            sc = torch.zeros(st.tokens.shape, device=st.tokens.device)
-            if st.masked.any():
-                z = st.rows(st.masked).float()  # [R, V]: masked rows only
-                q = (
-                    torch.softmax(z, -1)
-                    if self.scored == 'model'
-                    else sampling_probs(z, self.top_p, self.temperature, self.greedy)
-                )
-                # negative entropy: the most certain first
-                if self.score == 'entropy':
-                    sc[st.masked] = torch.xlogy(q, q).sum(-1)
-                # top-1 minus top-2 probability
-                else:
-                    top = q.topk(2, -1).values
-                    sc[st.masked] = top[:, 0] - top[:, 1]
-        reveal = pick_k(sc.masked_fill(~st.masked, -math.inf), self.k[:, st.s])
-        return torch.where(reveal, cand, st.tokens), None, False
-
-# %% ../nbs/80_samplers.ipynb #97cac6ab
-@dataclass
-class ThresholdRule(Rule):
-    "Fast-dLLM: reveal every MASK with confidence >= tau, at least the top one (finishing in time)."
-
-    tau: float = 0.9
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-
-    def __post_init__(self):
-        check_range('tau', self.tau, 0, 1)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal every MASK whose confidence reaches tau (at least one)."
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        m = st.masked.sum(-1)
-        # ceil(m / steps left): the budget holds
-        need = torch.div(m + (st.S - st.s) - 1, st.S - st.s, rounding_mode='floor')
-        above = (st.masked & (conf >= self.tau)).sum(-1)
-        k = torch.maximum(torch.maximum(above, need), (m > 0).long())
-        reveal = pick_k(conf.masked_fill(~st.masked, -math.inf), k)
-        return torch.where(reveal, cand, st.tokens), None, False
-
-# %% ../nbs/80_samplers.ipynb #0c40ad5b
-REMDM_STRATEGIES = ('cap', 'rescale', 'loop')
-
-
-def remdm_schedule(
-    S: int,  # steps (per block)
-    strategy: str = 'cap',  # one of REMDM_STRATEGIES
-    t_on: float = 0.55,  # loop: clock time at which the loop starts
-    t_off: float = 0.05,  # loop: clock time at which it ends
-    alpha_on: float = 0.9,  # loop: share of tokens decoded while it runs, alpha(t_on)
-) -> list:  # per step (alpha_t, alpha_s, in_loop)
-    "ReMDM's schedule on the clock t = 1 - i/S: alpha before and after each step, looping or not."
-    check_int('S', S, 1)
-    out = []
-    for i in range(S):
-        # rounded: 1 - 19/20 must compare equal to t_off = 0.05
-        t, s = round(1 - i / S, 12), round(1 - (i + 1) / S, 12)
-        if strategy != 'loop':
-            out.append((1 - t, 1 - s, False))  # linear schedule alpha = 1 - t
-        # phase 1: alpha rises linearly from 0 to alpha_on (MDLM steps), capped there at a coarse
-        # grid
-        elif t > t_on:
-            out.append(
-                tuple(min(alpha_on, (1 - u) * alpha_on / (1 - t_on)) for u in (t, s)) + (False,)
-            )
-        elif t <= t_off:  # phase 3: from alpha_on to 1 (MDLM steps)
-            out.append(tuple(1 - u * (1 - alpha_on) / t_off for u in (t, s)) + (False,))
-        else:
-            out.append((alpha_on, alpha_on, True))  # phase 2: alpha held, remasking at rate eta
-    return out
-
-
-@dataclass
-class ReMDMRule(Rule):
-    "ReMDM: decoded tokens remasked with probability sigma; MASKs revealed to keep the marginals."
-
-    # 'cap': sigma = min(eta, sigma_max); 'rescale': eta * sigma_max; 'loop': eta while alpha is
-    # held at alpha_on
-    strategy: str = 'cap'
-    eta: float = 0.04  # remasking strength
-    t_on: float = 0.55  # loop: clock time the loop starts (the reference scripts' 0.55)
-    t_off: float = 0.05  # loop: clock time the loop ends (0.05)
-    alpha_on: float = 0.9  # loop: share of tokens decoded during the loop (0.9)
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-    revises = True
-
-    def __post_init__(self):
-        if self.strategy not in REMDM_STRATEGIES:
+    def make(self, **options) -> Rule:
+        "The rule with the preset and `options` (ValueError for an option it does not take)."
+        known = {f.name for f in fields(self.rule)}
+        bad = sorted(set(options) - known)
+        if bad:
             raise ValueError(
-                f"strategy={self.strategy!r} must be one of {', '.join(REMDM_STRATEGIES)}"
+                f"sampler {self.name!r} takes no option {', '.join(map(repr, bad))}; its options: "
+                f"{', '.join(sorted(known))}"
             )
-        check_range('eta', self.eta, 0, 1)
-        check_range('t_on', self.t_on, 0, 1, True, True)
-        check_range('t_off', self.t_off, 0, 1, True, True)
-        check_range('alpha_on', self.alpha_on, 0, 1, True, True)
-        if self.t_off >= self.t_on:
-            raise ValueError(
-                f"t_off={self.t_off} must be below t_on={self.t_on} (the loop runs from t_on down "
-                "to t_off)"
-            )
+        return self.rule(**{**self.preset, **options})
 
-    def sigma(
-        self,
-        a_t: float,  # alpha (share of tokens decoded) before the step
-        a_s: float,  # alpha after the step
-        looping: bool,  # the step is in the loop (alpha held at alpha_on)
-    ) -> float:
-        "Remasking probability of a decoded token on the step from alpha_t to alpha_s."
-        sigma_max = 1.0 if a_t <= 0 else min(1.0, (1 - a_s) / a_t)
-        if self.strategy == 'cap':
-            return min(self.eta, sigma_max)
-        if self.strategy == 'rescale':
-            return self.eta * sigma_max
-        return self.eta if looping else 0.0
+# %% ../nbs/80_samplers.ipynb #17d8fa59
+_SPECS = (
+    SamplerSpec('l2r', DDPMRule, "left to right with a block-size-1 (AR) model, nucleus or greedy",
+                block_size=1, steps=1),
+    SamplerSpec('bd3', DDPMRule, "BD3-LM block sampler: ancestral (DDPM) steps inside each block, KV cache "
+                "across blocks"),
+    SamplerSpec('mdlm', OrderedRule, "MDLM-style random-order unmasking, k per step (the whole sequence with an "
+                "L'=L model)", dict(score='random')),
+    SamplerSpec('confidence', OrderedRule, "LLaDA low-confidence remasking: the k most confident tokens per step",
+                dict(score='confidence')),
+    SamplerSpec('entropy', OrderedRule, "Dream 'entropy': the k lowest-entropy tokens per step",
+                dict(score='entropy')),
+    SamplerSpec('margin', OrderedRule, "Dream 'topk_margin': the k largest top-1 minus top-2 probabilities per "
+                "step", dict(score='margin')),
+    SamplerSpec('threshold', ThresholdRule, "Fast-dLLM: every token with confidence >= tau (at least one) per step"),
+    SamplerSpec('remdm', ReMDMRule, "ReMDM remasking (cap / rescale / loop) of decoded tokens"),
+    SamplerSpec('p2', P2Rule, "P2 path planning: committed tokens stay eligible for remasking"),
+    SamplerSpec('hyperschedule', ScheduleRule, "decode on a per-token noise schedule (block, ar_diffusion, mdlm, "
+                "diagonal, block_anneal)"),
+    SamplerSpec('acs', ScheduleRule, "Hyperschedules' adaptive correction sampler: written tokens resampled with a "
+                "small probability", dict(correct=0.05)),
+    SamplerSpec('fixed', GateRule, "fixed-schedule refinement: every written token is re-judged at every step",
+                dict(mode='fixed')),
+    SamplerSpec('position', GateRule, "position-only refinement: the gate with u = 0 (the maturity prior alone)",
+                dict(mode='position')),
+    # the study's choices (experiments/gate_study)
+    SamplerSpec('gate', GateRule, "the dynamic overwrite gate (linear u over the z-scored signals and the written "
+                "token's log q, or the `gate` you pass)", dict(mode='gate', refine=0, gate=dict(logq=True))),
+    SamplerSpec('detect', DetectRule, "one-pass detector: the written tokens with the lowest q(x_i) rewritten by the "
+                "argmax (or remasked)"),
+    SamplerSpec('wino', WinoRule, "WINO wide-in narrow-out: draft above a low threshold, remask drafts that fail a "
+                "high one"),
+)
+SAMPLERS = {spec.name: spec for spec in _SPECS}
 
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "The block's alpha schedule (`remdm_schedule`)."
-        self.grid = remdm_schedule(st.S, self.strategy, self.t_on, self.t_off, self.alpha_on)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Remask decoded tokens with probability sigma, reveal MASKs to keep the marginals."
-        a_t, a_s, looping = self.grid[st.s]
-        # the last step reveals what is left (a loop with fewer than 1/t_off steps never reaches
-        # phase 3)
-        last = st.s == st.S - 1
-        sig = 0.0 if last else self.sigma(a_t, a_s, looping)
-        p_reveal = (
-            1.0 if a_t >= 1 or last else min(1.0, max(0.0, (a_s - (1 - sig) * a_t) / (1 - a_t)))
-        )
-        u = torch.rand(st.tokens.shape, generator=st.generator, device=st.tokens.device)
-        new = candidates(
-            st, self.top_p, self.temperature, self.greedy, where=st.masked & (u < p_reveal)
-        )[0]
-        # a token decoded before this step
-        new = torch.where(st.written & (u < sig), torch.full_like(new, st.mask_id), new)
-        return new, None, False
-
-# %% ../nbs/80_samplers.ipynb #2615eb50
-@dataclass
-class P2Rule(Rule):
-    "P2 path planning: after each step the lowest-scored positions, committed ones too, remask."
-
-    # scale of a committed token's log-probability score: 0 never remasks it, larger remasks more
-    # (the reference's eta)
-    eta: float = 1.0
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-    revises = True
-
-    def __post_init__(self):
-        check_range('eta', self.eta, 0)
-
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "How many positions stay masked after each step of the block."
-        # [B, S] masked after step s
-        self.left = st.masked.sum(-1)[:, None] - reveal_counts(st.masked.sum(-1), st.S).cumsum(-1)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Fill every MASK, then remask the lowest-scored positions to the planned count."
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        z = st.logits.float()
-        # log q(current token); MASK rows are not used
-        own = z.gather(-1, st.tokens[..., None]).squeeze(-1) - z.logsumexp(-1)
-        # eta = 0: kept, even against a sure candidate
-        own = torch.full_like(own, math.inf) if self.eta == 0 else self.eta * own
-        # [B, n] log-probabilities
-        score = torch.where(st.masked, conf.log(), own).masked_fill(~st.free, -math.inf)
-        keep = pick_k(score, st.free.sum(-1) - self.left[:, st.s])  # decoded after this step
-        new = torch.where(st.masked & keep, cand, st.tokens)
-        return torch.where(st.free & ~keep, torch.full_like(new, st.mask_id), new), None, False
-
-# %% ../nbs/80_samplers.ipynb #806506dc
-@dataclass
-class ScheduleRule(Rule):
-    "Hyperschedule decoding: a MASK whose level falls from l to l' is revealed w.p. (l - l') / l."
-
-    # 'block', 'ar_diffusion', 'mdlm', 'diagonal', 'block_anneal', or levels [S + 1, N] of your own
-    schedule: Hyperschedule | str = 'block'
-    # AR-Diffusion's per-token steps for schedule 'ar_diffusion' (default: the block size)
-    T: int | None = None
-    # ramp width in steps for 'diagonal' / 'block_anneal' (default: a quarter of the steps)
-    width: int | None = None
-    # ACS: each written, free token of the window is resampled with this probability per step
-    correct: float = 0.0
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-    revises = True
-
-    def __post_init__(self):
-        check_range('correct', self.correct, 0, 1)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal MASKs as their hyperschedule level falls; with `correct` > 0, resample (ACS)."
-        n = st.tokens.shape[1]
-        dev = st.tokens.device
-        before, after = (
-            self.schedule.at(st.s + i)[st.start : st.start + n].to(dev) for i in (0, 1)
-        )
-        p_reveal = torch.where(
-            before > 0, (before - after) / before.clamp_min(1e-12), torch.ones_like(before)
-        )
-        u = torch.rand(st.tokens.shape, generator=st.generator, device=dev)
-        reveal = st.masked & (u < p_reveal)
-        fix = st.written & (
-            torch.rand(st.tokens.shape, generator=st.generator, device=dev) < self.correct
-        )
-        cand, _ = candidates(st, self.top_p, self.temperature, self.greedy, where=reveal | fix)
-        return cand, None, False
-
-    def span(
-        self,
-        s: int,  # the step
-        free: Tensor,  # bool [B, N]: positions the sampler may write
-        Lb: int,  # block size
-    ) -> tuple | None:  # (first, end) positions of the blocks touched
-        "The blocks step s touches, first unfinished free position to last moving one (None: none)."
-        before, after = self.schedule.at(s), self.schedule.at(s + 1)
-        live = (free & (before > 0).to(free.device)).any(0)  # [N]
-        moving = live & (after < before).to(free.device)
-        if not moving.any():
-            return None
-        first, last = int(live.nonzero()[0]), int(moving.nonzero()[-1])
-        return first // Lb * Lb, (last // Lb + 1) * Lb
-
-# %% ../nbs/80_samplers.ipynb #e85da53d
-GATE_MODES = ('gate', 'position', 'fixed')
-GATE_ACTIONS = ('replace', 'remask')
-
-
-@dataclass
-class GateRule(Rule):
-    "The overwrite gate in the loop: reveal MASKs by confidence, rewrite what the gate selects."
-
-    # the gate (its `cfg.T` is set to the steps per block), or the config (a dict) of a fresh one;
-    # None: a fresh linear gate
-    gate: OverwriteGate | GateConfig | dict | None = None
-    # 'gate': p = noisy_or(u, r); 'position': u = 0, p = r (the prior alone); 'fixed': every written
-    # token, every step
-    mode: str = 'gate'
-    # or Selector's fields as a dict
-    selector: Selector | dict = field(default_factory=lambda: Selector('topk', rho=(0.25, 0.05)))
-    # or its fields as a dict
-    acceptance: AcceptanceConfig | dict = field(default_factory=AcceptanceConfig)
-    window: int = 2  # editable blocks: the current one and the one before it
-    # steps per block kept for rewriting only (the MASKs are all revealed before them); 0: every
-    # step reveals
-    refine: int = 1
-    # end a block once nothing is masked and a step accepts no edit (or max p < theta_stop)
-    early_stop: bool = True
-    theta_stop: float = 0.0  # the p threshold of that rule (0: only the no-edit rule)
-    # an accepted edit: 'replace' the token by the proposal, or 'remask' it (decoded afresh at the
-    # next step)
-    action: str = 'replace'
-    # False: no repetition guards (n-gram, neighbour) and no top-2 fallback, for tasks where repeats
-    # are legal
-    guards: bool = True
-    # False: commit every selected edit whose argmax differs (no acceptance test, no guards)
-    accept: bool = True
-    # a list that gets, per step, the gate's features and the window's tokens (gate training on
-    # these states)
-    record: list | None = None
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-    revises = True
-
-    def __post_init__(self):
-        if self.mode not in GATE_MODES:
-            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(GATE_MODES)}")
-        if self.action not in GATE_ACTIONS:
-            raise ValueError(f"action={self.action!r} must be one of {', '.join(GATE_ACTIONS)}")
-        check_int('window', self.window, 1)
-        check_int('refine', self.refine, 0)
-        check_range('theta_stop', self.theta_stop, 0, 1)
-        if isinstance(self.gate, dict):
-            self.gate = GateConfig(**self.gate)
-        if isinstance(self.selector, dict):
-            self.selector = Selector(**self.selector)
-        if isinstance(self.acceptance, dict):
-            self.acceptance = AcceptanceConfig(**self.acceptance)
-        if not self.guards:
-            self.acceptance = replace(
-                self.acceptance, ngram=0, neighbour_guard=False, top2_fallback=False
-            )
-        if not self.accept:  # the floor rule with lam = 0, delta_p = 0 passes every argmax
-            self.acceptance = replace(
-                self.acceptance,
-                rule='floor',
-                lam=0.0,
-                delta_p=0.0,
-                ngram=0,
-                neighbour_guard=False,
-                top2_fallback=False,
-            )
-
-    def prepare(
-        self,
-        lm: BlockDiffusionLM | WindowDenoiser,  # the denoiser (its hidden size sizes an MLP gate)
-        S: int,  # steps per block: the gate's horizon T
-        N: int,  # tokens in the run
-    ):
-        "A private copy of the gate for one run of N tokens (its z-scores change), horizon T = S."
-        spec = denoiser_spec(lm)
-        if spec.subs:
-            raise ValueError(
-                "the gate needs a denoiser trained with hybrid noise and without carry-over "
-                "(ModelConfig.subs=False): "
-                "under SUBS a written token predicts itself with probability 1 and there is "
-                "nothing to judge; train one with `ardm train --noise eps_hybrid`"
-            )
-        g = (
-            self.gate
-            if isinstance(self.gate, OverwriteGate)
-            else OverwriteGate(
-                self.gate or GateConfig(kind='linear' if self.mode == 'gate' else 'none')
-            )
-        )
-        if self.mode == 'position':
-            g = OverwriteGate(replace(g.cfg, kind='none'))
-        self.run_gate = copy.deepcopy(g).eval()
-        self.run_gate.cfg = replace(g.cfg, T=S)
-        wants = self.run_gate.cfg.hidden_dim
-        if wants and spec.hidden_dim == 0:
-            raise ValueError(
-                f"the gate reads hidden states of size {wants} but this denoiser "
-                "gives none (hidden_dim=0); use a gate without them "
-                "(GateConfig(hidden_dim=0))"
-            )
-        if wants not in (0, spec.hidden_dim):
-            raise ValueError(
-                f"the gate reads hidden states of size {wants} "
-                f"but the model's are {spec.hidden_dim}"
-            )
-        self.tracked, self.wrote, self.N, self._seen = None, None, N, None
-
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Plan the block's reveals (`reveal_plan`, with `refine` rewrite-only steps)."
-        self.k, self.plan = reveal_plan(st.masked.sum(-1), st.S, self.refine), st.masked.sum(-1)
-
-    def _confidence_change(self, st, stats: LogitStats, tau: float) -> tuple[Tensor, Tensor]:
-        "log q_t and log q_{t-1} of the tracked token (last step's argmax) per window position."
-        B, n = st.tokens.shape
-        # per absolute position: tracked token, its log-probability, whether there is one
-        if self.tracked is None:
-            dev = st.tokens.device
-            self.tracked = (
-                torch.zeros(B, self.N, dtype=torch.long, device=dev),
-                torch.zeros(B, self.N, device=dev),
-                torch.zeros(B, self.N, dtype=torch.bool, device=dev),
-            )
-        y, lq, has = (b[:, st.start : st.start + n] for b in self.tracked)
-        now = log_prob_of(st.logits, stats, torch.where(has, y, stats.top_ids[..., 0]), tau)
-        prev = torch.where(has, lq, now)
-        y.copy_(stats.top_ids[..., 0])
-        lq.copy_(-stats.log_norm)
-        has.fill_(True)
-        return now, prev
-
-    def _written_logq(self, st, stats: LogitStats, tau: float) -> Tensor:  # [B, n, 2]
-        "log q_t(x_i) of each written token and its change since the pass that wrote it (0 if new)."
-        B, n = st.tokens.shape
-        # per absolute position: the token the baseline belongs to, its log q when written
-        if self.wrote is None:
-            dev = st.tokens.device
-            self.wrote = (
-                torch.full((B, self.N), -1, dtype=torch.long, device=dev),
-                torch.zeros(B, self.N, device=dev),
-            )
-        tok, base = (b[:, st.start : st.start + n] for b in self.wrote)
-        # [B, n]; MASK rows sit at the floor, unread
-        now = log_prob_of(st.logits, stats, st.tokens, tau).clamp_min(LOG_FLOOR)
-        first = tok != st.tokens  # given to the sampler (or remasked): its baseline is now
-        base.copy_(torch.where(first, now, base))
-        tok.copy_(st.tokens)
-        return torch.stack([now, now - base], -1)
-
-    def _remember_writes(self, st, stats: LogitStats, tau: float, new: Tensor):
-        "Keep the log-probability each newly written token has under the pass that wrote it."
-        tok, base = (b[:, st.start : st.start + new.shape[1]] for b in self.wrote)
-        ch = (new != st.tokens) & (new != st.mask_id)
-        base.copy_(
-            torch.where(ch, log_prob_of(st.logits, stats, new, tau).clamp_min(LOG_FLOOR), base)
-        )
-        tok.copy_(torch.where(ch, new, tok))
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal MASKs by confidence; rewrite the written tokens the gate and acceptance pass."
-        g, t, tau = self.run_gate, st.s + 1, self.run_gate.cfg.temperature
-        # the one pass over the window's logits: signals and acceptance read it
-        stats = logit_stats(st.logits, tau)
-        sig = signals_from_stats(stats, tau, *self._confidence_change(st, stats, tau))
-        # a reused pass brings no new signals: no norm update
-        fresh = st.source is not self._seen
-        self._seen = st.source
-        written = st.written
-        lq = self._written_logq(st, stats, tau) if g.cfg.logq else None
-        go = g.from_signals(
-            sig,
-            st.hidden if g.cfg.hidden_dim else None,
-            t,
-            update_norm=fresh,
-            token_logq=lq,
-            written=written,
-        )
-        if self.record is not None and go.features is not None and fresh:
-            self.record.append(
-                dict(
-                    start=st.start,
-                    tokens=st.tokens.clone(),
-                    written=written.clone(),
-                    features=go.features.detach().clone(),
-                )
-            )
-        p = (torch.ones_like(go.p) if self.mode == 'fixed' else go.p).masked_fill(~written, 0.0)
-        # [B, n] the argmax's probability: the calibrated rule's gain
-        q_top = (-stats.log_norm).exp()
-        sel = (
-            written
-            if self.mode == 'fixed'
-            else self.selector(p, t, st.S, st.generator, editable=written, q_new=q_top)
-        )
-        acc = accept_edits(st.logits, st.tokens, sel & written, self.acceptance, tau, stats)
-        last = st.s == st.S - 1
-        kept = (
-            torch.where(acc.accepted, st.mask_id, st.tokens)
-            if self.action == 'remask' and not last
-            else acc.tokens
-        )
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        masked = st.masked
-        # remasked at the last step: revealed first
-        extra = (masked.sum(-1) - (self.plan - self.k[:, : st.s].sum(-1))).clamp_min(0)
-        # the last step reveals whatever is left
-        k = masked.sum(-1) if last else self.k[:, st.s] + extra
-        reveal = pick_k(conf.masked_fill(~masked, -math.inf), k)
-        new = torch.where(reveal, cand, kept)
-        if self.wrote is not None:
-            self._remember_writes(st, stats, tau, new)
-        # nothing masked, nothing new to judge
-        settled = not bool((new == st.mask_id)[st.free].any()) and not bool(reveal.any())
-        stop = (
-            self.early_stop
-            and settled
-            and bool(should_stop(acc.num_accepted, p, self.theta_stop).all())
-        )
-        return new, p, stop
-
-# %% ../nbs/80_samplers.ipynb #a14c0202
-DETECT_ACTIONS = ('replace', 'remask')
-
-
-def reveal_plan(
-    m: Tensor,  # [B] masked positions per row at the start of a block
-    S: int,  # steps of the block
-    refine: int,  # steps at the end that only rewrite
-) -> Tensor:  # [B, S] tokens to reveal at each step
-    "LLaDA's counts over the first S - refine steps (at least one step), none in the last `refine`."
-    k = reveal_counts(m, max(1, S - refine))
-    return torch.cat([k, torch.zeros(len(m), refine, dtype=torch.long, device=m.device)], 1)[:, :S]
-
-
-def own_prob(
-    st: StepInput,  # the window's logits and tokens
-    where: Tensor,  # bool [B, n]: written positions to judge
-    # q(x_i) [B, n] (1 elsewhere), argmax [B, n] (the current token elsewhere)
-) -> tuple[Tensor, Tensor]:
-    "The model's probability of the written token and its argmax, at `where` only."
-    q, top = torch.ones(st.tokens.shape, device=st.tokens.device), st.tokens.clone()
-    if where.any():
-        z = st.rows(where).float()  # [R, V]
-        q[where] = torch.softmax(z, -1).gather(-1, st.tokens[where][:, None]).squeeze(-1)
-        top[where] = z.argmax(-1)
-    return q, top
-
-
-@dataclass
-class DetectRule(Rule):
-    "One-pass detector: rewrite (or remask) the written tokens of lowest q(x_i) by the argmax."
-
-    # k = ceil(rho n) lowest-q tokens per step, n the window (unused when tau is set)
-    rho: float = 0.1
-    tau: float | None = None  # every written token with q(x_i) < tau instead of a fixed k
-    # 'replace' by the argmax in place, or 'remask' (decoded afresh at the next step)
-    action: str = 'replace'
-    window: int = 2  # editable blocks: the current one and the one before it
-    refine: int = 1  # steps per block kept for rewriting only
-    early_stop: bool = True  # end a block once nothing is masked and nothing was selected
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-    revises = True
-
-    def __post_init__(self):
-        check_range('rho', self.rho, 0, 1, lo_open=True)
-        check_int('window', self.window, 1)
-        check_int('refine', self.refine, 0)
-        if self.tau is not None:
-            check_range('tau', self.tau, 0, 1, lo_open=True)
-        if self.action not in DETECT_ACTIONS:
-            raise ValueError(f"action={self.action!r} must be one of {', '.join(DETECT_ACTIONS)}")
-
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Plan the block's reveals (`reveal_plan`, with `refine` rewrite-only steps)."
-        self.k = reveal_plan(st.masked.sum(-1), st.S, self.refine)
-        self.plan = st.masked.sum(-1)
-
-    def select(self, st) -> tuple[Tensor, Tensor]:  # bool [B, n] detected, argmax [B, n]
-        "The written tokens judged wrong at this step."
-        q, top = own_prob(st, st.written)
-        # a token that is the model's first choice is not judged wrong
-        doubt = st.written & (top != st.tokens)
-        if self.tau is not None:
-            return doubt & (q < self.tau), top
-        k = torch.full((q.shape[0],), math.ceil(self.rho * q.shape[1] - 1e-9), device=q.device)
-        return pick_k((-q).masked_fill(~doubt, -math.inf), k), top
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Reveal by confidence; rewrite or remask the written tokens of lowest q(x_i)."
-        last = st.s == st.S - 1
-        sel, top = self.select(st)
-        # a MASK made now would never be decoded
-        if self.action == 'remask' and last:
-            sel = torch.zeros_like(sel)
-        masked = st.masked
-        # remasked at the last step: revealed first
-        extra = (masked.sum(-1) - (self.plan - self.k[:, : st.s].sum(-1))).clamp_min(0)
-        k = masked.sum(-1) if last else self.k[:, st.s] + extra
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        reveal = pick_k(conf.masked_fill(~masked, -math.inf), k)
-        new = torch.where(reveal, cand, st.tokens)
-        fix = top if self.action == 'replace' else torch.full_like(top, st.mask_id)
-        new = torch.where(sel, fix, new)
-        stop = self.early_stop and not bool(masked.any()) and not bool(sel.any())
-        return new, None, stop
-
-
-@dataclass
-class WinoRule(Rule):
-    "WINO: draft MASKs above tau_draft, verify earlier drafts against tau_verify, remask failures."
-
-    # draft threshold on a masked token's confidence (the reference's `threshold`)
-    tau_draft: float = 0.6
-    # verify threshold on a drafted token's probability (the reference's `threshold_back`)
-    tau_verify: float = 0.9
-    top_p: float = 0.9
-    temperature: float = 1.0
-    greedy: bool = False
-
-    def __post_init__(self):
-        check_range('tau_draft', self.tau_draft, 0, 1)
-        check_range('tau_verify', self.tau_verify, 0, 1)
-
-    def begin(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Start the count of the last step's drafts at 30 (the reference's start value)."
-        # the reference's start value
-        self.last_accept = torch.full((st.tokens.shape[0],), 30, device=st.tokens.device)
-
-    def step(
-        self,
-        st: StepInput,  # the window's logits, tokens and writable positions
-    ):
-        "Draft MASKs above tau_draft, remask earlier drafts below tau_verify."
-        masked, left = st.masked, st.S - st.s
-        m = masked.sum(-1)  # [B]
-        cand, conf = candidates(st, self.top_p, self.temperature, self.greedy)
-        cap = (m * 7 // 10).clamp(5, 20)  # min(max(int(0.7 m), 5), 20)
-        # ceil(m / steps left): the budget holds
-        need = torch.div(m + left - 1, left, rounding_mode='floor')
-        above = (masked & (conf > self.tau_draft)).sum(-1)
-        k = torch.maximum(torch.minimum(above, cap), torch.maximum(need, (m > 0).long()))
-        draft = pick_k(conf.masked_fill(~masked, -math.inf), k)
-        q, _ = own_prob(st, st.written)
-        fail = st.written & (q < self.tau_verify)
-        n_rm = torch.where(fail.sum(-1) >= self.last_accept, self.last_accept - 1, fail.sum(-1))
-        # remask only after a wide draft, never at the last step
-        n_rm = torch.where((draft.sum(-1) > 1) & (left > 1), n_rm, torch.zeros_like(n_rm))
-        remask = pick_k((-q).masked_fill(~fail, -math.inf), n_rm)
-        self.last_accept = draft.sum(-1)
-        new = torch.where(draft, cand, st.tokens)
-        return torch.where(remask, torch.full_like(new, st.mask_id), new), None, False
-
-# %% ../nbs/80_samplers.ipynb #b0372759
-@dataclass
-class SampleResult:
-    "Tokens and the cost of a sampling run."
-
-    tokens: Tensor  # [B, N] prompt + generated tokens
-    # denoiser forward passes, every one counted (cache-commit and re-encode passes are part of
-    # them)
-    nfe: int
-    # steps taken (a step whose input did not change reuses the last pass and costs no NFE)
-    steps: int
-    # a block ended before its steps ran out (gate: no edit accepted), or EOS ended the run
-    stopped_early: bool = False
-    edits_per_step: list = field(
-        default_factory=list
-    )  # tokens that changed at each step (all rows)
-    # with trace=True: 'p' [steps, B, N] (NaN where not computed), 'changed' bool [steps, B, N],
-    # 'tokens' [steps, B, N] after each step
-    trace: dict | None = None
-
-
-SAMPLERS = {
-    'l2r': ("left to right with a block-size-1 (AR) model, nucleus or greedy", DDPMRule, {}),
-    'bd3': (
-        "BD3-LM block sampler: ancestral (DDPM) steps inside each block, KV cache across blocks",
-        DDPMRule,
-        {},
-    ),
-    'mdlm': (
-        "MDLM-style random-order unmasking, k per step (the whole sequence with an L'=L model)",
-        OrderedRule,
-        dict(score='random'),
-    ),
-    'confidence': (
-        "LLaDA low-confidence remasking: the k most confident tokens per step",
-        OrderedRule,
-        dict(score='confidence'),
-    ),
-    'entropy': (
-        "Dream 'entropy': the k lowest-entropy tokens per step",
-        OrderedRule,
-        dict(score='entropy'),
-    ),
-    'margin': (
-        "Dream 'topk_margin': the k largest top-1 minus top-2 probabilities per step",
-        OrderedRule,
-        dict(score='margin'),
-    ),
-    'threshold': (
-        "Fast-dLLM: every token with confidence >= tau (at least one) per step",
-        ThresholdRule,
-        {},
-    ),
-    'remdm': ("ReMDM remasking (cap / rescale / loop) of decoded tokens", ReMDMRule, {}),
-    'p2': ("P2 path planning: committed tokens stay eligible for remasking", P2Rule, {}),
-    'hyperschedule': (
-        "decode on a per-token noise schedule (block, ar_diffusion, mdlm, diagonal, block_anneal)",
-        ScheduleRule,
-        {},
-    ),
-    'acs': (
-        "Hyperschedules' adaptive correction sampler: written tokens resampled with a small "
-        "probability",
-        ScheduleRule,
-        dict(correct=0.05),
-    ),
-    'fixed': (
-        "fixed-schedule refinement: every written token is re-judged at every step",
-        GateRule,
-        dict(mode='fixed'),
-    ),
-    'position': (
-        "position-only refinement: the gate with u = 0 (the maturity prior alone)",
-        GateRule,
-        dict(mode='position'),
-    ),
-    'gate': (
-        "the dynamic overwrite gate (linear u over the z-scored signals and the written token's "
-        "log q, or the `gate` you pass)",
-        # the study's choices (experiments/gate_study)
-        GateRule,
-        dict(mode='gate', refine=0, gate=dict(logq=True)),
-    ),
-    'detect': (
-        "one-pass detector: the written tokens with the lowest q(x_i) rewritten by the argmax (or "
-        "remasked)",
-        DetectRule,
-        {},
-    ),
-    'wino': (
-        "WINO wide-in narrow-out: draft above a low threshold, remask drafts that fail a high one",
-        WinoRule,
-        {},
-    ),
-}
-
-
+# %% ../nbs/80_samplers.ipynb #a48ac6c8
 def make_rule(
     sampler: str,  # a key of SAMPLERS
     **options,  # the sampler's options (fields of its rule)
@@ -1295,279 +108,187 @@ def make_rule(
     "The rule of `sampler` with `options` (ValueError for an unknown sampler or option)."
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    _, cls, preset = SAMPLERS[sampler]
-    known = {f.name for f in fields(cls)}
-    bad = sorted(set(options) - known)
-    if bad:
-        raise ValueError(
-            f"sampler {sampler!r} takes no option {', '.join(map(repr, bad))}; its options: "
-            f"{', '.join(sorted(known))}"
-        )
-    return cls(**{**preset, **options})
+    return SAMPLERS[sampler].make(**options)
 
-
-def _schedule(
-    name, N: int, Lb: int, S: int, budget: int | None, T: int | None, width: int | None = None
-) -> Hyperschedule:
-    if isinstance(name, Hyperschedule):
-        if name.n != N:
-            raise ValueError(f"the hyperschedule covers {name.n} positions but length={N}")
-        return name
-    if name == 'block':
-        return Hyperschedule.block(N, Lb, S)
-    if name == 'ar_diffusion':
-        return Hyperschedule.ar_diffusion(N, T or Lb, budget)
-    if name == 'mdlm':
-        return Hyperschedule.mdlm(N, budget or N)
-    if name in ('diagonal', 'block_anneal'):
-        # all the passes the budget allows (default: as many as block diffusion would take)
-        S = budget or N // Lb * S
-        return Hyperschedule.anneal(N, S, width or max(1, S // 4), 1 if name == 'diagonal' else Lb)
-    raise ValueError(
-        f"schedule={name!r} must be 'block', 'ar_diffusion', 'mdlm', 'diagonal', 'block_anneal' or "
-        "a Hyperschedule"
-    )
-
-
-class _Recorder:
-    def __init__(self, want: bool):
-        self.want, self.edits, self.p, self.changed, self.tokens = want, [], [], [], []
-
-    def __call__(self, x: Tensor, start: int, new: Tensor, p: Tensor | None):
-        old = x[:, start : start + new.shape[1]]
-        self.edits.append(int((new != old).sum()))
-        if not self.want:
-            return
-        P = torch.full(x.shape, math.nan)
-        C = torch.zeros(x.shape, dtype=torch.bool)
-        if p is not None:
-            P[:, start : start + new.shape[1]] = p.float().cpu()
-        C[:, start : start + new.shape[1]] = (new != old).cpu()
-        self.p.append(P)
-        self.changed.append(C)
-        # the tokens after this step
-        X = x.cpu().clone()
-        X[:, start : start + new.shape[1]] = new.cpu()
-        self.tokens.append(X)
-
-    def trace(self, N: int):
-        if not self.want or not self.p:
-            return None
-        return dict(
-            p=torch.stack([p[:, :N] for p in self.p]),
-            changed=torch.stack([c[:, :N] for c in self.changed]),
-            tokens=torch.stack([t[:, :N] for t in self.tokens]),
-        )
-
-
-@torch.no_grad()
-def sample(
-    model,  # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`
-    prompt_ids: Tensor | None = None,  # [B, P] prompt, held fixed
-    *,
-    # total tokens incl. the prompt; a multiple of the block size (may exceed max_len for
-    # block samplers)
-    length: int,
-    sampler: str = 'bd3',  # a key of SAMPLERS
-    generator: torch.Generator,  # every random draw comes from it: same seed, same output
-    # at most this many denoiser passes (sets the steps per block)
-    nfe_budget: int | None = None,
-    steps: int | None = None,  # steps per block (default: from nfe_budget, else the block size)
-    batch_size: int = 1,  # rows, when there is no prompt or infill
-    # [B, length] starting tokens, MASK where to generate (the rest is held fixed)
-    infill: Tensor | None = None,
-    # bool [B, length]: positions the sampler may write (default: the MASKs); e.g. repair a
-    # given text
-    editable: Tensor | None = None,
-    eos_id: int | None = None,  # stop after the block in which every row has generated EOS
-    # False: recompute the whole prefix at every pass (the uncached reference)
-    use_cache: bool = True,
-    trace: bool = False,  # keep p and the changed positions of every step
-    **options,  # the sampler's options (see `make_rule`)
-) -> SampleResult:
-    "Generate with any sampler of `SAMPLERS`; NFE counts every forward pass of the denoiser."
-    lm = getattr(model, 'lm', model)
-    cfg = denoiser_spec(lm)
-    Lb, mask = cfg.block_size, cfg.mask_id
-    rule = make_rule(sampler, **options)
+# %% ../nbs/80_samplers.ipynb #3f120b3f
+def check_length(
+    entry: SamplerSpec,  # the sampler
+    rule: Rule,  # its rule
+    lm,  # the denoiser
+    spec: DenoiserSpec,  # its shape
+    length: int,  # tokens in the run
+):
+    "Raise `ValueError` when `length` or the model does not suit the sampler."
     check_int('length', length, 1)
+    Lb, name = spec.block_size, entry.name
     if getattr(lm, 'bidirectional', False):  # a wrapped masked LM (adapters.wrap): one window
-        if sampler == 'l2r':
-            raise ValueError(
-                "sampler 'l2r' needs a block-size-1 (AR) model; a bidirectional masked "
-                "LM runs one window over the whole sequence"
-            )
+        if entry.block_size is not None:
+            raise ValueError(f"sampler {name!r} needs {entry.needs}; a bidirectional masked "
+                             "LM runs one window over the whole sequence")
         if length != Lb:
-            raise ValueError(
-                f"this bidirectional model reads one window of block_size = max_len = "
-                f"{Lb} tokens: sample with length={Lb}, or wrap it with length={length}"
-            )
+            raise ValueError(f"this bidirectional model reads one window of block_size = max_len = "
+                             f"{Lb} tokens: sample with length={Lb}, or wrap it with length={length}")
     if length % Lb:
         raise ValueError(f"length={length} must be a multiple of block_size={Lb}")
-    if isinstance(rule, ScheduleRule) and length > cfg.max_len:
-        raise ValueError(
-            f"sampler {sampler!r} decodes the whole sequence at once: length={length} must be at "
-            f"most max_len={cfg.max_len}"
-        )
-    if not cfg.own and length > cfg.max_len:
-        raise ValueError(
-            f"length={length} exceeds the denoiser's max_len={cfg.max_len} "
-            f"(a WindowDenoiser does not slide its context)"
-        )
-    if sampler == 'l2r' and Lb != 1:
-        raise ValueError(
-            f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block_size={Lb}"
-        )
-    dev = cfg.device
+    if rule.whole_sequence and length > spec.max_len:
+        raise ValueError(f"sampler {name!r} decodes the whole sequence at once: length={length} must be at "
+                         f"most max_len={spec.max_len}")
+    if not spec.own and length > spec.max_len:
+        raise ValueError(f"length={length} exceeds the denoiser's max_len={spec.max_len} "
+                         f"(a WindowDenoiser does not slide its context)")
+    if entry.block_size is not None and Lb != entry.block_size:
+        raise ValueError(f"sampler {name!r} needs {entry.needs}; this one has block_size={Lb}")
+
+# %% ../nbs/80_samplers.ipynb #c0413218
+def _first_tokens(
+    spec: DenoiserSpec, length: int, prompt_ids: Tensor | None, infill: Tensor | None, batch_size: int
+) -> Tensor:  # [B, length]
+    "The starting tokens: `infill`, or MASK everywhere, the prompt written over its first positions."
+    mask = spec.mask_id
     if prompt_ids is not None:  # held fixed: a MASK in it would be silently overwritten
-        check_token_ids(
-            'prompt_ids',
-            prompt_ids,
-            cfg.vocab_size,
-            2,
-            mask,
-            'MASK; a prompt is held fixed: '
-            'to have positions generated, pass infill with MASK there',
-        )
+        check_token_ids('prompt_ids', prompt_ids, spec.vocab_size, 2, mask,
+                        'MASK; a prompt is held fixed: to have positions generated, pass infill with MASK there')
     if infill is not None:
-        check_token_ids('infill', infill, cfg.vocab_size, 2)
+        check_token_ids('infill', infill, spec.vocab_size, 2)
     if prompt_ids is None and infill is None:
         check_int('batch_size', batch_size, 1)
     if infill is not None:
         if infill.ndim != 2 or infill.shape[1] != length:
             raise ValueError(f"infill must be [B, length={length}], got {tuple(infill.shape)}")
-        x = infill.to(dev).clone()
+        x = infill.to(spec.device).clone()
     else:
-        x = torch.full(
-            (batch_size if prompt_ids is None else prompt_ids.shape[0], length),
-            mask,
-            dtype=torch.long,
-            device=dev,
-        )
+        B = batch_size if prompt_ids is None else prompt_ids.shape[0]
+        x = torch.full((B, length), mask, dtype=torch.long, device=spec.device)
     if prompt_ids is not None:
         P = prompt_ids.shape[1]
         if prompt_ids.shape[0] != x.shape[0]:
-            raise ValueError(
-                f"prompt_ids has {prompt_ids.shape[0]} rows but infill has {x.shape[0]}"
-            )
+            raise ValueError(f"prompt_ids has {prompt_ids.shape[0]} rows but infill has {x.shape[0]}")
         if P >= length:
-            raise ValueError(
-                f"the prompt has {P} tokens; length={length} leaves nothing to generate"
-            )
-        cfg.check_ids(prompt_ids, 'prompt_ids')
-        x[:, :P] = prompt_ids.to(dev)
-    cfg.check_ids(x, 'infill')
-    free = x == mask
+            raise ValueError(f"the prompt has {P} tokens; length={length} leaves nothing to generate")
+        spec.check_ids(prompt_ids, 'prompt_ids')
+        x[:, :P] = prompt_ids.to(spec.device)
+    spec.check_ids(x, 'infill')
+    return x
+
+# %% ../nbs/80_samplers.ipynb #e8fc7f7c
+def start_tokens(
+    spec: DenoiserSpec,  # the denoiser's shape
+    length: int,  # tokens in the run
+    prompt_ids: Tensor | None,  # [B, P] held fixed
+    infill: Tensor | None,  # [B, length], MASK where to generate
+    editable: Tensor | None,  # bool [B, length]: positions the sampler may write
+    batch_size: int,  # rows, when there is no prompt or infill
+) -> tuple[Tensor, Tensor]:  # tokens [B, length], free: bool [B, length]
+    "The starting tokens and the positions the sampler may write (ValueError for a request that cannot run)."
+    x = _first_tokens(spec, length, prompt_ids, infill, batch_size)
+    free = x == spec.mask_id
     if editable is not None:
         if editable.shape != x.shape or editable.dtype != torch.bool:
-            raise ValueError(
-                f"editable must be a bool tensor of shape {tuple(x.shape)}, got {editable.dtype} "
-                f"{tuple(editable.shape)}"
-            )
-        if (free & ~editable.to(dev)).any():
-            raise ValueError(
-                "every MASK position must be editable (a MASK that may not be written would stay "
-                "MASK)"
-            )
+            raise ValueError(f"editable must be a bool tensor of shape {tuple(x.shape)}, got {editable.dtype} "
+                             f"{tuple(editable.shape)}")
+        if (free & ~editable.to(spec.device)).any():
+            raise ValueError("every MASK position must be editable (a MASK that may not be written would stay "
+                             "MASK)")
         if prompt_ids is not None and editable[:, : prompt_ids.shape[1]].any():
-            raise ValueError(
-                f"editable covers prompt positions (0..{prompt_ids.shape[1] - 1}): a prompt is "
-                "held fixed; pass the text as infill instead"
-            )
-        free = editable.to(dev).clone()
+            raise ValueError(f"editable covers prompt positions (0..{prompt_ids.shape[1] - 1}): a prompt is "
+                             "held fixed; pass the text as infill instead")
+        free = editable.to(spec.device).clone()
     if not free.any():
         raise ValueError("nothing to generate: every position is given")
+    return x, free
+
+# %% ../nbs/80_samplers.ipynb #2bcd2cf0
+def steps_per_block(
+    entry: SamplerSpec,  # the sampler
+    rule: Rule,  # its rule
+    spec: DenoiserSpec,  # the denoiser's shape
+    free: Tensor,  # bool [B, N] positions to write
+    steps: int | None,  # steps per block asked for
+    nfe_budget: int | None,  # at most this many passes
+) -> tuple[int, int, int]:  # (first position to write's block start, blocks to write, S)
+    "Where writing starts, how many blocks have a position to write, and the steps per block S."
+    Lb, N = spec.block_size, free.shape[1]
     first = int(free.any(0).nonzero()[0]) // Lb * Lb
-    if first + Lb > cfg.max_len:
+    if first + Lb > spec.max_len:
         raise ValueError(
             f"the prompt is {first + int(free[:, first:].any(0).nonzero()[0])} tokens; the model's "
-            f"context is max_len={cfg.max_len} with blocks of {Lb}: no room to generate"
-        )
+            f"context is max_len={spec.max_len} with blocks of {Lb}: no room to generate")
     # the blocks with a position to write: the budget is spread over them (an infill span's)
-    n_blocks = int(free[:, first:length].reshape(len(x), -1, Lb).any(-1).any(0).sum())
+    n_blocks = int(free[:, first:N].reshape(len(free), -1, Lb).any(-1).any(0).sum())
     if nfe_budget is not None:
         check_int('nfe_budget', nfe_budget, 1)
-        if nfe_budget < n_blocks and not isinstance(rule, ScheduleRule):
-            raise ValueError(
-                f"nfe_budget={nfe_budget} is below one pass per block ({n_blocks} blocks to "
-                "generate)"
-            )
-    S = (
-        check_int('steps', steps, 1)
-        if steps is not None
-        else (nfe_budget // n_blocks if nfe_budget is not None else Lb)
-    )
-    if sampler == 'l2r':
-        S = 1
-    if isinstance(rule, GateRule):
-        rule.prepare(lm, S, length)
-    if isinstance(rule, ScheduleRule):
-        rule.schedule = _schedule(
-            rule.schedule, length, Lb, max(1, S), nfe_budget, rule.T, rule.width
-        )
-        # the blocks each step touches (None: nothing moves)
-        spans = [rule.span(s, free, Lb) for s in range(rule.schedule.steps)]
-        most = sum(sp is not None for sp in spans)
+        if nfe_budget < n_blocks and not rule.whole_sequence:
+            raise ValueError(f"nfe_budget={nfe_budget} is below one pass per block ({n_blocks} blocks to "
+                             "generate)")
+    if steps is not None:
+        S = check_int('steps', steps, 1)
     else:
-        most = n_blocks * S
-    if nfe_budget is not None and most > nfe_budget:  # refuse before any pass rather than overspend
-        why = (
-            'steps of its schedule'
-            if isinstance(rule, ScheduleRule)
-            else f'{n_blocks} blocks x {S} steps'
-        )
+        S = nfe_budget // n_blocks if nfe_budget is not None else Lb
+    return first, n_blocks, entry.steps or S
+
+# %% ../nbs/80_samplers.ipynb #1b701ad9
+def check_plan(
+    plan: Plan,  # the rule's stages
+    nfe_budget: int | None,  # at most this many passes
+    sampler: str,  # its name, for the message
+):
+    "Refuse a plan that may spend more than the budget, before any pass rather than overspend."
+    if nfe_budget is not None and plan.most > nfe_budget:
         raise ValueError(
             f"nfe_budget={nfe_budget} is too small for sampler {sampler!r} with these settings: it "
-            f"may need {most} passes "
-            f"({why}); give fewer steps or a larger budget"
-        )
-    eng, rec = Engine(lm, use_cache) if cfg.own else DenoiserEngine(lm), _Recorder(trace)
-    stopped = False
+            f"may need {plan.most} passes ({plan.why}); give fewer steps or a larger budget")
 
-    def one_step(start, end, s, S_, begin):
-        fr = free[:, start:end]
-        out = eng(x, start, end, frozen=start)
-        st = StepInput(out, out.hidden, x[:, start:end], fr, s, S_, start, generator, mask)
-        if begin:
-            rule.begin(st)
-        new, p, stop = rule.step(st)
-        new = torch.where(fr, new, st.tokens)  # known positions never change
-        rec(x, start, new, p)
-        x[:, start:end] = new
-        return stop
+# %% ../nbs/80_samplers.ipynb #feb5d373
+def check_done(
+    x: Tensor,  # [B, N] the tokens after the run
+    nfe: int,  # passes spent
+    mask_id: int,  # the MASK token id
+    nfe_budget: int | None,  # the budget
+    sampler: str,  # its name, for the message
+):
+    "Raise `RuntimeError` for a run that left MASK or overspent (a bug, never the user's input)."
+    if (x == mask_id).any():
+        raise RuntimeError(
+            f"sampler {sampler!r} left MASK tokens (a bug: every rule reveals all by its last step)")
+    if nfe_budget is not None and nfe > nfe_budget:
+        raise RuntimeError(f"sampler {sampler!r} spent {nfe} passes over nfe_budget={nfe_budget}")
 
-    if isinstance(rule, ScheduleRule):
-        for s, span in enumerate(spans):
-            if span is not None:
-                one_step(max(span[0], eng.base), span[1], s, len(spans), False)
-    else:
-        for b in range(first // Lb, length // Lb):
-            start, end = max((b - rule.window + 1) * Lb, 0, eng.base), (b + 1) * Lb
-            if not free[:, b * Lb : end].any():
-                continue
-            for s in range(S):
-                # nothing left to reveal
-                if s and not rule.revises and not (x[:, b * Lb : end] == mask).any():
-                    break
-                if one_step(start, end, s, S, s == 0):
-                    stopped = stopped or s < S - 1
-                    break
-            if (
-                eos_id is not None
-                and b < length // Lb - 1
-                and bool(((x[:, :end] == eos_id) & free[:, :end]).any(-1).all())
-            ):
-                x, stopped = x[:, :end], True
-                break
-    if (x == mask).any():
-        raise RuntimeError(
-            f"sampler {sampler!r} left MASK tokens (a bug: every rule reveals all by its last step)"
-        )
-    if nfe_budget is not None and eng.nfe > nfe_budget:
-        raise RuntimeError(
-            f"sampler {sampler!r} spent {eng.nfe} passes over nfe_budget={nfe_budget}"
-        )
-    return SampleResult(x, eng.nfe, len(rec.edits), stopped, rec.edits, rec.trace(x.shape[1]))
+# %% ../nbs/80_samplers.ipynb #c11ea454
+@torch.no_grad()
+def sample(
+    model,  # a `BlockDiffusionLM`, an `ArdmForDiffusionLM`, or any `WindowDenoiser`
+    prompt_ids: Tensor | None = None,  # [B, P] prompt, held fixed
+    *,
+    length: int,  # total tokens incl. the prompt; a multiple of the block size (may exceed max_len)
+    sampler: str = 'bd3',  # a key of SAMPLERS
+    generator: torch.Generator,  # every random draw comes from it: same seed, same output
+    nfe_budget: int | None = None,  # at most this many denoiser passes (sets the steps per block)
+    steps: int | None = None,  # steps per block (default: from nfe_budget, else the block size)
+    batch_size: int = 1,  # rows, when there is no prompt or infill
+    infill: Tensor | None = None,  # [B, length] starting tokens, MASK where to generate (the rest held)
+    editable: Tensor | None = None,  # bool [B, length]: positions it may write (default: the MASKs)
+    eos_id: int | None = None,  # stop after the block in which every row has generated EOS
+    use_cache: bool = True,  # False: recompute the whole prefix at every pass (the uncached reference)
+    trace: bool = False,  # keep p and the changed positions of every step
+    **options,  # the sampler's options (see `make_rule`)
+) -> SampleResult:
+    "Generate with any sampler of `SAMPLERS`; NFE counts every forward pass of the denoiser."
+    lm = getattr(model, 'lm', model)
+    spec = denoiser_spec(lm)
+    rule = make_rule(sampler, **options)
+    entry = SAMPLERS[sampler]
+    check_length(entry, rule, lm, spec, length)
+    x, free = start_tokens(spec, length, prompt_ids, infill, editable, batch_size)
+    first, n_blocks, S = steps_per_block(entry, rule, spec, free, steps, nfe_budget)
+    run = Run(lm, spec, length, free, first, n_blocks, S, nfe_budget)
+    rule.setup(run)
+    plan = rule.plan(run)
+    check_plan(plan, nfe_budget, sampler)
+    loop = Loop(engine_for(lm, spec, use_cache), rule, x, free, generator, spec.mask_id, trace)
+    stopped = loop.run(plan, eos_id)
+    check_done(loop.x, loop.engine.nfe, spec.mask_id, nfe_budget, sampler)
+    edits = loop.rec.edits
+    return SampleResult(loop.x, loop.engine.nfe, len(edits), stopped, edits, loop.rec.trace(loop.x.shape[1]))
 
 # %% ../nbs/80_samplers.ipynb #27d768ab
 def plot_trace(
@@ -1613,7 +334,7 @@ def load_model(
         )
     return model, tok
 
-
+# %% ../nbs/80_samplers.ipynb #3c327b80
 def decode(
     tokenizer,  # the model's tokenizer (its EOS, BOS, PAD and MASK are dropped)
     ids: Tensor,  # [B, N] token ids

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from ardm_nb.model import TINY, BlockDiffusionLM, ModelConfig, Output, block_causal_mask
 from ardm_nb.gate import Selector
+from ardm_nb.signals import logit_stats
 from ardm_nb import samplers as S
 from ardm_nb.samplers import (SAMPLERS, Engine, GateRule, P2Rule, ReMDMRule, StepInput, pick_k, remdm_schedule, reveal_counts, sample,
                               DDPMRule, OrderedRule, sampling_probs)
@@ -136,7 +137,7 @@ class Rogue(DDPMRule):
 
 
 def test_driver_puts_back_known_positions_whatever_the_rule_returns(models, monkeypatch):
-    monkeypatch.setitem(S.SAMPLERS, 'rogue', ('writes everywhere', Rogue, {}))
+    monkeypatch.setitem(S.SAMPLERS, 'rogue', S.SamplerSpec('rogue', Rogue, 'writes everywhere'))
     infill = torch.full((2, 16), MASK); infill[:, [6, 9, 15]] = torch.tensor([7, 8, 9])
     r = sample(models['absorbing'], PROMPT[:, :3], length=16, sampler='rogue', generator=gen(), infill=infill)
     want = torch.zeros(2, 16, dtype=torch.long); want[:, :3] = PROMPT[:, :3]; want[:, [6, 9, 15]] = torch.tensor([7, 8, 9])
@@ -150,7 +151,7 @@ def test_driver_puts_back_known_positions_whatever_the_rule_returns(models, monk
 
 def test_the_prompt_is_held_fixed_even_where_editable_says_otherwise(models, monkeypatch):
     "`prompt_ids` is 'held fixed': an `editable` that covers it is refused, or the prompt still comes back unchanged."
-    monkeypatch.setitem(S.SAMPLERS, 'rogue', ('writes everywhere', Rogue, {}))
+    monkeypatch.setitem(S.SAMPLERS, 'rogue', S.SamplerSpec('rogue', Rogue, 'writes everywhere'))
     try: r = sample(models['absorbing'], PROMPT[:, :3], length=16, sampler='rogue', generator=gen(), editable=torch.ones(2, 16, dtype=torch.bool))
     except ValueError as e: assert 'prompt' in str(e) and 'editable' in str(e), str(e)
     else: assert torch.equal(r.tokens[:, :3], PROMPT[:, :3]), r.tokens
@@ -769,12 +770,12 @@ def test_gate_tracks_the_written_tokens_log_probability(models):
     lg1 = torch.stack([probs_row({3: .5, 9: .5}), probs_row({4: .25, 9: .75}), probs_row({5: .8, 9: .2}), probs_row({9: 1.})])[None]
     lg2 = torch.stack([probs_row({3: .5, 9: .5}), probs_row({4: .5, 9: .5}), probs_row({5: .2, 9: .8}), probs_row({9: 1.})])[None]
     st1 = StepInput(lg1, torch.zeros(1, 4, 4), torch.tensor([[3, 4, MASK, MASK]]), torch.ones(1, 4, dtype=torch.bool), 0, 2, 0, gen(), MASK)
-    stats = S.logit_stats(lg1)
-    lq = rule._written_logq(st1, stats, 1.0)
+    stats = logit_stats(lg1)
+    lq = rule.memory.written_logq(st1, stats, 1.0)
     assert torch.allclose(lq[0, :2], torch.tensor([[math.log(.5), 0.], [math.log(.25), 0.]]))  # given tokens: no change yet
-    rule._remember_writes(st1, stats, 1.0, torch.tensor([[3, 4, 5, MASK]]))  # 5 written with q = .8
+    rule.memory.remember_writes(st1, stats, 1.0, torch.tensor([[3, 4, 5, MASK]]))  # 5 written with q = .8
     st2 = replace(st1, source=lg2, tokens=torch.tensor([[3, 4, 5, MASK]]), s=1)
-    lq = rule._written_logq(st2, S.logit_stats(lg2), 1.0)
+    lq = rule.memory.written_logq(st2, logit_stats(lg2), 1.0)
     want = torch.tensor([[math.log(.5), 0.], [math.log(.5), math.log(.5) - math.log(.25)], [math.log(.2), math.log(.2) - math.log(.8)]])
     assert torch.allclose(lq[0, :3], want, atol=1e-5)
 
