@@ -25,3 +25,12 @@ def test_every_sampler_matches_the_golden_fixture():
     assert sorted(got) == sorted(want), 'the same runs (every sampler, every case, every budget)'
     bad = [k for k in want if got[k] != want[k]]
     assert not bad, f'{len(bad)} runs differ from the fixture, e.g. {bad[:5]}'
+
+
+def test_oracle_eval_rows_match_the_golden_fixture():
+    golden = load_tool()
+    want = golden.eval_rows()
+    got = golden.record_eval()
+    assert len(got) == len(want)
+    bad = [i for i, (a, b) in enumerate(zip(want, got)) if not golden.same_row(a, b)]
+    assert not bad, f'{len(bad)} eval rows differ from the fixture, e.g. row {bad[:1]}'

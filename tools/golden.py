@@ -3,6 +3,9 @@
     python tools/golden.py            # (re)build the models if missing and record tests/golden/samplers.json
     python tools/golden.py --check    # recompute and compare with the recorded fixture (exit 1 on a difference)
 
+Beside the samplers, the full rows of an oracle `ardm eval` on markov-words (every default sampler, NFE 4 and 8, two
+seeds, generate and repair) are recorded in tests/golden/eval_rows.json, all but the wall-clock timings.
+
 Float results can differ between CPU types: record and compare on the same machine (the fixture is a safety net for a
 refactoring, recorded from the code before the change). `tests/test_golden.py` runs the check."""
 import argparse, json, sys
@@ -14,6 +17,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / 'tests' / 'golden'
 FIXTURE = GOLDEN / 'samplers.json'
+EVAL_FIXTURE = GOLDEN / 'eval_rows.json'
+TIMINGS = ('seconds_per_sample',)  # wall clock: the only numbers of a row that are not reproducible
 BUDGETS = (4, 8, 16)
 # the models: absorbing (SUBS), hybrid (no carry-over: the samplers that judge written tokens), block-size-1 (l2r)
 KINDS = dict(absorbing=dict(), hybrid=dict(subs=False), ar=dict(block_size=1))
@@ -98,6 +103,17 @@ def record() -> dict:
     return out
 
 
+def record_eval() -> list:
+    "The rows of a small oracle `ardm eval` on markov-words, timings left out."
+    from ardm_nb.eval import EvalConfig, evaluate
+    torch.set_num_threads(1)
+    cfg = EvalConfig(task='markov-words', nfe=(4, 8), seeds=2, rows=4, modes=('generate', 'repair'))
+    rows = evaluate(cfg, None, progress=False)
+    for r in rows:
+        r['metrics'] = {k: v for k, v in r['metrics'].items() if k not in TIMINGS}
+    return json.loads(json.dumps(rows))  # as stored: tuples become lists, NaN stays NaN
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--check', action='store_true', help='compare with the recorded fixture instead of writing it')
@@ -106,16 +122,31 @@ def main(argv=None):
     if not (GOLDEN / 'model' / 'ar.pt').exists():
         build_models()
     got = record()
+    rows = record_eval()
     if args.check:
         want = json.loads(FIXTURE.read_text())
         bad = [k for k in sorted(set(want) | set(got)) if want.get(k) != got.get(k)]
         for k in bad[:20]:
             print(f'DIFFERS {k}:\n  want {want.get(k)}\n  got  {got.get(k)}')
-        print(f'{len(got)} runs, {len(bad)} differ')
-        return 1 if bad else 0
+        bad_rows = [i for i, (a, b) in enumerate(zip(eval_rows(), rows)) if not same_row(a, b)]
+        bad_rows += ['count'] if len(eval_rows()) != len(rows) else []
+        print(f'{len(got)} runs, {len(bad)} differ; {len(rows)} eval rows, {len(bad_rows)} differ')
+        return 1 if bad or bad_rows else 0
     FIXTURE.write_text(json.dumps(got, indent=0, sort_keys=True) + '\n')
-    print(f'recorded {len(got)} runs to {FIXTURE.relative_to(ROOT)}')
+    EVAL_FIXTURE.write_text(json.dumps(rows, indent=0, sort_keys=True) + '\n')
+    print(f'recorded {len(got)} runs to {FIXTURE.relative_to(ROOT)}, {len(rows)} eval rows to '
+          f'{EVAL_FIXTURE.relative_to(ROOT)}')
     return 0
+
+
+def eval_rows() -> list:
+    "The recorded eval rows."
+    return json.loads(EVAL_FIXTURE.read_text())
+
+
+def same_row(a: dict, b: dict) -> bool:
+    "Equal rows, NaN equal to NaN (a metric undefined for the run)."
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 if __name__ == '__main__':
