@@ -248,7 +248,7 @@ def _train_config(args):
 
     def fresh(preset):  # the configuration a new run of `preset` gets
         if task:  # a task's rows, ids and preset (88_eval)
-            from ardm_nb.eval import task_train_config
+            from ardm_nb.train import task_train_config
 
             return task_train_config(task, preset, **over)
         return replace(PRESETS[preset], **over)

@@ -17,21 +17,19 @@ from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, id
                              judge_nll, latency_percentiles, mbr_sample, repeated_ngram_rate,
                              revision_accounting, rouge, unigram_entropy)
 from .stats import CI, best_of, compare_all, mean_ci
-from .tasks import SPLITS, split_draw
+from .tasks import ORACLE_NOISES, SPLITS, TASKS, get_task, split_draw
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLERS', 'ORACLE_NOISES', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'BEST_RULE', 'TASK_PRESETS',
-           'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup',
-           'train_seed_of', 'folder_checksum', 'special_ids', 'eval_inputs', 'is_text_task', 'Scored', 'row_scores',
-           'score_rows', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate', 'higher_is_better',
-           'seed_units', 'score_matrix', 'summarize', 'best_at', 'best_lines', 'diff_table', 'rows_of_split',
-           'choose_on_dev', 'default_metrics', 'markdown_table', 'pivot_table', 'cost_table', 'plot_eval', 'report',
-           'run_eval', 'parse_options', 'add_eval_arguments', 'eval_command', 'CombinedReport', 'eval_command_line',
-           'write_report', 'task_tokenizer', 'task_train_config', 'task_run_data']
+__all__ = ['DEFAULT_SAMPLERS', 'COST_METRICS', 'REFERENCE', 'LOWER_IS_BETTER', 'BEST_RULE', 'sampler_of', 'EvalConfig',
+           'block_size_of', 'load_task_model', 'Setup', 'make_setup', 'load_setup', 'train_seed_of', 'folder_checksum',
+           'special_ids', 'eval_inputs', 'Scored', 'row_scores', 'score_rows', 'run_one', 'row_key', 'write_rows',
+           'stale_rows', 'read_rows', 'evaluate', 'higher_is_better', 'seed_units', 'score_matrix', 'summarize',
+           'best_at', 'best_lines', 'diff_table', 'rows_of_split', 'choose_on_dev', 'default_metrics', 'markdown_table',
+           'pivot_table', 'cost_table', 'plot_eval', 'report', 'run_eval', 'parse_options', 'add_eval_arguments',
+           'eval_command', 'CombinedReport', 'eval_command_line', 'write_report']
 
 # %% ../nbs/88_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
-ORACLE_NOISES = ('absorbing', 'eps_hybrid')
 
 def sampler_of(label: str, # a sampler label of the run
                options: dict # per-label options
@@ -95,10 +93,6 @@ class EvalConfig:
             raise ValueError(f"options given for unknown sampler {bad[0]!r}; choose from: {known}")
 
 # %% ../nbs/88_eval.ipynb #e7c7de73
-def _task_module():
-    import ardm_nb.tasks as tasks
-    return tasks
-
 def block_size_of(model # a package model or a `WindowDenoiser`
                  ) -> int:
     "Block size of a package model or of a `WindowDenoiser`."
@@ -113,8 +107,7 @@ def load_task_model(task, # a task of `ardm_nb.tasks`
                     name: str = '--model'): # how error messages name the argument
     "The task's oracle, or a trained model folder checked against the task."
     if model == 'oracle':
-        has = callable(getattr(task, 'oracle', None))
-        if not has or type(task).oracle is _task_module().Task.oracle:
+        if not task.has_oracle:
             raise ValueError(f"task {task.name!r} has no oracle; "
                              f"pass a trained model folder as {name}")
         if task.seq_len % block_size:
@@ -164,11 +157,10 @@ def make_setup(cfg: EvalConfig, # what to run
     if 'l2r' in [sampler_of(x, cfg.options) for x in cfg.samplers] and Lb != 1:
         raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; "
                          f"this one has block_size={Lb}")
-    kinds = tuple(getattr(task, 'problem_kinds', ()))
-    modes = cfg.modes or (('generate', 'repair') if 'repair' in kinds else ('generate', *kinds))
-    bad = [m for m in modes if m != 'generate' and m not in kinds]
+    modes = cfg.modes or task.default_modes
+    bad = [m for m in modes if m not in task.modes]
     if bad:
-        known = ', '.join(('generate',) + kinds)
+        known = ', '.join(task.modes)
         raise ValueError(f"task {task.name!r} has no mode {bad[0]!r}; its modes: {known}")
     names = {}
     for m in modes:
@@ -182,10 +174,9 @@ def make_setup(cfg: EvalConfig, # what to run
 def load_setup(cfg: EvalConfig # what to run
               ) -> Setup:
     "Build the task, the model and the judge of `cfg`, and check them (`make_setup`)."
-    tasks = _task_module()
-    if cfg.task not in tasks.TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; choose one of: {', '.join(tasks.TASKS)}")
-    task = tasks.get_task(cfg.task, **cfg.task_params)
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; choose one of: {', '.join(TASKS)}")
+    task = get_task(cfg.task, **cfg.task_params)
     if 'split' in cfg.task_params and task.for_split(cfg.split) is not task:
         raise ValueError(f"--param split={cfg.task_params['split']} disagrees with --split "
                          f"{cfg.split}: the eval split picks the task's held-out works (dev: valid, "
@@ -257,11 +248,6 @@ def _mean(v: list[float]) -> float:
     "The exact mean of per-row values (`math.fsum`): what `metrics` holds for a per-row metric."
     return math.fsum(v) / len(v)
 
-def is_text_task(task # a task of `ardm_nb.tasks`
-                ) -> bool:
-    "Whether BLEU and ROUGE of the decoded span mean something (the Shakespeare tasks)."
-    return isinstance(task, _task_module().ShakespeareChar)
-
 # %% ../nbs/88_eval.ipynb #d2b54598
 @dataclass
 class Scored:
@@ -304,7 +290,7 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
     if history is not None: per.update(lost=_per_row(rv.lost), revisions=_per_row(rv.revisions))
     else: pooled.update(lost=math.nan, revisions=math.nan)
     per['accuracy_before'] = _per_row(rv.accuracy_before)
-    if is_text_task(task):
+    if task.text:
         hyp, ref = task.texts(tokens, pr)
         r = rouge(hyp, ref)
         pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
@@ -338,7 +324,7 @@ def run_one(model, # the oracle, a package model or a `WindowDenoiser`
               editable=inputs['editable'], top_p=cfg.top_p, **opts)
     t0 = time.perf_counter()
     if cfg.mbr:
-        to_text = task.decode if is_text_task(task) else ids_to_text
+        to_text = task.decode if task.text else ids_to_text
         res = mbr_sample(model, cfg.mbr, inputs['prompt'], to_text=to_text, **kw)
     else:
         res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
@@ -626,7 +612,7 @@ def default_metrics(setup: Setup, # the run's checked setup
     if mode == 'generate':
         judge = ('judge_nll',) if 'judge_nll' in names else ()
         # text has no exact quality measure of its own: the judge's NLL leads (the table's key)
-        return judge + tuple(own[:5]) if is_text_task(setup.task) else tuple(own[:5]) + judge
+        return judge + tuple(own[:5]) if setup.task.text else tuple(own[:5]) + judge
     samples = setup.task.sample(2, torch.Generator().manual_seed(0))
     plain = set(setup.task.score(samples))  # the task's sample metrics, not the problem's
     text = tuple(k for k in ('bleu', 'rougeL') if k in names)
@@ -1027,81 +1013,3 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
     tmp.write_text(md)
     os.replace(tmp, out / 'report.md')
     return CombinedReport(path=out / 'report.md', markdown=md, summary=summary)
-
-# %% ../nbs/88_eval.ipynb #ba48f74e
-def _char_tokenizer(chars # `CharTokenizer`: BOS 0, the characters 1..n, MASK n + 1
-                    ):
-    "An HF tokenizer with the ids of a `CharTokenizer`: one token per character, joined when decoded."
-    from tokenizers import Tokenizer, Regex, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-    vocab = {'<bos>': chars.bos_id, '<mask>': chars.mask_id}
-    vocab.update({c: i + 1 for i, c in enumerate(chars.chars)})
-    tok = Tokenizer(models.WordLevel(vocab, unk_token='<mask>'))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex('[\\s\\S]'), behavior='isolated')  # each character
-    tok.decoder = decoders.Fuse()  # no spaces between tokens
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token='<bos>', mask_token='<mask>')
-
-def task_tokenizer(task # a task of `ardm_nb.tasks`
-                  ):
-    "The task's text tokenizer as an HF one (BPE, characters), else a word-level one: `<i>` is id i."
-    if hasattr(getattr(task, 'tok', None), 'chars'): return _char_tokenizer(task.tok)
-    own = getattr(getattr(task, 'tok', None), 'tok', None)  # `BPETokenizer` wraps an HF tokenizer
-    same = own is not None and (len(own), own.bos_token_id, own.mask_token_id) == (
-        task.vocab_size, task.bos_id, task.mask_id)
-    if same: return own  # the model folder decodes text and is the task's `tokenizer=`
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-    vocab = {f'<{i}>': i for i in range(task.vocab_size)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token=f'<{task.mask_id}>'))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    bos, mask = f'<{task.bos_id}>', f'<{task.mask_id}>'
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, mask_token=mask)
-
-TASK_PRESETS = dict(
-    tiny=dict(d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8, warmup=5, eval_every=10,
-              eval_batches=2, log_every=5, ckpt_every=10, noise='eps_hybrid', eps=0.1),
-    demo=dict(d_model=128, n_layers=4, n_heads=4, steps=1200, batch_size=32, lr=3e-3, warmup=50,
-              eval_every=300, eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid',
-              eps=0.1),
-)
-
-def task_train_config(name: str, # a task of `ardm_nb.tasks`
-                      preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes, 2 CPUs)
-                      block_size: int = 16, # block size (one block per row if it does not divide)
-                      **over # any `TrainConfig` field, overriding the preset
-                     ): # a `TrainConfig` (imported on first use: it loads transformers)
-    "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
-    from ardm_nb.train import TrainConfig
-    tasks = _task_module()
-    if name not in tasks.TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
-    if preset not in TASK_PRESETS:
-        raise ValueError(f"a task trains with preset 'tiny' or 'demo', got {preset!r}")
-    task = tasks.get_task(name)
-    Lb = block_size if task.seq_len % block_size == 0 else task.seq_len
-    base = dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb)
-    return TrainConfig(**{**base, **TASK_PRESETS[preset], **over})
-
-def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME'
-                  tokenizer=None # the tokenizer to store (None: `task_tokenizer`)
-                 ):
-    "The `RunData` of data source 'task:NAME': rows for each training step, 512 valid, 512 test."
-    from ardm_nb.train import RunData
-    tasks = _task_module()
-    name = cfg.data.split(':', 1)[1]
-    if name not in tasks.TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(tasks.TASKS)}")
-    task = tasks.get_task(name)
-    if cfg.seq_len != task.seq_len:
-        raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of "
-                         f"{task.seq_len} tokens")
-    g = lambda k: torch.Generator().manual_seed(1_000_003 * cfg.seed + k)
-    # fresh rows for every step (cycled beyond 200k rows)
-    n_train = min(cfg.steps * cfg.batch_size, 200_000)
-    split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)),
-                 test=task.sample(512, g(3)))
-    tok = tokenizer if tokenizer is not None else task_tokenizer(task)
-    info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()},
-                tokens={s: p.numel() for s, p in split.items()}, vocab_size=len(tok),
-                mask_id=tok.mask_token_id, tokenizer=f'the ids of task {name}')
-    return RunData(**split, tokenizer=tok, info=info)

@@ -15,12 +15,13 @@ from .model import ModelConfig, Output
 from .block_diffusion import draw_corruption, score, evaluate_nelbo
 from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
 from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
+from .tasks import TASKS, get_task, task_tokenizer
 
 # %% auto #0
-__all__ = ['PRESETS', 'STATE_KEYS', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at',
-           'step_generator', 'ema_update', 'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError',
-           'load_state', 'run_config', 'config_diff', 'check_resume', 'check_new_run', 'train', 'plot_metrics',
-           'block_size_sweep']
+__all__ = ['PRESETS', 'TASK_PRESETS', 'STATE_KEYS', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows',
+           'task_train_config', 'task_run_data', 'lr_at', 'step_generator', 'ema_update', 'save_checkpoint',
+           'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state', 'run_config', 'config_diff',
+           'check_resume', 'check_new_run', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -185,11 +186,7 @@ def prepare_data(
     tokenizer=None,  # default: one trained on the train split (or loaded from `cfg.tokenizer`)
 ) -> RunData:
     "Load, tokenize and pack the train/valid/test splits of `cfg.data`."
-    if cfg.data.startswith(
-        'task:'
-    ):  # a task of ardm_nb.tasks: its own rows and ids (chapter 88_eval)
-        from ardm_nb.eval import task_run_data
-
+    if cfg.data.startswith('task:'):  # a task of ardm_nb.tasks: its own rows and ids (below)
         return task_run_data(cfg, tokenizer)
     texts = {s: load_texts(cfg.data, s, cfg.text_field)['text'] for s in ('train', 'valid', 'test')}
     if tokenizer is None:
@@ -235,6 +232,52 @@ def batch_rows(
         epoch, off = divmod(start + len(idx), n_rows)
         idx.extend(_epoch_perm(n_rows, seed, epoch)[off : off + batch_size - len(idx)].tolist())
     return torch.tensor(idx)
+
+# %% ../nbs/75_train.ipynb #00508765
+TASK_PRESETS = dict(
+    tiny=dict(d_model=32, n_layers=2, n_heads=2, steps=20, batch_size=8, warmup=5, eval_every=10,
+              eval_batches=2, log_every=5, ckpt_every=10, noise='eps_hybrid', eps=0.1),
+    demo=dict(d_model=128, n_layers=4, n_heads=4, steps=1200, batch_size=32, lr=3e-3, warmup=50,
+              eval_every=300, eval_batches=4, log_every=20, ckpt_every=300, noise='eps_hybrid',
+              eps=0.1),
+)
+
+def task_train_config(name: str, # a task of `ardm_nb.tasks`
+                      preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes, 2 CPUs)
+                      block_size: int = 16, # block size (one block per row if it does not divide)
+                      **over # any `TrainConfig` field, overriding the preset
+                     ) -> TrainConfig:
+    "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+    if preset not in TASK_PRESETS:
+        raise ValueError(f"a task trains with preset 'tiny' or 'demo', got {preset!r}")
+    task = get_task(name)
+    Lb = block_size if task.seq_len % block_size == 0 else task.seq_len
+    base = dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb)
+    return TrainConfig(**{**base, **TASK_PRESETS[preset], **over})
+
+def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME'
+                  tokenizer=None # the tokenizer to store (None: `task_tokenizer`)
+                 ):
+    "The `RunData` of data source 'task:NAME': rows for each training step, 512 valid, 512 test."
+    name = cfg.data.split(':', 1)[1]
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+    task = get_task(name)
+    if cfg.seq_len != task.seq_len:
+        raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of "
+                         f"{task.seq_len} tokens")
+    g = lambda k: torch.Generator().manual_seed(1_000_003 * cfg.seed + k)
+    # fresh rows for every step (cycled beyond 200k rows)
+    n_train = min(cfg.steps * cfg.batch_size, 200_000)
+    split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)),
+                 test=task.sample(512, g(3)))
+    tok = tokenizer if tokenizer is not None else task_tokenizer(task)
+    info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()},
+                tokens={s: p.numel() for s, p in split.items()}, vocab_size=len(tok),
+                mask_id=tok.mask_token_id, tokenizer=f'the ids of task {name}')
+    return RunData(**split, tokenizer=tok, info=info)
 
 # %% ../nbs/75_train.ipynb #49a56dcc
 def lr_at(

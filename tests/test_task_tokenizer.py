@@ -1,7 +1,7 @@
 "What a `task:NAME` run stores as its tokenizer: the task's own BPE for BPE Shakespeare, ids elsewhere."
 import torch
 from ardm_nb.data import load_tokenizer
-from ardm_nb.eval import task_tokenizer
+from ardm_nb.tasks import task_tokenizer
 from ardm_nb.tasks import get_task
 
 def test_bpe_task_stores_its_bpe(tmp_path):
