@@ -575,13 +575,13 @@ def _bench_run(args):
 
 
 def _eval_parser(p):
-    from ardm_nb.eval import add_eval_arguments
+    from ardm_nb.eval_cli import add_eval_arguments
 
     add_eval_arguments(p)
 
 
 def _eval_run(args):
-    from ardm_nb.eval import eval_command
+    from ardm_nb.eval_cli import eval_command
 
     try:
         eval_command(args)

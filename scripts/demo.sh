@@ -50,7 +50,7 @@ $ardm eval "${compare[@]}" --model "$model/model" --rows 32 --out "$out/markov_t
   > "$out/markov_trained.log" 2>&1 || { tail -n 5 "$out/markov_trained.log"; exit 1; }
 echo "== the report: $out/report.md"
 .venv/bin/python -c "
-from ardm_nb.eval import write_report
+from ardm_nb.report import write_report
 intro = ('The gate study\'s key comparison (nbs/experiments/gate_study.ipynb has every sampler, variant and ablation). '
          'markov-words: rows of 64 tokens in blocks of 16; generate: invalid_word_rate, the share of two-token words '
          'that are not words of the language (lower is better); repair: token_accuracy after editing rows with 6 '

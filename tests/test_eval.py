@@ -6,6 +6,8 @@ import pytest
 import torch
 
 import ardm_nb.eval as ev
+import ardm_nb.eval_cli as cl
+import ardm_nb.report as rp
 from ardm_nb.cli import main
 
 TINY = ['--task', 'markov-words', '--model', 'oracle', '--samplers', 'bd3,fixed', '--nfe', '4,8',
@@ -102,10 +104,10 @@ def test_mbr_counts_every_candidate():
 
 def test_summary_ci_and_verdict():
     rows = ev.evaluate(_cfg(modes=('repair',)), None, progress=False)
-    s = {(x['sampler'], x['nfe_budget']): x for x in ev.summarize(rows, 'token_accuracy')}
+    s = {(x['sampler'], x['nfe_budget']): x for x in rp.summarize(rows, 'token_accuracy')}
     bd3 = s['bd3', 4]['ci']
     assert bd3.lo <= bd3.mean <= bd3.hi and len(s['bd3', 4]['seeds']) == 3
-    best = ev.best_at(rows, 'token_accuracy', 'repair')
+    best = rp.best_at(rows, 'token_accuracy', 'repair')
     assert [b['nfe_budget'] for b in best] == [4, 8]
 
 
@@ -187,7 +189,7 @@ def test_option_flag_gives_labelled_variants_their_options(tmp_path, capsys):
             '--option', 'gate@nolog.refine=1', '--option', 'gate.selector.rho=[0.5, 0.25]',
             '--option', 'gate.action=remask']
     texts = ['gate.gate.logq=false', 'gate.action=remask', 'gate.theta_stop=0.5']
-    assert ev.parse_options(texts, ('gate',)) == {
+    assert cl.parse_options(texts, ('gate',)) == {
         'gate': {'gate': {'logq': False}, 'action': 'remask', 'theta_stop': 0.5}}
     assert main(['eval', *args, '--out', str(tmp_path / 'cli')]) == 0
     want = {'gate@nolog': {'sampler': 'gate', 'gate': {'logq': False}, 'refine': 1},
@@ -223,7 +225,7 @@ def test_generate_table_leads_with_judge_nll_for_text_only():
             mask_id=task.mask_id)).eval()
         cfg = _cfg(task=name, task_params=dict(seq_len=32), modes=('generate',),
                    samplers=('bd3',), nfe=(4,), seeds=1)
-        ms = ev.default_metrics(ev.make_setup(cfg, task, mk(16), mk(1)), 'generate')
+        ms = rp.default_metrics(ev.make_setup(cfg, task, mk(16), mk(1)), 'generate')
         firsts[name] = (ms[0], ms[-1])
     assert firsts == {'shakespeare-char': ('judge_nll', 'repeat_4'),
                       'markov-words': ('invalid_word_rate', 'judge_nll')}
@@ -288,6 +290,6 @@ def test_cli_split_dev_and_holm_verdicts(tmp_path):
     assert {r['split'] for r in rows} == {'dev'}
     md = (tmp_path / 'eval.md').read_text()
     assert 'of the dev split' in md
-    best = ev.best_at(ev.read_rows(tmp_path / 'eval.json'), 'token_accuracy', 'repair')
+    best = rp.best_at(ev.read_rows(tmp_path / 'eval.json'), 'token_accuracy', 'repair')
     for b in best:
         assert len(b['pairs']) == b['others'] and all(p.p_holm >= p.diff.p for p in b['pairs'])
