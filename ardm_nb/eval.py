@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 from . import __version__
 from .core import check_range, check_int
 from .samplers import SAMPLERS, sample
-from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, ids_to_text,
-                             judge_nll, mbr_sample, repeated_ngram_rate, revision_accounting, rouge,
-                             unigram_entropy)
+from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, judge_nll,
+                             repeated_ngram_rate, revision_accounting, rouge, unigram_entropy)
+from .mbr import ids_to_text, mbr_sample
 from .tasks import ORACLE_NOISES, SPLITS, TASKS, get_task, split_draw
 
 # %% auto #0

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from ardm_nb.metrics import (bleu, distinct_n, failures, mbr_select, repeated_ngram_rate,
+from ardm_nb.mbr import mbr_select
+from ardm_nb.metrics import (bleu, distinct_n, failures, repeated_ngram_rate,
                              revision_accounting, rouge, unigram_entropy)
 
 HYPS = ['the cat sat on the mat', 'a dog ran in the parks today', 'nothing matches here',
