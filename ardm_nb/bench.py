@@ -696,7 +696,7 @@ def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32),  # NFE budgets
                               ) -> float:  # seconds
     "Seconds of `ardm eval` (generate) on the markov-words oracle, every sampler. Target <= 120."
     from ardm_nb.eval import EvalConfig, evaluate
-    cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows,
+    cfg = EvalConfig(task='markov-words', model='oracle', nfe_budgets=nfe, seeds=seeds, rows=rows,
                      modes=('generate',))
     t0 = time.perf_counter()
     evaluate(cfg, None, progress=False)

@@ -423,7 +423,8 @@ def _sample_run(args, log=print):
 
 
 _FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
-_EVAL_FLAGS = {'nfe': '--nfe', 'seeds': '--seeds', 'rows': '--rows', 'mbr': '--mbr'}  # EvalConfig's
+_EVAL_FLAGS = {'nfe_budgets': '--nfe', 'nfe_budget': '--nfe', 'seeds': '--seeds', 'rows': '--rows',
+               'mbr': '--mbr'}  # EvalConfig's
 
 
 def _flag_names(msg: str, flags: dict = _FLAGS) -> str:

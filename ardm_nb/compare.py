@@ -128,7 +128,7 @@ class CompareConfig:
 def _eval_config(cfg: CompareConfig, samplers: tuple, nfe: tuple, model: str, judge: str|None,
                  task: str, options: dict) -> EvalConfig:
     rows = max(cfg.num_samples, cfg.num_passages)
-    return EvalConfig(task=task, model=model, samplers=samplers, nfe=nfe, seeds=cfg.seeds,
+    return EvalConfig(task=task, model=model, samplers=samplers, nfe_budgets=nfe, seeds=cfg.seeds,
                       first_seed=cfg.seed, rows=rows, modes=('generate', 'repair'), top_p=cfg.top_p,
                       judge=judge, options=options)
 

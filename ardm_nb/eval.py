@@ -46,7 +46,7 @@ class EvalConfig:
     task_params: dict = field(default_factory=dict) # the task's own parameters (else its defaults)
     model: str = 'oracle' # 'oracle' (the task's exact denoiser) or a folder of `ardm train --task`
     samplers: tuple = DEFAULT_SAMPLERS # keys of SAMPLERS, or labels whose options name one
-    nfe: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block
+    nfe_budgets: tuple = (4, 8, 16, 32) # NFE budgets, each at least one pass per block (--nfe)
     seeds: int = 3 # seeds first_seed .. first_seed + seeds - 1 (fewer than 3: no useful CI)
     first_seed: int = 0 # the first seed
     rows: int = 64 # samples (or problems) per seed: the same problems for every seed
@@ -63,14 +63,15 @@ class EvalConfig:
     options: dict = field(default_factory=dict) # per sampler, e.g. {'threshold': {'tau': 0.8}}
 
     def __post_init__(self):
-        for k in ('samplers', 'nfe', 'modes', 'metrics'):
+        for k in ('samplers', 'nfe_budgets', 'modes', 'metrics'):
             setattr(self, k, _tuple(k, getattr(self, k)))
         bad = [s for s in self.samplers if sampler_of(s, self.options) not in SAMPLERS]
         if bad:
             raise ValueError(f"unknown sampler {bad[0]!r}; choose from: {', '.join(SAMPLERS)}")
         if not self.samplers: raise ValueError("samplers is empty; name at least one")
-        if not self.nfe: raise ValueError("nfe is empty; give at least one NFE budget")
-        for n in self.nfe: check_int('nfe', n, 1)
+        if not self.nfe_budgets:
+            raise ValueError("nfe_budgets is empty; give at least one NFE budget")
+        for n in self.nfe_budgets: check_int('nfe_budget', n, 1)
         check_int('seeds', self.seeds, 1)
         check_int('rows', self.rows, 1)
         if self.split not in SPLITS:
@@ -144,11 +145,11 @@ def make_setup(cfg: EvalConfig, # what to run
     "Check `cfg` against a task and a model (budgets, modes, samplers, metrics) before any pass."
     Lb = block_size_of(model)
     blocks = task.seq_len // Lb
-    for n in cfg.nfe:
+    for n in cfg.nfe_budgets:
         per = n // cfg.mbr if cfg.mbr else n
         if per < blocks:
             per_mbr = f' per MBR candidate ({cfg.mbr})' if cfg.mbr else ''
-            raise ValueError(f"nfe={n} is below one pass per block: rows of {task.seq_len} tokens "
+            raise ValueError(f"nfe_budget={n} is below one pass per block: rows of {task.seq_len} tokens "
                              f"in blocks of {Lb} need at least {blocks}{per_mbr}")
     if 'l2r' in [sampler_of(x, cfg.options) for x in cfg.samplers] and Lb != 1:
         raise ValueError(f"sampler 'l2r' needs a block-size-1 (AR) model; "
@@ -234,7 +235,7 @@ def eval_inputs(task, # a task of `ardm_nb.tasks`
                 problems=pr)
 
 # %% ../nbs/86_eval.ipynb #c50d66bc
-COST_METRICS = ('nfe', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
+COST_METRICS = ('nfe_used', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
 
 def _per_row(v) -> list[float]:
     "A tensor or list of per-row values as floats."
@@ -428,7 +429,7 @@ def evaluate(cfg: EvalConfig, # what to run
         rows = [r for r in rows if not any(r is x for x in stale)]
     done = {row_key(r) for r in rows}
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
-    jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe)
+    jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe_budgets)
             for smp in ((REFERENCE,) if nfe is None else cfg.samplers)
             if not (nfe is None and m != 'generate')]
     key = lambda j: row_key(_base_row(cfg, j[0], j[1], j[3], j[2], s.fingerprint))
@@ -442,10 +443,10 @@ def evaluate(cfg: EvalConfig, # what to run
         row = _base_row(cfg, mode, seed, smp, nfe, s.fingerprint)
         if nfe is None:
             sc = row_scores(s.task, mode, x['reference'], x, judge=s.judge)
-            row.update(nfe=None, metrics=sc.metrics, scores=sc.scores)
+            row.update(nfe_used=None, metrics=sc.metrics, scores=sc.scores)
         else:
             sc = run_one(s.model, s.task, smp, nfe, seed, x, mode, cfg, s.judge)
-            row.update(nfe=sc.metrics['nfe'], metrics=sc.metrics, scores=sc.scores)
+            row.update(nfe_used=sc.metrics['nfe_used'], metrics=sc.metrics, scores=sc.scores)
         rows.append(row)
         if path is not None: write_rows(path, cfg, rows)
     by_key = {row_key(r): r for r in rows}

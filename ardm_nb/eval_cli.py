@@ -118,7 +118,7 @@ def eval_command(args, # the parsed options of `ardm eval`
     options = parse_options(getattr(args, 'option', []), samplers)
     params = dict(_param(t) for t in args.param)
     cfg = EvalConfig(task=args.task, task_params=params, model=args.model, samplers=samplers,
-                     nfe=_ints('--nfe', args.nfe), seeds=args.seeds, rows=args.rows,
+                     nfe_budgets=_ints('--nfe', args.nfe), seeds=args.seeds, rows=args.rows,
                      split=getattr(args, 'split', 'test'), margin=getattr(args, 'margin', None),
                      modes=_names(args.modes), block_size=args.block_size, noise=args.noise,
                      eps=args.eps, top_p=args.top_p, mbr=args.mbr, judge=args.judge,

@@ -157,7 +157,7 @@ def failures(tokens: Tensor, # [B, L] samples (BOS excluded)
 @dataclass
 class Cost:
     "What one sampling call cost."
-    nfe: int # denoiser passes
+    nfe_used: int # denoiser passes spent
     tokens_per_pass: float # generated positions per row / NFE
     seconds_per_sample: float # wall time of the call / rows
     edits_per_step: float # tokens changed per step and row
@@ -171,7 +171,7 @@ def cost_metrics(result, # a `SampleResult`
     B = result.tokens.shape[0]
     steps = max(1, len(result.edits_per_step))
     edits = sum(result.edits_per_step) / steps / B
-    return Cost(nfe=int(result.nfe), tokens_per_pass=generated / max(1, result.nfe),
+    return Cost(nfe_used=int(result.nfe), tokens_per_pass=generated / max(1, result.nfe),
                 seconds_per_sample=seconds / B, edits_per_step=edits,
                 stopped_early=float(result.stopped_early))
 

@@ -58,7 +58,7 @@ def score_matrix(units: dict, # unit -> rows (`seed_units`)
 
 def summarize(rows: list[dict], # rows of `evaluate` (of one model, or of several training seeds)
               metric: str # the metric to summarize
-             ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, scores, nfe
+             ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, scores, nfe_used
     "Per (mode, sampler, NFE budget): the mean of `metric`, its 95% CI over seeds and problems."
     groups = {}
     for r in rows:
@@ -72,9 +72,10 @@ def summarize(rows: list[dict], # rows of `evaluate` (of one model, or of severa
         finite = all(v is not None and math.isfinite(v) for v in vals)
         scores = score_matrix(units, metric) if finite else None
         ci = None if not finite else mean_ci(vals if scores is None else scores)
-        used = [r['nfe'] for r in rs if r['nfe'] is not None]
+        used = [r['nfe_used'] for r in rs if r['nfe_used'] is not None]
         out.append(dict(mode=mode, sampler=smp, nfe_budget=nfe, seeds=list(units), ci=ci,
-                        values=vals, scores=scores, nfe=sum(used) / len(used) if used else None))
+                        values=vals, scores=scores,
+                        nfe_used=sum(used) / len(used) if used else None))
     return out
 
 # %% ../nbs/87_report.ipynb #eb73e892
@@ -203,7 +204,7 @@ def markdown_table(rows: list[dict], # rows of `evaluate`
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for smp, nfe in keys:
         first = summ[metrics[0]][smp, nfe]
-        used = '–' if first['nfe'] is None else f"{first['nfe']:.3g}"
+        used = '–' if first['nfe_used'] is None else f"{first['nfe_used']:.3g}"
         cells = [smp, '–' if nfe is None else str(nfe), used, str(len(first['seeds']))]
         cells += [_fmt(summ[m][smp, nfe]['ci']) if (smp, nfe) in summ[m] else '–' for m in metrics]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -246,7 +247,7 @@ def cost_table(rows: list[dict], # rows of `evaluate`
     for (nfe, smp), ms in groups.items():
         avg = lambda k: sum(m[k] for m in ms) / len(ms)
         lat = latency_percentiles([m['seconds_per_sample'] * 1e3 for m in ms])
-        cells = [smp, str(nfe), f"{avg('nfe'):.3g}", f"{avg('tokens_per_pass'):.3g}",
+        cells = [smp, str(nfe), f"{avg('nfe_used'):.3g}", f"{avg('tokens_per_pass'):.3g}",
                  f"{avg('edits_per_step'):.3g}", f"{avg('stopped_early'):.2f}", f"{lat['p50']:.3g}",
                  f"{lat['p95']:.3g}"]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -374,7 +375,7 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
                      ) -> str|None: # None when an option is a Python object (no command runs it)
     "The `ardm eval` command that runs `conf`: its non-default settings as flags."
     default = EvalConfig()
-    flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe': '--nfe',
+    flags = {'task': '--task', 'model': '--model', 'samplers': '--samplers', 'nfe_budgets': '--nfe',
              'seeds': '--seeds', 'rows': '--rows', 'modes': '--modes', 'block_size': '--block-size',
              'noise': '--noise', 'eps': '--eps', 'top_p': '--top-p', 'mbr': '--mbr',
              'judge': '--judge', 'metrics': '--metrics', 'split': '--split', 'margin': '--margin'}
@@ -408,7 +409,7 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
     setup = load_setup(cfg)
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     rows = [r for r in read_rows(path) if r['mode'] in setup.modes and r['seed'] in seeds
-            and r['sampler'] in (REFERENCE, *cfg.samplers) and r['nfe_budget'] in (None, *cfg.nfe)]
+            and r['sampler'] in (REFERENCE, *cfg.samplers) and r['nfe_budget'] in (None, *cfg.nfe_budgets)]
     _, panels, title = report(rows, cfg, setup)
     parts, summary = [f'## {heading}'], []
     cmd = eval_command_line(conf, folder)

@@ -352,8 +352,8 @@ def _api_cases():
                                     r'hidden must have shape \(2, 5, 3\) .*got \(2, 4, 3\)'),
         'gate hidden missing': (lambda: hgate(z, None, None, step=1), ValueError, r'hidden must have shape \(2, 5, 3\) .*got None'),
         # the Python API names EvalConfig's field, the CLI its flag (the matrix row 'eval --nfe 1,4')
-        'EvalConfig nfe below one pass per block': (lambda: load_setup(EvalConfig(nfe=(1, 4))), ValueError,
-                                                    r'^nfe=1 is below one pass per block'),
+        'EvalConfig nfe below one pass per block': (lambda: load_setup(EvalConfig(nfe_budgets=(1, 4))), ValueError,
+                                                    r'^nfe_budget=1 is below one pass per block'),
     }
 
 

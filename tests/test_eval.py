@@ -20,7 +20,7 @@ def _one_thread(one_thread):
 
 
 def _cfg(**kw):
-    return ev.EvalConfig(**{**dict(samplers=('bd3', 'fixed'), nfe=(4, 8), seeds=3, rows=4), **kw})
+    return ev.EvalConfig(**{**dict(samplers=('bd3', 'fixed'), nfe_budgets=(4, 8), seeds=3, rows=4), **kw})
 
 
 def test_cli_eval_on_the_oracle_writes_rows_table_and_figure(tmp_path, capsys):
@@ -29,10 +29,10 @@ def test_cli_eval_on_the_oracle_writes_rows_table_and_figure(tmp_path, capsys):
     rows = doc['rows']
     assert len(rows) == 3 + 2 * 3 * 2 * 2  # reference rows + modes x seeds x budgets x samplers
     for r in rows:
-        for k in ('task', 'model', 'sampler', 'options', 'nfe_budget', 'nfe', 'seed', 'metrics'):
+        for k in ('task', 'model', 'sampler', 'options', 'nfe_budget', 'nfe_used', 'seed', 'metrics'):
             assert k in r
     run = [r for r in rows if r['nfe_budget'] is not None]
-    assert all(r['nfe'] <= r['nfe_budget'] and r['metrics']['nfe'] == r['nfe'] for r in run)
+    assert all(r['nfe_used'] <= r['nfe_budget'] and r['metrics']['nfe_used'] == r['nfe_used'] for r in run)
     names = set().union(*(r['metrics'] for r in run))
     assert {'invalid_word_rate', 'token_accuracy', 'fixed', 'broken', 'lost', 'tokens_per_pass',
             'seconds_per_sample', 'edits_per_step', 'stopped_early'} <= names
@@ -96,10 +96,10 @@ def test_samplers_are_paired_on_the_same_inputs():
 
 
 def test_mbr_counts_every_candidate():
-    cfg = _cfg(modes=('generate',), samplers=('confidence',), nfe=(8,), seeds=1, mbr=2)
+    cfg = _cfg(modes=('generate',), samplers=('confidence',), nfe_budgets=(8,), seeds=1, mbr=2)
     rows = ev.evaluate(cfg, None, progress=False)
     run = [r for r in rows if r['nfe_budget'] is not None]
-    assert [r['nfe'] for r in run] == [8]  # 2 candidates x 4 passes (one per block)
+    assert [r['nfe_used'] for r in run] == [8]  # 2 candidates x 4 passes (one per block)
 
 
 def test_summary_ci_and_verdict():
@@ -175,7 +175,7 @@ def test_judge_nll_and_entropy_flag_in_generate_rows():
     collapsed = x['reference'].clone()
     collapsed[:, 1:] = collapsed[:, 1:2]  # one token repeated: entropy 0, far below the reference's
     assert ev.score_rows(task, 'generate', collapsed, x, judge=judge)['low_entropy'] == 1.0
-    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=1)
+    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe_budgets=(4,), seeds=1)
     setup = ev.make_setup(cfg, task, task.oracle(16, 'eps_hybrid'), judge)
     rows = ev.evaluate(cfg, None, setup, progress=False)
     assert all('judge_nll' in r['metrics'] for r in rows)
@@ -196,7 +196,7 @@ def test_option_flag_gives_labelled_variants_their_options(tmp_path, capsys):
             'gate': {'selector': {'rho': [0.5, 0.25]}, 'action': 'remask'}}
     cli = json.loads((tmp_path / 'cli' / 'eval.json').read_text())
     assert cli['config']['options'] == want
-    cfg = _cfg(samplers=('gate', 'gate@nolog'), nfe=(4,), seeds=1, rows=3, modes=('repair',),
+    cfg = _cfg(samplers=('gate', 'gate@nolog'), nfe_budgets=(4,), seeds=1, rows=3, modes=('repair',),
                options=want)
     rows = ev.evaluate(cfg, progress=False)
     by = {r['sampler']: r['metrics'] for r in cli['rows']}
@@ -224,7 +224,7 @@ def test_generate_table_leads_with_judge_nll_for_text_only():
             vocab_size=task.vocab_size, max_len=32, block_size=bs, d_model=16, n_layers=1, n_heads=2,
             mask_id=task.mask_id)).eval()
         cfg = _cfg(task=name, task_params=dict(seq_len=32), modes=('generate',),
-                   samplers=('bd3',), nfe=(4,), seeds=1)
+                   samplers=('bd3',), nfe_budgets=(4,), seeds=1)
         ms = rp.default_metrics(ev.make_setup(cfg, task, mk(16), mk(1)), 'generate')
         firsts[name] = (ms[0], ms[-1])
     assert firsts == {'shakespeare-char': ('judge_nll', 'repeat_4'),
@@ -263,7 +263,7 @@ def test_shakespeare_dev_reads_the_valid_works():
 
 
 def test_stale_rows_are_not_reused(tmp_path, monkeypatch):
-    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe=(4,), seeds=2)
+    cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe_budgets=(4,), seeds=2)
     first = ev.evaluate(cfg, tmp_path, progress=False)
     path = tmp_path / 'eval.json'
     doc = json.loads(path.read_text())

@@ -107,7 +107,7 @@ def record_eval() -> list:
     "The rows of a small oracle `ardm eval` on markov-words, timings left out."
     from ardm_nb.eval import EvalConfig, evaluate
     torch.set_num_threads(1)
-    cfg = EvalConfig(task='markov-words', nfe=(4, 8), seeds=2, rows=4, modes=('generate', 'repair'))
+    cfg = EvalConfig(task='markov-words', nfe_budgets=(4, 8), seeds=2, rows=4, modes=('generate', 'repair'))
     rows = evaluate(cfg, None, progress=False)
     for r in rows:
         r['metrics'] = {k: v for k, v in r['metrics'].items() if k not in TIMINGS}
