@@ -36,3 +36,49 @@ def test_ardm_demo_writes_figure(tmp_path):
     fig = tmp_path / 'gate_walkthrough.png'
     assert fig.exists() and fig.stat().st_size > 10_000
     assert str(fig.resolve()) in out.stdout  # the demo says where the figure is
+
+
+def _chapters() -> dict:
+    "module name -> the number of the notebook that exports it (`#| default_exp`)."
+    import json, re
+    out = {}
+    for nb in (ROOT / 'nbs').glob('[0-9]*.ipynb'):
+        for c in json.loads(nb.read_text())['cells']:
+            m = re.match(r'#\|\s*default_exp\s+(\S+)', ''.join(c['source']))
+            if m: out[m.group(1)] = int(nb.name.split('_')[0])
+    return out
+
+
+def _imports(module: str) -> list:
+    "(imported package module, line) of every import in ardm_nb/<module>.py, at the top or inside a function."
+    import ast
+    tree = ast.parse((ROOT / 'ardm_nb' / f'{module}.py').read_text())
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module:
+            name = n.module.split('.')[0] if n.level == 1 else (
+                n.module.split('.')[1] if n.module.startswith('ardm_nb.') else None)
+            if name: out.append((name, n.lineno))
+    return out
+
+
+def test_modules_import_only_earlier_chapters():
+    "The numbering of nbs/ is the architecture: a module imports only modules of lower-numbered notebooks."
+    chapter = _chapters()
+    assert {'task', 'tasks', 'eval', 'report', 'samplers', 'engine'} <= set(chapter)
+    upward = [(m, chapter[m], dep, chapter[dep], line) for m in chapter for dep, line in _imports(m)
+              if dep in chapter and chapter[dep] > chapter[m]]
+    assert not upward, f'imports of later chapters (module, its chapter, imported, its chapter, line): {upward}'
+
+
+def test_no_module_over_700_lines_no_function_over_80():
+    import ast
+    long = []
+    for f in sorted((ROOT / 'ardm_nb').glob('*.py')):
+        if f.name == '_modidx.py': continue
+        text = f.read_text()
+        if len(text.splitlines()) > 700: long.append((f.name, len(text.splitlines())))
+        for n in ast.walk(ast.parse(text)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno >= 80:
+                long.append((f'{f.name}:{n.name}', n.end_lineno - n.lineno + 1))
+    assert not long, f'too long (module lines > 700, function lines > 80): {long}'
