@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib, math, random
 from dataclasses import dataclass, fields, replace
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from .core import check_int, check_range
 from .task import Problems, Task, row_problems
@@ -183,12 +184,19 @@ def _markov_entropies(t: MarkovWords) -> tuple[float, float]:
     H = float(_entropy(t.pi)) + (t.n_full - 1) * h_word + t.partial * h_first  # H(X_1..X_{L-1})
     return h_word / 2, H / (t.seq_len - 1)
 
-MarkovWords.entropy_rate = property(lambda t: _markov_entropies(t)[0])
-MarkovWords.entropy_per_token = property(lambda t: _markov_entropies(t)[1])
+@patch(as_prop=True)
+def entropy_rate(self: MarkovWords) -> float:
+    "The chain's entropy per word (nats): what an exact sampler's words carry."
+    return _markov_entropies(self)[0]
+@patch(as_prop=True)
+def entropy_per_token(self: MarkovWords) -> float:
+    "The entropy of a row per token after BOS (nats): the NLL per token of exact samples."
+    return _markov_entropies(self)[1]
 
 # %% ../nbs/72_markov.ipynb #6763e48b
+@patch
 @torch.no_grad()
-def _markov_sample(self: MarkovWords,
+def sample(self: MarkovWords,
                    n: int, # rows to draw
                    generator: torch.Generator # the only source of randomness
                   ) -> Tensor: # [n, seq_len]
@@ -205,8 +213,9 @@ def _markov_sample(self: MarkovWords,
     x[:, 2::2] = self.second[w[:, :self.n_full]]
     return x
 
+@patch
 @torch.no_grad()
-def _markov_log_likelihood(self: MarkovWords,
+def log_likelihood(self: MarkovWords,
                            tokens: Tensor # [n, seq_len] rows (MASK: summed over)
                           ) -> Tensor: # [n] nats
     "Exact log p of each row under the chain (-inf if impossible); MASK positions are summed over."
@@ -217,11 +226,10 @@ def _markov_log_likelihood(self: MarkovWords,
     bos_ok = (x[:, 0] == self.bos_id) | (x[:, 0] == self.mask_id)
     return logz.masked_fill(~bos_ok, -math.inf)
 
-MarkovWords.sample, MarkovWords.log_likelihood = _markov_sample, _markov_log_likelihood
-
 # %% ../nbs/72_markov.ipynb #d4aa4a2d
+@patch
 @torch.no_grad()
-def _markov_score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
+def score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
                   problems: Problems|None = None # the problems they answer (adds match metrics)
                  ) -> dict[str, Tensor]: # metric -> [n]
     "Per-row metrics: invalid words and transitions, exact NLL, distinct words, valid rows."
@@ -242,7 +250,8 @@ def _markov_score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
                valid_row=torch.isfinite(ll).float())
     return out if problems is None else {**out, **self.match_scores(x, problems)}
 
-def _markov_decode(self: MarkovWords,
+@patch
+def decode(self: MarkovWords,
                    ids: Tensor # [n, k] token ids
                   ) -> list[str]:
     "Rows as text: BOS '^', first tokens 'A0'.., second tokens 'b0'.., MASK '_' (space-separated)."
@@ -252,8 +261,6 @@ def _markov_decode(self: MarkovWords,
         if t == self.mask_id: return '_'
         return f'A{t - 1}' if t <= NA else f'b{t - 1 - NA}'
     return [' '.join(name(t) for t in row) for row in ids.tolist()]
-
-MarkovWords.score, MarkovWords.decode = _markov_score, _markov_decode
 
 # %% ../nbs/72_markov.ipynb #0c141136
 ORACLE_NOISES = ('absorbing', 'eps_hybrid')
@@ -371,7 +378,8 @@ def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
         lo, hi = int(x.min()), int(x.max())
         raise ValueError(f"x holds ids in [{lo}, {hi}]; allowed: [0, {self.vocab_size - 1}]")
 
-def _window(self: MarkovOracle,
+@patch
+def window(self: MarkovOracle,
             x: Tensor, # [B, N] tokens; only x[:, :end] is read
             start: int, # first position of the window (a block boundary)
             end: int # one past its last position (a block boundary)
@@ -381,25 +389,25 @@ def _window(self: MarkovOracle,
     probs = _marginals(self, x.cpu().long(), start, end, self.block_size)
     return probs.log().clamp_min(-1e4).float(), None
 
-def _posterior(self: MarkovOracle,
+@patch
+def posterior(self: MarkovOracle,
                tokens: Tensor # [n, seq_len] rows, MASK where unseen
               ) -> Tensor: # [n, seq_len, V] float64
     "Exact marginals of every position given every non-MASK token of the row (one window)."
     x = self.task.check_tokens(tokens)
     return _marginals(self, x, 0, self.max_len, self.max_len)
 
-MarkovOracle.window, MarkovOracle.posterior = _window, _posterior
-def _markov_oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
+@patch
+def oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
                    noise: str = 'absorbing', # or 'eps_hybrid'
                    eps: float = 0.1 # eps-hybrid's swap rate
                   ) -> MarkovOracle:
     "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
     return MarkovOracle(self, block_size, noise, eps)
 
-MarkovWords.oracle = _markov_oracle
-
 # %% ../nbs/72_markov.ipynb #f5ea8416
-def _markov_problems(self: MarkovWords,
+@patch
+def problems(self: MarkovWords,
                      n: int, # problems to make
                      generator: torch.Generator, # the only source of randomness
                      kind: str = 'infill', # 'infill', 'continue' or 'repair'
@@ -408,5 +416,3 @@ def _markov_problems(self: MarkovWords,
     "`n` rows of the chain made into problems of `kind`; see `make_problems`."
     words = torch.arange(1, self.mask_id)  # every id but BOS and MASK
     return row_problems(self, self.sample, n, generator, kind, frac, words)
-
-MarkovWords.problems = _markov_problems

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib, math, random
 from dataclasses import dataclass, fields, replace
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from .core import check_int, check_range
 from .task import Problems, Task
@@ -167,7 +168,8 @@ class Sudoku(Task):
         return Problems(kind, infill, blank.clone(), target, blank.clone())
 
 # %% ../nbs/73_sudoku.ipynb #f33e396c
-def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
+@patch
+def score(self: Sudoku, tokens: Tensor, # [n, seq_len]
                   problems: Problems|None = None # the problems they answer (adds match metrics)
                  ) -> dict[str, Tensor]: # metric -> [n]
     "Violations and valid grids; with the puzzles, also solved and cell accuracy."
@@ -185,7 +187,8 @@ def _sudoku_score(self: Sudoku, tokens: Tensor, # [n, seq_len]
     m = self.match_scores(x, problems)
     return {**out, 'solved': m['exact_match'], 'cell_accuracy': m['token_accuracy']}
 
-def _sudoku_decode(self: Sudoku,
+@patch
+def decode(self: Sudoku,
                    ids: Tensor # [n, k] token ids
                   ) -> list[str]:
     "Rows as text: digits, '.' for MASK, '/' between grid rows (for a whole row)."
@@ -197,8 +200,6 @@ def _sudoku_decode(self: Sudoku,
         s = ''.join(sym(t) for t in row)
         out.append('/'.join(s[i:i + N] for i in range(0, len(s), N)) if len(row) == N * N else s)
     return out
-
-Sudoku.score, Sudoku.decode = _sudoku_score, _sudoku_decode
 
 # %% ../nbs/73_sudoku.ipynb #f5a66344
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math, random
 from dataclasses import dataclass, fields, replace
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -154,14 +155,16 @@ def _windows(self: ShakespeareChar, split: str, n: int,
     body = s[off + torch.arange(k)]  # [n, k]
     return torch.cat([torch.full((n, 1), self.bos_id, dtype=torch.long), body], 1)
 
-def _text_sample(self: ShakespeareChar,
+@patch
+def sample(self: ShakespeareChar,
                  n: int, # rows to draw
                  generator: torch.Generator # draws the offsets
                 ) -> Tensor: # [n, seq_len]
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
-def _text_problems(self: ShakespeareChar,
+@patch
+def problems(self: ShakespeareChar,
                    n: int, # problems to make
                    generator: torch.Generator, # the only source of randomness
                    kind: str = 'infill', # 'infill', 'continue' or 'repair'
@@ -184,16 +187,14 @@ def _repetition(tokens: Tensor) -> dict[str, Tensor]:
         r4.append(rep / max(1, len(row) - 3))
     return dict(distinct_2=torch.tensor(d2), repeat_4=torch.tensor(r4))
 
-def _text_score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
+@patch
+def score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
                 problems: Problems|None = None # the problems they answer (adds match metrics)
                ) -> dict[str, Tensor]: # metric -> [n]
     "Repetition of each row; with problems, token accuracy and exact match of the scored span."
     x = self.check_tokens(tokens)
     out = _repetition(x)
     return out if problems is None else {**out, **self.match_scores(x, problems)}
-
-ShakespeareChar.sample, ShakespeareChar.problems = _text_sample, _text_problems
-ShakespeareChar.score = _text_score
 
 # %% ../nbs/74_tasks.ipynb #b7e4c5dd
 def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
