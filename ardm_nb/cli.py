@@ -190,7 +190,12 @@ def _train_parser(p):
         "(default: demo; with --resume: the run's own config.json)",
     )
     p.add_argument('--out', required=True, help='run folder: metrics, checkpoints, final model')
-    p.add_argument('--steps', type=_number(int, 1), help="training steps (default: the preset's)")
+    p.add_argument(
+        '--steps',
+        type=_number(int, 1),
+        help="training steps (default: the preset's; with --resume: the run's own, and a "
+        "larger number extends the run, even a finished one)",
+    )
     p.add_argument(
         '--until',
         type=_number(int, 1),
@@ -201,7 +206,7 @@ def _train_parser(p):
         '--resume',
         action='store_true',
         help="continue the run in --out from its newest valid checkpoint, with the "
-        "run's own configuration",
+        "run's own configuration (--steps N: train it on to N steps)",
     )
     p.add_argument(
         '--data',
@@ -261,21 +266,31 @@ def _train_config(args):
             f"--task {task} conflicts with the run in {args.out!r}, which trains on "
             f"{saved.data!r}; to resume, leave out --task"
         )
-    if args.config is not None and fresh(args.config) != saved:
+    wanted = fresh(args.config) if args.config else replace(saved, **over)
+    clashes = _resume_clashes(saved, wanted, over, args.config)
+    if clashes:
         raise ValueError(
-            f"--config {args.config} conflicts with the run in {args.out!r}, started "
-            f"with another configuration; to resume, leave out --config (the run's "
-            f"own config.json is used)"
+            f"{'; '.join(clashes)} (the run in {args.out!r}); a resume continues the run's own "
+            f"configuration: leave out what differs (--steps may differ: more steps extend "
+            f"the run)"
         )
-    differ = [k for k, v in over.items() if getattr(saved, k) != v]
-    if differ:
-        given = ', '.join(f"{_TRAIN_FLAGS[k]} {over[k]}" for k in differ)
-        was = ', '.join(f"{k}={getattr(saved, k)!r}" for k in differ)
-        raise ValueError(
-            f"{given} conflicts with the run in {args.out!r} (started with {was}); a "
-            f"resume continues the run's own configuration: leave these out"
-        )
-    return saved
+    return replace(saved, steps=wanted.steps)
+
+
+def _resume_clashes(
+    saved,  # the run's `TrainConfig`
+    wanted,  # the `TrainConfig` of the flags given to the resume
+    over: dict,  # {field: value} of the flags given
+    config: str | None,  # the --config given, if any
+) -> list:
+    "One phrase per setting a resume may not change: which flag sets it, to what, and what it was."
+    from ardm_nb.train import resume_diff
+
+    out = []
+    for k, (was, now) in resume_diff(saved, wanted).items():
+        flag = f"{_TRAIN_FLAGS[k]} {over[k]}" if k in over else f"--config {config}"
+        out.append(f"{flag} conflicts with the run: {k}={now!r}, it was started with {k}={was!r}")
+    return out
 
 
 def _train_run(args):
