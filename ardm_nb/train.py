@@ -445,7 +445,7 @@ def check_resume(
     cfg: TrainConfig,  # the configuration a resume is asked to continue with
     out: Path,  # the run folder
 ):
-    "`ValueError` if `out` holds a run whose recorded configuration differs from `cfg` (but in steps)."
+    "`ValueError` if the run in `out` was started with another configuration (steps may differ)."
     saved = run_config(out)
     if saved is None:
         return
