@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .core import check_int
+from .core import check_int, check_range
 from .noise import NoiseConfig, Corrupted
 from .block_diffusion import Draw, draw_corruption, score
 from .lm_eval_tasks.shakespeare import SHIPPED_TASKS, tasks_dir
@@ -199,6 +199,10 @@ class ArdmLM(TemplateLM):
                 f"sampler 'l2r' needs a block-size-1 (AR) model; this one has block size {Lb}"
             )
         self.noise = NoiseConfig(noise) if noise else model_noise(pretrained, self.lm.cfg.subs)
+        for name, v in dict(nfe=nfe, steps=steps).items():
+            if v is not None:
+                check_int(name, v, 1)
+        check_range('top_p', top_p, 0, 1, lo_open=True)
         self.sampler, self.nfe, self.steps, self.top_p = sampler, nfe, steps, top_p
         self.mc_samples = check_int('mc_samples', mc_samples, 1)
         self.seed = int(seed)
@@ -348,8 +352,9 @@ def run_lm_eval(
     seeds = ('random_seed', 'numpy_random_seed', 'torch_random_seed', 'fewshot_random_seed')
     res = simple_evaluate(model=lm, tasks=list(tasks), limit=limit, task_manager=tm,
                           log_samples=False, **dict.fromkeys(seeds, seed))  # fmt: skip
+    log(make_table(res))
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(res, indent=2, default=handle_non_serializable))
-    log(make_table(res))
+        log(f"lm-eval's results JSON: {Path(out).resolve()}")
     return res
