@@ -18,10 +18,10 @@ from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
 from .tasks import TASKS, get_task, task_tokenizer
 
 # %% auto #0
-__all__ = ['PRESETS', 'TASK_PRESETS', 'STATE_KEYS', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows',
-           'task_train_config', 'task_run_data', 'lr_at', 'step_generator', 'ema_update', 'save_checkpoint',
-           'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state', 'run_config', 'config_diff',
-           'check_resume', 'check_new_run', 'train', 'plot_metrics', 'block_size_sweep']
+__all__ = ['PRESETS', 'TASK_PRESETS', 'STATE_KEYS', 'EXTENDABLE', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data',
+           'batch_rows', 'task_train_config', 'task_run_data', 'lr_at', 'step_generator', 'ema_update',
+           'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state', 'run_config',
+           'config_diff', 'resume_diff', 'check_resume', 'check_new_run', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -388,6 +388,13 @@ def _precision(cfg: TrainConfig) -> str:
     return 'bf16' if ok else 'no'
 
 
+def _set_lr(opt, sched, mult: float):
+    "Set every parameter group's learning rate to `mult` times its base (what `sched` would set)."
+    for g, base in zip(opt.param_groups, sched.base_lrs):
+        g['lr'] = base * mult
+    sched._last_lr = [g['lr'] for g in opt.param_groups]
+
+
 def _append_jsonl(path: Path, row: dict):
     with open(path, 'a') as f:
         f.write(json.dumps(row) + '\n')
@@ -466,15 +473,26 @@ def config_diff(
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
 
+EXTENDABLE = ('steps',)  # what a resume may change: more steps extend a run
+
+
+def resume_diff(
+    was: TrainConfig,  # the run's recorded configuration
+    cfg: TrainConfig,  # the one a resume is given
+) -> dict:
+    "`config_diff` without the `EXTENDABLE` fields: the settings a resume may not change."
+    return {k: v for k, v in config_diff(was, cfg).items() if k not in EXTENDABLE}
+
+
 def check_resume(
     cfg: TrainConfig,  # the configuration a resume is asked to continue with
     out: Path,  # the run folder
 ):
-    "`ValueError` if `out` holds a run whose recorded configuration differs from `cfg`."
+    "`ValueError` if the run in `out` was started with another configuration (steps may differ)."
     saved = run_config(out)
     if saved is None:
         return
-    diff = config_diff(saved, cfg)
+    diff = resume_diff(saved, cfg)
     if not diff:
         return
     was = ', '.join(f'{k}={a!r}' for k, (a, b) in diff.items())
@@ -482,7 +500,8 @@ def check_resume(
     raise ValueError(
         f"the run in {str(out)!r} was started with {was}, but this resume gives "
         f"{now}; resume with the run's own configuration (run_config(out); on the "
-        f"command line, leave out --config and the settings that differ)"
+        f"command line, leave out --config and the settings that differ); only steps may "
+        f"change (more steps extend the run)"
     )
 
 
@@ -542,18 +561,29 @@ def train(
             was = TrainConfig(**st['config'])
         except (TypeError, ValueError) as e:
             raise TrainingError(f"checkpoint {ckpt.name}: unreadable configuration ({e})") from None
-        if was != cfg:
-            diff = ', '.join(f'{k}={a!r}' for k, (a, b) in config_diff(was, cfg).items())
+        if resume_diff(was, cfg):
+            diff = ', '.join(f'{k}={a!r}' for k, (a, b) in resume_diff(was, cfg).items())
             raise ValueError(
                 f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
                 f"resume with the run's own configuration"
             )
+    if st is not None and st['step'] > cfg.steps:
+        raise ValueError(
+            f"steps={cfg.steps} is fewer than the {st['step']} steps the run in {str(out)!r} has "
+            f"already trained (checkpoint {ckpt.name}); give more steps to extend it"
+        )
     tokenizer = load_tokenizer(out / 'tokenizer') if ckpt is not None else None
     data = prepare_data(cfg, tokenizer)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        if ckpt is None:  # a resumed run keeps its own records (its configuration was checked)
+        # only steps can differ here (checked above)
+        extended = ckpt is not None and (run_config(out) or cfg).steps != cfg.steps
+        if extended:
+            log(f"extending the run to {cfg.steps} steps; the learning-rate schedule is "
+                f"recomputed for {cfg.steps} steps")
+        if ckpt is None or extended:  # a resumed run keeps its own records
             (out / 'config.json').write_text(json.dumps(asdict(cfg), indent=1))
+        if ckpt is None:
             (out / 'data.json').write_text(json.dumps(data.info, indent=1))
             data.tokenizer.save_pretrained(out / 'tokenizer')
     tok = data.tokenizer
@@ -583,6 +613,7 @@ def train(
         opt.load_state_dict(st['optimizer'])
         sched.load_state_dict(st['scheduler'])
         start = st['step']
+        _set_lr(opt, sched, lr_at(start, cfg))  # an extended run: the new total's schedule
         torch.set_rng_state(st['rng'])
         ema = st.get('ema')
         tokens_seen, train_s = st.get('tokens_seen', 0), st.get('train_seconds', 0.0)

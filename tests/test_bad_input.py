@@ -208,9 +208,12 @@ MATRIX = {
     'train --tokenizer missing': (['train', '--config', 'tiny', '--out', f'{R}/o7', '--tokenizer', f'{R}/nothing'], {2},
                                   [f"--tokenizer '{R}/nothing' is not a folder"], f'{R}/o7'),
     'train --resume other --config': (['train', '--resume', '--out', f'{R}/run', '--config', 'demo'], {2},
-                                      ['--config demo conflicts with the run', 'leave out --config'], None),
-    'train --resume other --steps': (['train', '--resume', '--out', f'{R}/run', '--steps', '9'], {2},
-                                     ['--steps 9 conflicts with the run', 'steps=2'], None),
+                                      ['--config demo conflicts with the run: vocab_size=4096, it was started with vocab_size=300',
+                                       'leave out what differs'], None),
+    'train --resume other --seed': (['train', '--resume', '--out', f'{R}/run', '--seed', '9'], {2},
+                                    ['--seed 9 conflicts with the run: seed=9, it was started with seed=0'], None),
+    'train --resume fewer --steps': (['train', '--resume', '--out', f'{R}/run', '--steps', '1'], {2},
+                                     ['steps=1 is fewer than the 2 steps the run', 'give more steps to extend it'], None),
     'train into a run folder without --resume': (['train', '--config', 'tiny', '--steps', '2', '--out', f'{R}/run'], {2},
                                                  [f"'{R}/run' already holds a training run", 'continue it with resume=True (--resume), '
                                                   'or train into another folder (--out)'], None),
@@ -236,7 +239,7 @@ GOOD = {'sample --trace, bd3 (no p)': ['sample', '--model', f'{R}/run/model', '-
 # as a shell sees it, no traceback). The others run in this process through `cli.main`, the code path after the
 # interpreter has started (parsing, the command, the error translation), each with its own stdout and stderr.
 SUBPROCESS = {'sample truncated safetensors', 'sample --num 0', 'train --data no-such-file',
-              'train --resume other --steps', 'eval --nfe 1,4 (4 blocks)', 'demo --out /proc/x'}
+              'train --resume other --seed', 'eval --nfe 1,4 (4 blocks)', 'demo --out /proc/x'}
 BIN = Path(sys.executable).parent
 
 

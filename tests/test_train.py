@@ -183,8 +183,8 @@ def test_ema_weights_are_saved_and_differ_from_raw(tmp_path, full_run):
 def test_resume_with_another_config_is_refused_and_writes_nothing(tmp_path, stopped_run):
     tmp_path = copy_of(stopped_run, tmp_path)
     before = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
-    with pytest.raises(ValueError, match=r'was started with steps=6, but this resume gives steps=7; resume with the run.s own'):
-        train(replace(TINY, steps=7), tmp_path, resume=True, progress=False, log=quiet)
+    with pytest.raises(ValueError, match=r'was started with seed=0, but this resume gives seed=7; resume with the run.s own'):
+        train(replace(TINY, steps=7, seed=7), tmp_path, resume=True, progress=False, log=quiet)
     assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == before
 
 
@@ -230,3 +230,39 @@ def test_cli_task_run_resumes_with_its_own_flags(tmp_path, capsys):
     code, err = ardm_here([*flags, '--resume'], capsys)
     assert code == 0, err
     assert (tmp_path / 'run' / 'model' / 'model.safetensors').exists()
+
+
+def test_cli_finished_run_extends_to_more_steps(tmp_path, small_data, capsys):
+    "`--resume --steps 12` trains a finished 8-step run on to 12; the schedule is the 12-step one from step 8 on."
+    from ardm_nb.train import lr_at, run_config
+    out = str(tmp_path / 'run')
+    flags = ['train', '--config', 'tiny', '--data', small_data, '--threads', '1', '--out', out]
+    assert ardm_here([*flags, '--steps', '8', '--checkpoint-every', '4'], capsys)[0] == 0
+    code, err = ardm_here(['train', '--resume', '--out', out, '--steps', '4'], capsys)
+    assert code == 2 and 'steps=4 is fewer than the 8 steps the run' in err, err
+    code, err = ardm_here(['train', '--resume', '--out', out, '--steps', '12'], capsys)
+    assert code == 0, err
+    run = Path(out)
+    assert (run / 'checkpoints' / 'step-00000012').is_dir()
+    assert run_config(run).steps == 12 and json.loads((run / 'results.json').read_text())['steps'] == 12
+    rows = [json.loads(l) for l in (run / 'metrics.jsonl').read_text().splitlines()]
+    lr = {r['step']: r['lr'] for r in rows if 'lr' in r}
+    twelve = run_config(run)
+    assert lr[10] == pytest.approx(twelve.lr * lr_at(10, twelve))  # recomputed for the new total
+    assert lr[5] == pytest.approx(twelve.lr * lr_at(5, replace(twelve, steps=8)))  # the old steps kept theirs
+    assert sorted(r['step'] for r in rows if 'val_ppl' in r)[-1] == 12
+
+
+def test_cli_resume_conflict_names_the_setting_and_both_values(tmp_path, small_data, capsys):
+    out = str(tmp_path / 'run')
+    assert ardm_here(['train', '--config', 'tiny', '--data', small_data, '--steps', '2', '--threads', '1',
+                      '--out', out], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in Path(out).rglob('*') if p.is_file()}
+    code, err = ardm_here(['train', '--config', 'tiny', '--resume', '--steps', '4', '--out', out], capsys)
+    want = f"--config tiny conflicts with the run: data='shakespeare', it was started with data={small_data!r}"
+    assert code == 2 and want in err and 'started with another configuration' not in err, err
+    code, err = ardm_here(['train', '--resume', '--seed', '3', '--block-size', '1', '--out', out], capsys)
+    assert code == 2, err
+    assert '--seed 3 conflicts with the run: seed=3, it was started with seed=0' in err, err
+    assert '--block-size 1 conflicts with the run: block_size=1, it was started with block_size=4' in err, err
+    assert {p: p.read_bytes() for p in Path(out).rglob('*') if p.is_file()} == before
