@@ -19,13 +19,14 @@ __all__ = ['RESULTS', 'TEMPLATES', 'BLOCK', 'save_rows', 'rows_at', 'template_fu
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
 TEMPLATES = RESULTS / 'templates' # the templates of rendered blocks
 
-def save_rows(source: str|Path, # an eval.json written by `ardm eval`
+def save_rows(source, # an eval.json written by `ardm eval`, or a list of them (one per trained model)
               dest: str|Path, # the committed file, e.g. nbs/_results/key/oracle.json
               metrics: tuple = () # metrics whose per-problem scores are kept (empty: all)
              ) -> int: # rows written
     "Copy the rows of `source` to `dest` (atomically), keeping the per-problem scores of `metrics`."
-    rows = read_rows(source)
-    if not rows: raise ValueError(f"{str(source)!r} holds no rows of `ardm eval`")
+    sources = source if isinstance(source, (list, tuple)) else [source]
+    rows = [r for s in sources for r in read_rows(s)]
+    if not rows: raise ValueError(f"{source!r} holds no rows of `ardm eval`")
     for r in rows:
         keep = metrics or tuple(r.get('scores', {}))
         r['scores'] = {k: v for k, v in r.get('scores', {}).items() if k in keep}
@@ -83,8 +84,14 @@ def template_functions(root: str|Path = RESULTS # the folder of committed rows
     def diffs(name, metric, mode):
         return diff_table(best_at(pick(name, mode), metric, mode))
 
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs,
+    def wins(name, metric, mode, sampler):
+        won = [f"NFE {b['nfe_budget']}" for b in best_at(pick(name, mode), metric, mode)
+               if b['best'] == sampler and b['strict'] and b['others']]
+        return ', '.join(won) if won else 'no budget'
+
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins,
                 n_seeds=lambda name: len({r['seed'] for r in rows(name)}),
+                train_seeds=lambda name: len({r.get('train_seed') for r in rows(name)}),
                 n_problems=lambda name: max(r['rows'] for r in rows(name)),
                 splits=lambda name: ', '.join(sorted({str(r.get('split')) for r in rows(name)})))
 
