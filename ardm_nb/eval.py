@@ -21,8 +21,7 @@ from .tasks import ORACLE_NOISES, SPLITS, TASKS, get_task, split_draw
 # %% auto #0
 __all__ = ['DEFAULT_SAMPLERS', 'COST_METRICS', 'REFERENCE', 'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model',
            'Setup', 'make_setup', 'load_setup', 'train_seed_of', 'folder_checksum', 'special_ids', 'eval_inputs',
-           'Scored', 'row_scores', 'score_rows', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows',
-           'evaluate']
+           'Scored', 'row_scores', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate']
 
 # %% ../nbs/86_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -162,7 +161,7 @@ def make_setup(cfg: EvalConfig, # what to run
     names = {}
     for m in modes:
         x = eval_inputs(task, m, 2, cfg.split)
-        names[m] = tuple(score_rows(task, m, x['reference'], x, judge=judge))
+        names[m] = tuple(row_scores(task, m, x['reference'], x, judge=judge).metrics)
     known = sorted({k for v in names.values() for k in v} | set(COST_METRICS))
     bad = [m for m in cfg.metrics if m not in known]
     if bad: raise ValueError(f"unknown metric {bad[0]!r}; choose from: {', '.join(known)}")
@@ -293,15 +292,6 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
         pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
                       rougeL=r['rougeL'])
 
-def score_rows(task, # a task of `ardm_nb.tasks`
-               mode: str, # 'generate' or a problem kind of the task
-               tokens: Tensor, # [B, L] the run's output
-               inputs: dict, # the run's inputs (`eval_inputs`)
-               history: Tensor|None = None, # [S, B, L] the run's trace of tokens, if kept
-               judge=None # an AR model of the task, or None
-              ) -> dict: # metric name -> mean over the rows (or pooled value)
-    "Every metric of one run's tokens, as means over the rows (`row_scores(...).metrics`)."
-    return row_scores(task, mode, tokens, inputs, history, judge).metrics
 
 # %% ../nbs/86_eval.ipynb #36936ae1
 def run_one(model, # the oracle, a package model or a `WindowDenoiser`

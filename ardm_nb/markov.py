@@ -197,9 +197,9 @@ def entropy_per_token(self: MarkovWords) -> float:
 @patch
 @torch.no_grad()
 def sample(self: MarkovWords,
-                   n: int, # rows to draw
-                   generator: torch.Generator # the only source of randomness
-                  ) -> Tensor: # [n, seq_len]
+           n: int, # rows to draw
+           generator: torch.Generator # the only source of randomness
+          ) -> Tensor: # [n, seq_len]
     "Rows of the chain: BOS, the first word from pi, each next word from P."
     check_int('n', n, 1)
     L = self.seq_len
@@ -216,8 +216,8 @@ def sample(self: MarkovWords,
 @patch
 @torch.no_grad()
 def log_likelihood(self: MarkovWords,
-                           tokens: Tensor # [n, seq_len] rows (MASK: summed over)
-                          ) -> Tensor: # [n] nats
+                   tokens: Tensor # [n, seq_len] rows (MASK: summed over)
+                  ) -> Tensor: # [n] nats
     "Exact log p of each row under the chain (-inf if impossible); MASK positions are summed over."
     x = self.check_tokens(tokens)
     E = evidence(x, self.tok, self.mask_id, self.vocab_size, 0.0)  # [n, L, W]
@@ -230,8 +230,8 @@ def log_likelihood(self: MarkovWords,
 @patch
 @torch.no_grad()
 def score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
-                  problems: Problems|None = None # the problems they answer (adds match metrics)
-                 ) -> dict[str, Tensor]: # metric -> [n]
+          problems: Problems|None = None # the problems they answer (adds match metrics)
+         ) -> dict[str, Tensor]: # metric -> [n]
     "Per-row metrics: invalid words and transitions, exact NLL, distinct words, valid rows."
     x = self.check_tokens(tokens)
     end = 2 * self.n_full + 1  # one past the last whole word
@@ -251,9 +251,7 @@ def score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
     return out if problems is None else {**out, **self.match_scores(x, problems)}
 
 @patch
-def decode(self: MarkovWords,
-                   ids: Tensor # [n, k] token ids
-                  ) -> list[str]:
+def decode(self: MarkovWords, ids: Tensor) -> list[str]:
     "Rows as text: BOS '^', first tokens 'A0'.., second tokens 'b0'.., MASK '_' (space-separated)."
     NA = self.cfg.n_first
     def name(t: int) -> str:
@@ -380,10 +378,10 @@ def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
 
 @patch
 def window(self: MarkovOracle,
-            x: Tensor, # [B, N] tokens; only x[:, :end] is read
-            start: int, # first position of the window (a block boundary)
-            end: int # one past its last position (a block boundary)
-           ) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, None
+           x: Tensor, # [B, N] tokens; only x[:, :end] is read
+           start: int, # first position of the window (a block boundary)
+           end: int # one past its last position (a block boundary)
+          ) -> tuple[Tensor, None]: # logits [B, end - start, V] float32, None
     "The `WindowDenoiser` call: log posterior marginals of positions [start, end), block by block."
     _check_window(self, x, start, end)
     probs = _marginals(self, x.cpu().long(), start, end, self.block_size)
@@ -391,28 +389,24 @@ def window(self: MarkovOracle,
 
 @patch
 def posterior(self: MarkovOracle,
-               tokens: Tensor # [n, seq_len] rows, MASK where unseen
-              ) -> Tensor: # [n, seq_len, V] float64
+              tokens: Tensor # [n, seq_len] rows, MASK where unseen
+             ) -> Tensor: # [n, seq_len, V] float64
     "Exact marginals of every position given every non-MASK token of the row (one window)."
     x = self.task.check_tokens(tokens)
     return _marginals(self, x, 0, self.max_len, self.max_len)
 
 @patch
 def oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
-                   noise: str = 'absorbing', # or 'eps_hybrid'
-                   eps: float = 0.1 # eps-hybrid's swap rate
-                  ) -> MarkovOracle:
+           noise: str = 'absorbing', # or 'eps_hybrid'
+           eps: float = 0.1 # eps-hybrid's swap rate
+          ) -> MarkovOracle:
     "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
     return MarkovOracle(self, block_size, noise, eps)
 
 # %% ../nbs/72_markov.ipynb #f5ea8416
 @patch
-def problems(self: MarkovWords,
-                     n: int, # problems to make
-                     generator: torch.Generator, # the only source of randomness
-                     kind: str = 'infill', # 'infill', 'continue' or 'repair'
-                     frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
-                    ) -> Problems:
-    "`n` rows of the chain made into problems of `kind`; see `make_problems`."
+def problems(self: MarkovWords, n: int, generator: torch.Generator, kind: str = 'infill',
+             frac: float|None = None) -> Problems:
+    "`Task.problems` from rows of the chain (`make_problems`; `frac` None: `PROBLEM_FRACS`)."
     words = torch.arange(1, self.mask_id)  # every id but BOS and MASK
     return row_problems(self, self.sample, n, generator, kind, frac, words)

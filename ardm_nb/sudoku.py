@@ -170,8 +170,8 @@ class Sudoku(Task):
 # %% ../nbs/73_sudoku.ipynb #f33e396c
 @patch
 def score(self: Sudoku, tokens: Tensor, # [n, seq_len]
-                  problems: Problems|None = None # the problems they answer (adds match metrics)
-                 ) -> dict[str, Tensor]: # metric -> [n]
+          problems: Problems|None = None # the problems they answer (adds match metrics)
+         ) -> dict[str, Tensor]: # metric -> [n]
     "Violations and valid grids; with the puzzles, also solved and cell accuracy."
     x = self.check_tokens(tokens)
     N = self.cfg.size
@@ -188,9 +188,7 @@ def score(self: Sudoku, tokens: Tensor, # [n, seq_len]
     return {**out, 'solved': m['exact_match'], 'cell_accuracy': m['token_accuracy']}
 
 @patch
-def decode(self: Sudoku,
-                   ids: Tensor # [n, k] token ids
-                  ) -> list[str]:
+def decode(self: Sudoku, ids: Tensor) -> list[str]:
     "Rows as text: digits, '.' for MASK, '/' between grid rows (for a whole row)."
     N = self.cfg.size
     sym = lambda t: str(t) if 1 <= t <= N else '.' if t == self.mask_id else ''

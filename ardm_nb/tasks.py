@@ -157,20 +157,16 @@ def _windows(self: ShakespeareChar, split: str, n: int,
 
 @patch
 def sample(self: ShakespeareChar,
-                 n: int, # rows to draw
-                 generator: torch.Generator # draws the offsets
-                ) -> Tensor: # [n, seq_len]
+           n: int, # rows to draw
+           generator: torch.Generator # draws the offsets
+          ) -> Tensor: # [n, seq_len]
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
 @patch
-def problems(self: ShakespeareChar,
-                   n: int, # problems to make
-                   generator: torch.Generator, # the only source of randomness
-                   kind: str = 'infill', # 'infill', 'continue' or 'repair'
-                   frac: float|None = None # share to generate or corrupt (None: PROBLEM_FRACS)
-                  ) -> Problems:
-    "`n` rows of the held-out works made into problems of `kind`; see `make_problems`."
+def problems(self: ShakespeareChar, n: int, generator: torch.Generator, kind: str = 'infill',
+             frac: float|None = None) -> Problems:
+    "`Task.problems` from rows of the held-out works (`make_problems`; `frac` None: `PROBLEM_FRACS`)."
     held_out = lambda k, g: _windows(self, self.cfg.split, k, g)  # [k, seq_len]
     return row_problems(self, held_out, n, generator, kind, frac, self.tok.ordinary)
 
@@ -189,8 +185,8 @@ def _repetition(tokens: Tensor) -> dict[str, Tensor]:
 
 @patch
 def score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
-                problems: Problems|None = None # the problems they answer (adds match metrics)
-               ) -> dict[str, Tensor]: # metric -> [n]
+          problems: Problems|None = None # the problems they answer (adds match metrics)
+         ) -> dict[str, Tensor]: # metric -> [n]
     "Repetition of each row; with problems, token accuracy and exact match of the scored span."
     x = self.check_tokens(tokens)
     out = _repetition(x)

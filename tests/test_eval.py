@@ -154,10 +154,10 @@ def test_text_task_problems_get_bleu_and_rouge():
     from ardm_nb.tasks import get_task
     task = get_task('shakespeare-char', seq_len=64)
     x = ev.eval_inputs(task, 'infill', 3, 'test')
-    right = ev.score_rows(task, 'infill', x['reference'], x)  # the reference itself: perfect scores
+    right = ev.row_scores(task, 'infill', x['reference'], x).metrics  # the reference itself: perfect scores
     assert right['bleu'] == pytest.approx(100.0) and right['rougeL'] == pytest.approx(1.0)
     assert right['token_accuracy'] == 1.0 and right['fixed'] > 0 and right['broken'] == 0
-    wrong = ev.score_rows(task, 'infill', x['infill'], x)  # the span left as MASK
+    wrong = ev.row_scores(task, 'infill', x['infill'], x).metrics  # the span left as MASK
     assert wrong['token_accuracy'] == 0.0 and wrong['bleu'] < 1.0
 
 
@@ -170,11 +170,11 @@ def test_judge_nll_and_entropy_flag_in_generate_rows():
                        n_layers=1, n_heads=2, mask_id=task.mask_id)
     judge = BlockDiffusionLM(jcfg).eval()
     x = ev.eval_inputs(task, 'generate', 4, 'test')
-    m = ev.score_rows(task, 'generate', x['reference'], x, judge=judge)
+    m = ev.row_scores(task, 'generate', x['reference'], x, judge=judge).metrics
     assert m['low_entropy'] == 0.0 and m['judge_nll'] > 0
     collapsed = x['reference'].clone()
     collapsed[:, 1:] = collapsed[:, 1:2]  # one token repeated: entropy 0, far below the reference's
-    assert ev.score_rows(task, 'generate', collapsed, x, judge=judge)['low_entropy'] == 1.0
+    assert ev.row_scores(task, 'generate', collapsed, x, judge=judge).metrics['low_entropy'] == 1.0
     cfg = _cfg(modes=('generate',), samplers=('bd3',), nfe_budgets=(4,), seeds=1)
     setup = ev.make_setup(cfg, task, task.oracle(16, 'eps_hybrid'), judge)
     rows = ev.evaluate(cfg, None, setup, progress=False)
