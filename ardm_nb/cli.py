@@ -156,6 +156,18 @@ def _add_threads(p: argparse.ArgumentParser):
         "OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest",
     )
 
+def _sampler_flag(p: argparse.ArgumentParser, # the parser of a command that decodes
+                  what: str # what the sampler decodes, for the help
+                 ):
+    "`--sampler NAME` (default bd3) and the list of samplers in the help's epilog."
+    from ardm_nb.samplers import SAMPLERS
+
+    help_ = f'{what}, one of the samplers listed below (default: bd3)'
+    p.add_argument('--sampler', default='bd3', choices=list(SAMPLERS), metavar='NAME', help=help_)
+    width = max(map(len, SAMPLERS))
+    lines = [f'  {k:<{width}}  {v.description}' for k, v in SAMPLERS.items()]
+    p.epilog = 'samplers:\n' + '\n'.join(lines)
+
 # %% ../nbs/95_cli.ipynb #b112f81e
 def _demo_parser(p):
     p.add_argument('--out', default='out/demo', help='output folder')
@@ -307,16 +319,8 @@ def _train_run(args):
 
 # %% ../nbs/95_cli.ipynb #2d0b8bfc
 def _sample_parser(p):
-    from ardm_nb.samplers import SAMPLERS
-
     p.add_argument('--model', required=True, help='model folder of a run (OUT/model)')
-    p.add_argument(
-        '--sampler',
-        default='bd3',
-        choices=list(SAMPLERS),
-        metavar='NAME',
-        help='decoding strategy, one of the samplers listed below',
-    )
+    _sampler_flag(p, 'decoding strategy')
     p.add_argument('--prompt', default='', help='text to continue (default: empty, unconditional)')
     p.add_argument(
         '--length',
@@ -349,8 +353,6 @@ def _sample_parser(p):
         help='nucleus sampling: the smallest set of tokens with this much probability',
     )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
-    width = max(map(len, SAMPLERS))
-    p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v.description}' for k, v in SAMPLERS.items())
 
 
 def _sample_length(arg: int | None, n_prompt: int, Lb: int, M: int) -> int:
@@ -480,8 +482,6 @@ def _write_trace(res, path: str, sampler: str, log=print):
 
 # %% ../nbs/95_cli.ipynb #989f06ef
 def _lm_eval_parser(p):
-    from ardm_nb.samplers import SAMPLERS
-
     p.add_argument('--model', required=True, help='model folder of a run (OUT/model)')
     p.add_argument(
         '--tasks',
@@ -489,13 +489,7 @@ def _lm_eval_parser(p):
         help='comma-separated lm-eval task names, e.g. ardm_shakespeare_ppl,ardm_shakespeare_gen '
         '(the two shipped with the package: held-out Shakespeare, nothing downloaded)',
     )
-    p.add_argument(
-        '--sampler',
-        default='bd3',
-        choices=list(SAMPLERS),
-        metavar='NAME',
-        help='sampler of the generate_until tasks, one of the samplers listed below',
-    )
+    _sampler_flag(p, 'sampler of the generate_until tasks')
     p.add_argument(
         '--nfe',
         type=_number(int, 1),
@@ -510,8 +504,6 @@ def _lm_eval_parser(p):
     )
     p.add_argument('--out', default='out/lm-eval.json', help="lm-eval's results JSON")
     p.add_argument('--seed', type=int, default=0, help="seed of lm-eval and of the model's draws")
-    width = max(map(len, SAMPLERS))
-    p.epilog = 'samplers:\n' + '\n'.join(f'  {k:<{width}}  {v.description}' for k, v in SAMPLERS.items())
 
 
 def _lm_eval_tasks(text: str) -> list:
