@@ -122,7 +122,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         shown = given and '(default' not in text
         return text + ' (default: %(default)s)' if shown and action.option_strings else text
 
-
+# %% ../nbs/95_cli.ipynb #a037888a
 def _number(kind, lo=None, hi=None, lo_open=False):
     "An argparse `type` that parses a `kind` (int or float) and says what is allowed if it fails."
     bounds = (
@@ -147,7 +147,7 @@ def _number(kind, lo=None, hi=None, lo_open=False):
     parse.__name__ = allowed  # what argparse shows for an unparsable value
     return parse
 
-
+# %% ../nbs/95_cli.ipynb #1ff5f5b3
 def _add_threads(p: argparse.ArgumentParser):
     p.add_argument(
         '--threads',
@@ -156,6 +156,7 @@ def _add_threads(p: argparse.ArgumentParser):
         "OMP_NUM_THREADS); on a shared machine --threads 1 is often fastest",
     )
 
+# %% ../nbs/95_cli.ipynb #5592629d
 def _sampler_flag(p: argparse.ArgumentParser, # the parser of a command that decodes
                   what: str # what the sampler decodes, for the help
                  ):
@@ -173,14 +174,14 @@ def _demo_parser(p):
     p.add_argument('--out', default='out/demo', help='output folder')
     p.add_argument('--seed', type=int, default=0, help='seed of the synthetic refinement')
 
-
+# %% ../nbs/95_cli.ipynb #b0459e1b
 def _demo_run(args):
     from ardm_nb.core import check_writable_dir
 
     check_writable_dir('--out', args.out)
     gate_walkthrough(args.out, seed=args.seed)
 
-
+# %% ../nbs/95_cli.ipynb #e7bf294d
 _TRAIN_FLAGS = dict(
     steps='--steps',
     data='--data',
@@ -254,7 +255,7 @@ def _train_parser(p):
         help="write a checkpoint every N steps (default: the preset's)",
     )
 
-
+# %% ../nbs/95_cli.ipynb #5a0a60ad
 def _train_config(args):
     "The `TrainConfig` of `ardm train`: the preset and overrides, or (with --resume) the run's own."
     from dataclasses import replace
@@ -288,7 +289,7 @@ def _train_config(args):
         )
     return replace(saved, steps=wanted.steps)
 
-
+# %% ../nbs/95_cli.ipynb #0542e3e3
 def _resume_clashes(
     saved,  # the run's `TrainConfig`
     wanted,  # the `TrainConfig` of the flags given to the resume
@@ -304,7 +305,7 @@ def _resume_clashes(
         out.append(f"{flag} conflicts with the run: {k}={now!r}, it was started with {k}={was!r}")
     return out
 
-
+# %% ../nbs/95_cli.ipynb #c9040a96
 def _train_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.train import train
@@ -354,7 +355,7 @@ def _sample_parser(p):
     )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
 
-
+# %% ../nbs/95_cli.ipynb #f42ea0fb
 def _sample_length(arg: int | None, n_prompt: int, Lb: int, M: int) -> int:
     "The total length of `ardm sample`: --length checked against the prompt and the model."
     if n_prompt + Lb > M:
@@ -378,7 +379,7 @@ def _sample_length(arg: int | None, n_prompt: int, Lb: int, M: int) -> int:
         )
     return arg
 
-
+# %% ../nbs/95_cli.ipynb #d8474e72
 def _sample_run(args, log=print):
     import torch
     from ardm_nb.core import check_writable_file
@@ -438,7 +439,7 @@ def _sample_run(args, log=print):
         _write_trace(res, args.trace, args.sampler, log)
     return texts
 
-
+# %% ../nbs/95_cli.ipynb #6356e9b7
 _FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
 _EVAL_FLAGS = {'nfe_budgets': '--nfe', 'nfe_budget': '--nfe', 'seeds': '--seeds', 'rows': '--rows',
                'mbr': '--mbr'}  # EvalConfig's
@@ -452,7 +453,7 @@ def _flag_names(msg: str, flags: dict = _FLAGS) -> str:
         msg = re.sub(rf'\b{api}=', f'{flag} ', msg)
     return msg
 
-
+# %% ../nbs/95_cli.ipynb #3463d298
 def _write_trace(res, path: str, sampler: str, log=print):
     "The --trace figure: p over position x step, or (no p) the tokens changed at each step."
     from ardm_nb.samplers import plot_trace
@@ -505,7 +506,7 @@ def _lm_eval_parser(p):
     p.add_argument('--out', default='out/lm-eval.json', help="lm-eval's results JSON")
     p.add_argument('--seed', type=int, default=0, help="seed of lm-eval and of the model's draws")
 
-
+# %% ../nbs/95_cli.ipynb #3f2e6b9f
 def _lm_eval_tasks(text: str) -> list:
     "The task names of --tasks (comma-separated); `ValueError` when there are none."
     tasks = [t.strip() for t in text.split(',') if t.strip()]
@@ -516,7 +517,7 @@ def _lm_eval_tasks(text: str) -> list:
         )
     return tasks
 
-
+# %% ../nbs/95_cli.ipynb #6b34a841
 def _lm_eval_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.hf import check_model_folder
@@ -574,7 +575,7 @@ def _train_gate_parser(p):
     )
     p.add_argument('--seed', type=int, default=0, help='seed of the gate and its training draws')
 
-
+# %% ../nbs/95_cli.ipynb #a6ff21aa
 def _train_gate_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.hf import check_model_folder
@@ -594,7 +595,7 @@ def _train_gate_run(args):
     )
     train_gate(args.model, cfg, out=args.out)
 
-
+# %% ../nbs/95_cli.ipynb #d7bdf8bc
 def _compare_parser(p):
     from ardm_nb.samplers import SAMPLERS
 
@@ -625,7 +626,7 @@ def _compare_parser(p):
     )
     p.add_argument('--seed', type=int, default=0, help='seed of every random draw')
 
-
+# %% ../nbs/95_cli.ipynb #e3862fe7
 def _compare_run(args):
     from ardm_nb.core import check_writable_dir
     from ardm_nb.hf import check_model_folder
@@ -638,7 +639,7 @@ def _compare_run(args):
     cfg = CompareConfig(num_samples=args.num, num_passages=args.num, seed=args.seed, **over)
     run_compare(args.model, args.judge, args.out, cfg)
 
-
+# %% ../nbs/95_cli.ipynb #30f74757
 def _bench_parser(p):
     from ardm_nb.bench import BENCHMARKS
 
@@ -647,19 +648,19 @@ def _bench_parser(p):
     )
     p.epilog = 'benchmarks:\n' + '\n'.join(f'  {k}' for k in BENCHMARKS)
 
-
+# %% ../nbs/95_cli.ipynb #fd970edb
 def _bench_run(args):
     from ardm_nb.bench import run
 
     run(args.names, threads=args.threads or 1)  # one thread unless --threads says otherwise
 
-
+# %% ../nbs/95_cli.ipynb #5dfeb003
 def _eval_parser(p):
     from ardm_nb.eval_cli import add_eval_arguments
 
     add_eval_arguments(p)
 
-
+# %% ../nbs/95_cli.ipynb #d69a4d11
 def _eval_run(args):
     from ardm_nb.eval_cli import eval_command
 
@@ -668,14 +669,14 @@ def _eval_run(args):
     except ValueError as e:  # EvalConfig's field names (nfe=1) become the flags (--nfe 1)
         raise ValueError(_flag_names(str(e), _EVAL_FLAGS)) from None
 
-
+# %% ../nbs/95_cli.ipynb #3dac9fef
 def _report_parser(p):
     p.add_argument('--check', action='store_true',
                    help='only check that every rendered block agrees with its committed rows; '
                    'exit 2 naming the first that differs')
     p.add_argument('--root', default='.', help='the repository root (default: the current folder)')
 
-
+# %% ../nbs/95_cli.ipynb #8f1ea08d
 def _report_run(args):
     from ardm_nb.results import report_command
 
@@ -744,7 +745,7 @@ def build_parser(
             _add_threads(p)
     return ap
 
-
+# %% ../nbs/95_cli.ipynb #2282b287
 def _failures() -> tuple:
     "Exceptions a user causes by what they hand over (files, folders, runs): the message says why."
     from safetensors import SafetensorError
@@ -752,7 +753,7 @@ def _failures() -> tuple:
 
     return (OSError, SafetensorError, TrainingError)
 
-
+# %% ../nbs/95_cli.ipynb #dc109192
 def main(
     argv: list[str] | None = None,  # the arguments (default: the command line)
 ) -> int:  # exit code: 0 done, 2 bad input, 1 a failure the user can act on

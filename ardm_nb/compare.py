@@ -36,6 +36,7 @@ def corrupt_passages(clean: Tensor, # [B, L]; position 0 is kept
     mask = -1 if mask_id is None else mask_id
     return make_problems(clean, 'repair', frac, generator, mask, choices).infill
 
+# %% ../nbs/89_compare.ipynb #22547e5a
 def repair_scores(clean: Tensor, # [B, L] the right passages
                   corrupted: Tensor, # [B, L] the sampler's input
                   out: Tensor # [B, L] the sampler's output
@@ -132,6 +133,7 @@ def _eval_config(cfg: CompareConfig, samplers: tuple, nfe: tuple, model: str, ju
                       first_seed=cfg.seed, rows=rows, modes=('generate', 'repair'), top_p=cfg.top_p,
                       judge=judge, options=options)
 
+# %% ../nbs/89_compare.ipynb #f40ee548
 def compare(model, # the diffusion model whose samplers are compared
             judge, # a block-size-1 (AR) model of the same vocabulary
             passages: Tensor, # [P, L] held-out token rows (position 0 is BOS or context)
@@ -159,6 +161,7 @@ def compare(model, # the diffusion model whose samplers are compared
     # the held-out text is one of `reference_rows`
     return [r for r in rows if r['sampler'] != REFERENCE]
 
+# %% ../nbs/89_compare.ipynb #cc1424f1
 def reference_rows(judge, # a block-size-1 (AR) model
                    passages: Tensor, # [P, L] held-out token rows
                    cfg: CompareConfig = CompareConfig(), # seeds, rows, corruption: as for `compare`
@@ -192,6 +195,7 @@ def markdown_table(rows: list[dict] # rows of `compare` and `reference_rows`
         if mine: parts += [f'**{mode}**', eval_table(mine, ms, mode)]
     return '\n\n'.join(parts)
 
+# %% ../nbs/89_compare.ipynb #356dc176
 def plot_compare(rows: list[dict], # rows of `compare` and `reference_rows`
                  path: str|Path|None = None): # where to save the figure (None: only return it)
     "Judge NLL, entropy and repair accuracy vs the NFE budget: a line per sampler, its CI band."

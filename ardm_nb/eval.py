@@ -32,6 +32,7 @@ def sampler_of(label: str, # a sampler label of the run
     "The sampler a label runs: itself, or the 'sampler' its options name."
     return options.get(label, {}).get('sampler', label)
 
+# %% ../nbs/86_eval.ipynb #9fd26973
 def _tuple(name: str, value) -> tuple:
     if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
         raise ValueError(f"{name} must be a list or tuple, got {value!r}")
@@ -95,6 +96,7 @@ def block_size_of(model # a package model or a `WindowDenoiser`
     lm = getattr(model, 'lm', model)
     return lm.cfg.block_size if hasattr(lm, 'cfg') else int(lm.block_size)
 
+# %% ../nbs/86_eval.ipynb #f3e74c84
 def load_task_model(task, # a task of `ardm_nb.tasks`
                     model: str, # 'oracle' or a model folder
                     block_size: int = 16, # the oracle's block size
@@ -135,6 +137,7 @@ class Setup:
     judge: object = None # an AR model scoring generated rows, or None
     fingerprint: dict = field(default_factory=dict) # model_sha, judge_sha: checksums of the folders
 
+# %% ../nbs/86_eval.ipynb #ae89908b
 def make_setup(cfg: EvalConfig, # what to run
                task, # a task of `ardm_nb.tasks`
                model, # the oracle, a package model or a `WindowDenoiser`
@@ -167,6 +170,7 @@ def make_setup(cfg: EvalConfig, # what to run
     if bad: raise ValueError(f"unknown metric {bad[0]!r}; choose from: {', '.join(known)}")
     return Setup(task, model, Lb, modes, names, judge, dict(fingerprint or {}))
 
+# %% ../nbs/86_eval.ipynb #f637f268
 def load_setup(cfg: EvalConfig # what to run
               ) -> Setup:
     "Build the task, the model and the judge of `cfg`, and check them (`make_setup`)."
@@ -189,6 +193,7 @@ def load_setup(cfg: EvalConfig # what to run
               train_seed=None if cfg.model == 'oracle' else train_seed_of(cfg.model))
     return make_setup(cfg, task, model, judge, fp)
 
+# %% ../nbs/86_eval.ipynb #4e2446bc
 def train_seed_of(model: str|Path # a model folder written by `ardm train` (RUN/model)
                  ) -> int|None: # the run's seed, or None when the run's config is not beside it
     "The training seed of a model folder, from its run's config.json."
@@ -196,6 +201,7 @@ def train_seed_of(model: str|Path # a model folder written by `ardm train` (RUN/
     try: return json.loads(conf.read_text()).get('seed')
     except (OSError, ValueError, AttributeError): return None
 
+# %% ../nbs/86_eval.ipynb #faecb24e
 def folder_checksum(path: str|Path # a model folder
                    ) -> str: # 16 hex digits
     "SHA-256 over a folder's files (relative path and bytes, in sorted order), shortened."
@@ -213,11 +219,13 @@ def special_ids(task # a task of `ardm_nb.tasks`
     ids = [task.bos_id, task.mask_id] + [getattr(task, k, None) for k in ('eos_id', 'pad_id')]
     return tuple(sorted({int(i) for i in ids if i is not None}))
 
+# %% ../nbs/86_eval.ipynb #9b3cd3ac
 def _stream(mode: str) -> torch.Generator:
     "The fixed generator a mode's inputs are drawn from (the same for every split and seed)."
     digest = hashlib.blake2b(mode.encode(), digest_size=6).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest, 'little'))
 
+# %% ../nbs/86_eval.ipynb #9cebe75a
 def eval_inputs(task, # a task of `ardm_nb.tasks`
                 mode: str, # 'generate' or a problem kind of the task
                 rows: int, # rows (samples or problems) wanted
@@ -240,6 +248,7 @@ def _per_row(v) -> list[float]:
     "A tensor or list of per-row values as floats."
     return [float(x) for x in torch.as_tensor(v, dtype=torch.float64).flatten().tolist()]
 
+# %% ../nbs/86_eval.ipynb #d878b307
 def _mean(v: list[float]) -> float:
     "The exact mean of per-row values (`math.fsum`): what `metrics` holds for a per-row metric."
     return math.fsum(v) / len(v)
@@ -251,6 +260,7 @@ class Scored:
     metrics: dict # metric name -> the mean over the rows (or a pooled value)
     scores: dict # metric name -> one value per row (problem), for per-row metrics
 
+# %% ../nbs/86_eval.ipynb #6c0c36f0
 def row_scores(task, # a task of `ardm_nb.tasks`
                mode: str, # 'generate' or a problem kind of the task
                tokens: Tensor, # [B, L] the run's output
@@ -278,6 +288,7 @@ def row_scores(task, # a task of `ardm_nb.tasks`
     order += [k for k in (*per, *pooled) if k not in order]
     return Scored({k: metrics[k] if k in metrics else pooled[k] for k in order}, per)
 
+# %% ../nbs/86_eval.ipynb #7aca7cba
 def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
     "Revision accounting (per row) and, on text, BLEU and ROUGE of the span (pooled), in place."
     hist = tokens[None] if history is None else history
@@ -291,7 +302,6 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
         r = rouge(hyp, ref)
         pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
                       rougeL=r['rougeL'])
-
 
 # %% ../nbs/86_eval.ipynb #36936ae1
 def run_one(model, # the oracle, a package model or a `WindowDenoiser`
@@ -334,6 +344,7 @@ def row_key(row: dict # a row of eval.json
             'model_sha', 'judge_sha')
     return json.dumps({k: row.get(k) for k in keys}, sort_keys=True, default=str)
 
+# %% ../nbs/86_eval.ipynb #5c15e4e3
 def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None,
               fingerprint: dict) -> dict:
     oracle = cfg.model == 'oracle'
@@ -350,11 +361,13 @@ def _base_row(cfg: EvalConfig, mode: str, seed: int, sampler: str, nfe: int|None
                 eps=cfg.eps if oracle and cfg.noise == 'eps_hybrid' else None,
                 judge=cfg.judge if judged else None)
 
+# %% ../nbs/86_eval.ipynb #eef8b7cf
 def _json_safe(options: dict) -> dict:
     "Options as JSON: an object (a trained gate) by its type name."
     ok = lambda v: v is None or isinstance(v, (bool, int, float, str, list, tuple, dict))
     return {k: v if ok(v) else f'<{type(v).__name__}>' for k, v in options.items()}
 
+# %% ../nbs/86_eval.ipynb #da1c70dc
 def _finite(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
@@ -373,6 +386,7 @@ def write_rows(path: Path, # the eval.json to write
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, path)
 
+# %% ../nbs/86_eval.ipynb #5c570caa
 def stale_rows(rows: list[dict], # rows read from an eval.json
                cfg: EvalConfig, # the run about to start
                fingerprint: dict # its model_sha and judge_sha
@@ -385,6 +399,7 @@ def stale_rows(rows: list[dict], # rows read from an eval.json
         return judged and r.get('judge_sha') != fingerprint.get('judge_sha')
     return [r for r in rows if stale(r)]
 
+# %% ../nbs/86_eval.ipynb #301164da
 def read_rows(path: str|Path # an eval.json, or a path where there is none yet
              ) -> list[dict]:
     "The rows of an earlier run in `path` (none if there is no file)."

@@ -20,9 +20,11 @@ def _ints(name: str, text: str) -> tuple:
         msg = f"{name} must be comma-separated integers, e.g. 4,8,16; got {text!r}"
         raise ValueError(msg) from None
 
+# %% ../nbs/88_eval_cli.ipynb #25fd664d
 def _names(text: str|None) -> tuple:
     return tuple(t.strip() for t in text.split(',') if t.strip()) if text else ()
 
+# %% ../nbs/88_eval_cli.ipynb #6c54e4a8
 def _param(text: str) -> tuple:
     "'KEY=VALUE' -> (key, int, float or str value)."
     if '=' not in text: raise ValueError(f"--param {text!r} must be KEY=VALUE, e.g. --param W=32")
@@ -32,11 +34,13 @@ def _param(text: str) -> tuple:
         except ValueError: pass
     return k.strip(), v
 
+# %% ../nbs/88_eval_cli.ipynb #169d62db
 def _json_value(text: str):
     "A JSON literal (false, 0.5, [0.5, 0.25], null) or else the text itself."
     try: return json.loads(text)
     except ValueError: return text
 
+# %% ../nbs/88_eval_cli.ipynb #57177251
 def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate.logq): nested dict
                   samplers: tuple # the run's sampler labels
                  ) -> dict: # label -> options, as `EvalConfig.options` takes them
@@ -68,6 +72,7 @@ def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate
             raise ValueError(f"--option of {label!r}: {e}") from None
     return out
 
+# %% ../nbs/88_eval_cli.ipynb #848d0ef6
 def add_eval_arguments(p # an `argparse.ArgumentParser`
                       ):
     "The options of `ardm eval` on the argparse parser `p`."
@@ -110,6 +115,7 @@ def add_eval_arguments(p # an `argparse.ArgumentParser`
                    '(gate@nolog.gate.logq=false); VALUE is a JSON literal or else text')
     p.add_argument('--out', default='out/eval', help='output folder (default out/eval)')
 
+# %% ../nbs/88_eval_cli.ipynb #85b8581e
 def eval_command(args, # the parsed options of `ardm eval`
                  log=print # where the report and the written paths go
                 ) -> dict: # what `run_eval` returns

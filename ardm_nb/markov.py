@@ -77,6 +77,7 @@ def _into(a: Tensor, # [R, W] forward message at position pos - 1
     out = torch.where((pos == 1)[:, None], a.sum(-1, keepdim=True) * pi, out)
     return torch.where((pos == 0)[:, None], torch.full_like(a, 1.0 / a.shape[-1]), out)
 
+# %% ../nbs/72_markov.ipynb #a52c5dec
 def _back(v: Tensor, # [R, W] e_pos * beta_pos
           pos: int|Tensor, P: Tensor, pi: Tensor) -> Tensor: # [R, W] beta_{pos-1}
     "The backward move out of `pos`: T_pos applied from the right."
@@ -98,6 +99,7 @@ class Forward:
         "Rows whose evidence has probability 0."
         return torch.isneginf(self.log_evidence[:, -1])
 
+# %% ../nbs/72_markov.ipynb #b5a8528b
 def forward_messages(a: Tensor, # [R, W] message before the first position
                      E: Tensor, # [R, n, W] evidence of n consecutive positions
                      pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
@@ -116,6 +118,7 @@ def forward_messages(a: Tensor, # [R, W] message before the first position
         logz.append(total)
     return Forward(torch.stack(alphas, 1), torch.stack(logz, 1))
 
+# %% ../nbs/72_markov.ipynb #f6c8eaaa
 def backward_messages(E: Tensor, # [R, n, W]
                       pos0: int|Tensor, # position of E[:, 0]: one for all rows, or [R]
                       P: Tensor, # [W, W] word transitions
@@ -175,6 +178,7 @@ class MarkovWords(Task):
 def _entropy(p: Tensor) -> Tensor: # [..., K] -> [...] nats
     return -(p * p.clamp_min(1e-300).log()).sum(-1)
 
+# %% ../nbs/72_markov.ipynb #f6ecd51e
 @torch.no_grad()
 def _markov_entropies(t: MarkovWords) -> tuple[float, float]:
     "(entropy rate per token, exact entropy of a row per token) of the chain."
@@ -184,10 +188,13 @@ def _markov_entropies(t: MarkovWords) -> tuple[float, float]:
     H = float(_entropy(t.pi)) + (t.n_full - 1) * h_word + t.partial * h_first  # H(X_1..X_{L-1})
     return h_word / 2, H / (t.seq_len - 1)
 
+# %% ../nbs/72_markov.ipynb #2c60b5df
 @patch(as_prop=True)
 def entropy_rate(self: MarkovWords) -> float:
     "The chain's entropy per word (nats): what an exact sampler's words carry."
     return _markov_entropies(self)[0]
+
+# %% ../nbs/72_markov.ipynb #02abf297
 @patch(as_prop=True)
 def entropy_per_token(self: MarkovWords) -> float:
     "The entropy of a row per token after BOS (nats): the NLL per token of exact samples."
@@ -213,6 +220,7 @@ def sample(self: MarkovWords,
     x[:, 2::2] = self.second[w[:, :self.n_full]]
     return x
 
+# %% ../nbs/72_markov.ipynb #9c936e79
 @patch
 @torch.no_grad()
 def log_likelihood(self: MarkovWords,
@@ -250,6 +258,7 @@ def score(self: MarkovWords, tokens: Tensor, # [n, seq_len]
                valid_row=torch.isfinite(ll).float())
     return out if problems is None else {**out, **self.match_scores(x, problems)}
 
+# %% ../nbs/72_markov.ipynb #072e7023
 @patch
 def decode(self: MarkovWords, ids: Tensor) -> list[str]:
     "Rows as text: BOS '^', first tokens 'A0'.., second tokens 'b0'.., MASK '_' (space-separated)."
@@ -363,6 +372,7 @@ def _marginals(self: MarkovOracle, x: Tensor, # [B, N] tokens
         probs[rows] = torch.where(use, soft, probs[rows])
     return probs
 
+# %% ../nbs/72_markov.ipynb #895cb2c2
 def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
     "Raise `ValueError` unless `x` is [B, >= end] token ids and [start, end) whole blocks."
     Lb = self.block_size
@@ -376,6 +386,7 @@ def _check_window(self: MarkovOracle, x: Tensor, start: int, end: int):
         lo, hi = int(x.min()), int(x.max())
         raise ValueError(f"x holds ids in [{lo}, {hi}]; allowed: [0, {self.vocab_size - 1}]")
 
+# %% ../nbs/72_markov.ipynb #c7f55f11
 @patch
 def window(self: MarkovOracle,
            x: Tensor, # [B, N] tokens; only x[:, :end] is read
@@ -387,6 +398,7 @@ def window(self: MarkovOracle,
     probs = _marginals(self, x.cpu().long(), start, end, self.block_size)
     return probs.log().clamp_min(-1e4).float(), None
 
+# %% ../nbs/72_markov.ipynb #a1e574e2
 @patch
 def posterior(self: MarkovOracle,
               tokens: Tensor # [n, seq_len] rows, MASK where unseen
@@ -395,6 +407,7 @@ def posterior(self: MarkovOracle,
     x = self.task.check_tokens(tokens)
     return _marginals(self, x, 0, self.max_len, self.max_len)
 
+# %% ../nbs/72_markov.ipynb #a33aef2b
 @patch
 def oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
            noise: str = 'absorbing', # or 'eps_hybrid'

@@ -27,6 +27,7 @@ def mbr_select(candidates: list[list[str]] # per input, its k >= 2 candidate tex
         out.append(max(range(k), key=lambda j: (score[j], -j)))
     return out
 
+# %% ../nbs/81_mbr.ipynb #4e521dbe
 def ids_to_text(tokens: Tensor # [B, N] token ids
                ) -> list[str]: # one string of space-separated ids per row
     "Token ids as 'words' for BLEU on tasks without a tokenizer."

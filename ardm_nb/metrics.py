@@ -27,6 +27,7 @@ def _check_pairs(hypotheses, references):
         raise ValueError(f"hypotheses ({len(hypotheses)}) and references ({len(references)}) "
                          "must be equally long and not empty")
 
+# %% ../nbs/84_metrics.ipynb #202feb18
 def bleu(hypotheses: list[str], # one decoded text per example
          references: list[str] # the reference text of each example
         ) -> float: # corpus BLEU in [0, 100]
@@ -81,6 +82,7 @@ def unigram_entropy(tokens: Tensor # [B, L] token ids
     p = counts / L
     return -(p * p.clamp_min(1e-300).log()).sum(-1).float()
 
+# %% ../nbs/84_metrics.ipynb #5b88ea14
 def entropy_flag(entropy: float, # mean unigram entropy of the samples
                  reference: float, # mean unigram entropy of the reference text
                  tolerance: float = 0.05 # allowed relative shortfall
@@ -99,6 +101,7 @@ class JudgeScore:
     reference_entropy: float|None # mean unigram entropy of the reference text (None: not given)
     low_entropy: bool # entropy more than 5% below the reference's: do not trust the perplexity
 
+# %% ../nbs/84_metrics.ipynb #5e446aa3
 def generative_perplexity(judge, # see `judge_nll`
                           tokens: Tensor, # [B, L] samples, position 0 context only
                           reference: Tensor|None = None # [R, L] reference text, same vocabulary
@@ -122,6 +125,7 @@ def _ngram_codes(tokens: Tensor, # [B, L]
     win = tokens.long().unfold(1, n, 1)  # [B, L - n + 1, n]
     return (win * V ** torch.arange(n)).sum(-1)
 
+# %% ../nbs/84_metrics.ipynb #0aa89b14
 def distinct_n(tokens: Tensor, # [B, L] samples (BOS excluded)
                n: int = 2 # n-gram length
               ) -> float: # distinct n-grams / all n-grams, pooled over the rows
@@ -129,6 +133,7 @@ def distinct_n(tokens: Tensor, # [B, L] samples (BOS excluded)
     codes = _ngram_codes(tokens, n)
     return codes.unique().numel() / codes.numel()
 
+# %% ../nbs/84_metrics.ipynb #82a1e9da
 def repeated_ngram_rate(tokens: Tensor, # [B, L] samples (BOS excluded)
                         n: int = 4 # n-gram length
                        ) -> Tensor: # [B] share of a row's n-grams seen earlier in the row
@@ -163,6 +168,7 @@ class Cost:
     edits_per_step: float # tokens changed per step and row
     stopped_early: float # 1.0 if a block ended before its steps ran out, else 0.0
 
+# %% ../nbs/84_metrics.ipynb #71456c56
 def cost_metrics(result, # a `SampleResult`
                  seconds: float, # wall time of the `sample` call
                  generated: int # positions of a row the sampler had to write
@@ -175,6 +181,7 @@ def cost_metrics(result, # a `SampleResult`
                 seconds_per_sample=seconds / B, edits_per_step=edits,
                 stopped_early=float(result.stopped_early))
 
+# %% ../nbs/84_metrics.ipynb #5a6aec7a
 def latency_percentiles(seconds: list[float] # latencies of many runs
                        ) -> dict: # {'p50', 'p95'}
     "Median and 95th percentile (linear interpolation) of a list of latencies."
@@ -192,6 +199,7 @@ class Revisions:
     accuracy: Tensor # [B] share of the editable positions right at the end
     accuracy_before: Tensor # [B] the same at the start
 
+# %% ../nbs/84_metrics.ipynb #91f360fe
 def revision_accounting(reference: Tensor, # [B, N] the right tokens
                         start: Tensor, # [B, N] the run's starting tokens (MASK where to generate)
                         history: Tensor, # [S, B, N] tokens after each step: `trace['tokens']`

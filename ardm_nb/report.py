@@ -33,6 +33,7 @@ def higher_is_better(metric: str, # a metric name
     if metric in given: return bool(given[metric])
     return not any(w in metric for w in LOWER_IS_BETTER)
 
+# %% ../nbs/87_report.ipynb #8c5de8e5
 def seed_units(rows: list[dict] # rows of one (mode, sampler, budget)
               ) -> dict: # unit -> its rows, sorted
     "The rows by the unit of replication: the training seed when rows come from several, else the seed."
@@ -43,6 +44,7 @@ def seed_units(rows: list[dict] # rows of one (mode, sampler, budget)
         out.setdefault(unit(r), []).append(r)
     return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
 
+# %% ../nbs/87_report.ipynb #140e0497
 def score_matrix(units: dict, # unit -> rows (`seed_units`)
                  metric: str # a per-row metric
                 ) -> np.ndarray|None: # [units, problems], or None
@@ -56,6 +58,7 @@ def score_matrix(units: dict, # unit -> rows (`seed_units`)
     m = np.stack(mats)
     return m if np.isfinite(m).all() else None
 
+# %% ../nbs/87_report.ipynb #dac732b0
 def summarize(rows: list[dict], # rows of `evaluate` (of one model, or of several training seeds)
               metric: str # the metric to summarize
              ) -> list[dict]: # mode, sampler, nfe_budget, seeds, ci, values, scores, nfe_used
@@ -91,6 +94,7 @@ def _family(summ: list[dict] # the `summarize` entries of one budget
         out[s['sampler']] = s['scores'][at] if full else [s['values'][i] for i in at]
     return out
 
+# %% ../nbs/87_report.ipynb #124c3b52
 def best_at(rows: list[dict], # rows of `evaluate`
             metric: str, # the metric to compare
             mode: str, # the mode whose rows are compared
@@ -111,6 +115,7 @@ def best_at(rows: list[dict], # rows of `evaluate`
                         others=b.others, strict=b.best, pairs=pairs))
     return out
 
+# %% ../nbs/87_report.ipynb #721b601d
 BEST_RULE = ("A beats B: the paired difference over seeds and problems is significant at 5% after "
              "Holm's correction over every pair at that budget; **bold**: beats every other one")
 
@@ -125,6 +130,7 @@ def best_lines(best: list[dict] # `best_at`'s entries
                      f"{len(b['beats'])} of {b['others']} others" + which)
     return '\n'.join(lines)
 
+# %% ../nbs/87_report.ipynb #1c072dff
 def diff_table(best: list[dict] # `best_at`'s entries
               ) -> str: # Markdown
     "The best of each budget against every other: difference [95% CI], p, Holm p, MDE (and TOST)."
@@ -148,6 +154,7 @@ def diff_table(best: list[dict] # `best_at`'s entries
             lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
+# %% ../nbs/87_report.ipynb #a9f53203
 def rows_of_split(rows: list[dict], # rows of `evaluate`
                   split: str, # the split they must all come from
                   purpose: str # what they are for, named in the error
@@ -159,6 +166,7 @@ def rows_of_split(rows: list[dict], # rows of `evaluate`
                          f"choose on dev (ardm eval --split dev), report on test (--split test)")
     return rows
 
+# %% ../nbs/87_report.ipynb #26d61973
 def choose_on_dev(rows: list[dict], # dev rows of `evaluate`
                   metric: str, # the metric to choose by
                   mode: str, # the mode whose rows decide
@@ -184,11 +192,13 @@ def default_metrics(setup: Setup, # the run's checked setup
     text = tuple(k for k in ('bleu', 'rougeL') if k in names)
     return tuple(k for k in own if k not in plain) + text + ('fixed', 'broken', 'lost')
 
+# %% ../nbs/87_report.ipynb #de74b9c8
 def _fmt(ci: CI|None) -> str:
     if ci is None: return '–'
     if ci.lo == ci.hi or not math.isfinite(ci.hi - ci.lo): return f'{ci.mean:.3g}'
     return f'{ci.mean:.3g} [{ci.lo:.3g}, {ci.hi:.3g}]'
 
+# %% ../nbs/87_report.ipynb #d56b83ac
 def markdown_table(rows: list[dict], # rows of `evaluate`
                    metrics: tuple, # the metric columns
                    mode: str # the mode whose rows are shown
@@ -334,6 +344,7 @@ def report(rows: list[dict], # rows of `evaluate`
              + "one line per sampler")
     return '\n\n'.join(parts) + '\n', panels, title
 
+# %% ../nbs/87_report.ipynb #661b75d6
 def run_eval(cfg: EvalConfig, # what to run
              out: str|Path, # folder of eval.json, eval.md and eval.png
              progress: bool = True, # show a progress bar
@@ -361,15 +372,18 @@ class CombinedReport:
     markdown: str # its text
     summary: list # one line per (part, mode): the best sampler at each budget and how many it beats
 
+# %% ../nbs/87_report.ipynb #63d2d2fa
 def _slug(text: str) -> str:
     s = ''.join(ch if ch.isalnum() else '_' for ch in text.lower()).strip('_')
     return '_'.join(p for p in s.split('_') if p) or 'part'
 
+# %% ../nbs/87_report.ipynb #c57748c1
 def _flat(prefix: str, value) -> list:
     "Nested options as (dotted key, leaf value) pairs."
     if not isinstance(value, dict): return [(prefix, value)]
     return [kv for k, v in value.items() for kv in _flat(f'{prefix}.{k}', v)]
 
+# %% ../nbs/87_report.ipynb #339beb55
 def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(EvalConfig(...))`)
                       out: str|Path|None = None # the --out folder to name (None: leave it out)
                      ) -> str|None: # None when an option is a Python object (no command runs it)
@@ -398,6 +412,7 @@ def eval_command_line(conf: dict, # the 'config' of an eval.json (or `asdict(Eva
     if out is not None: args += ['--out', str(out)]
     return ' '.join(shlex.quote(a) for a in args)
 
+# %% ../nbs/87_report.ipynb #dab07a49
 def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
     "One eval folder as a report section (table per mode, best per budget, figure) and its summary."
     path = folder / 'eval.json'
@@ -438,6 +453,7 @@ def _part(heading: str, folder: Path, out: Path) -> tuple[str, list[str]]:
     parts.append(f'Every metric and the cost of each run: `{folder / "eval.md"}`.')
     return '\n\n'.join(parts), summary
 
+# %% ../nbs/87_report.ipynb #fbd8cc10
 def write_report(parts: list, # (heading, folder written by `ardm eval --out`) per section, in order
                  out: str|Path, # folder of report.md and of a copy of each section's figure
                  title: str = 'Evaluation report', # the report's title

@@ -62,6 +62,7 @@ def _summary(rows: list[dict], mode: str, sampler: str, nfe, metric: str) -> dic
     raise ValueError(f"no rows of mode={mode!r}, sampler={sampler!r}, nfe_budget={nfe!r} "
                      f"with metric {metric!r}")
 
+# %% ../nbs/91_results.ipynb #8be92c62
 def template_functions(root: str|Path = RESULTS # the folder of committed rows
                       ) -> dict: # name -> function, for the templates
     "The functions a template may call, reading rows under `root` (each file read once)."
@@ -118,6 +119,7 @@ def _plain(text: str) -> str:
     "Text as compared: doc links back to their backticked names, no trailing spaces."
     return '\n'.join(l.rstrip() for l in _LINK.sub(r'\1', text).strip('\n').splitlines())
 
+# %% ../nbs/91_results.ipynb #d7653cbf
 @dataclass
 class Mismatch:
     "Where a rendered block differs from what its rows give."
@@ -135,6 +137,7 @@ def _first_difference(block: str, path: str, want: str, have: str) -> Mismatch|N
         if a != b: return Mismatch(path, block, a, b)
     return None
 
+# %% ../nbs/91_results.ipynb #f0622f3e
 def render_text(text: str, # a file's text (a notebook's JSON or the README)
                 path: str, # its name, for messages
                 render # name -> rendered Markdown
@@ -161,6 +164,7 @@ def render_notebook(path: Path, render, write: bool) -> list[Mismatch]:
     if found and write: path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     return found
 
+# %% ../nbs/91_results.ipynb #966281fa
 def report_pages(root: str|Path = '.', # the repository root
                  write: bool = True # rewrite stale blocks (False: only find them)
                 ) -> list[Mismatch]: # the blocks that differed from their rows

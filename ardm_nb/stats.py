@@ -41,6 +41,7 @@ class MeanSquares:
     S: int # seeds
     P: int # problems
 
+# %% ../nbs/83_stats.ipynb #9bc36d2d
 def mean_squares(y: np.ndarray # [S, P] with S, P >= 2
                 ) -> MeanSquares:
     "Seed, problem and residual mean squares of the two-way layout `y`."
@@ -61,6 +62,7 @@ class Parts:
     df: tuple # the pieces' degrees of freedom (each >= 1)
     shape: tuple # the scores' shape
 
+# %% ../nbs/83_stats.ipynb #e5f037b8
 def variance_parts(x # [seeds, problems] or [n]
                   ) -> Parts:
     "The mean of `x` and its variance in pieces: seed means and problems ([S, P]), or one ([n])."
@@ -85,12 +87,14 @@ def mix_quantile(parts: Parts, # the variance pieces of a mean
     q = [wk * sps.t.ppf(prob, dk) for wk, dk in zip(w, parts.df)]
     return sum(q)
 
+# %% ../nbs/83_stats.ipynb #e94ddf5f
 _TAILS = np.logspace(-16, math.log10(0.5), 400)  # lower-tail probabilities, increasing
 
 @functools.lru_cache(maxsize=256)
 def _tail_quantiles(df: float) -> np.ndarray: # [400] Student t quantiles at `_TAILS`
     return sps.t.ppf(_TAILS, df)
 
+# %% ../nbs/83_stats.ipynb #81a1ac7e
 def mix_cdf(parts: Parts, # the variance pieces of a mean
             z: float # a standardized value (difference / standard error)
            ) -> float: # the probability gamma with mix_quantile(gamma) = z
@@ -124,6 +128,7 @@ def _pvalue(parts: Parts, se: float) -> float:
     if not math.isfinite(se): return 1.0
     return min(1.0, 2 * mix_cdf(parts, -abs(parts.mean) / se))
 
+# %% ../nbs/83_stats.ipynb #886f5908
 def mean_ci(x, # [seeds, problems] or [n]
             level: float = 0.95 # coverage of the interval
            ) -> CI:
@@ -149,6 +154,7 @@ def paired_diff_ci(a, # [seeds, problems] or [n] scores of A
                          f"and B {b.shape}")
     return mean_ci(a - b, level)
 
+# %% ../nbs/83_stats.ipynb #b7d76bd9
 @dataclass
 class Verdict:
     "Whether A beats B, from the interval of their paired difference."
@@ -156,6 +162,7 @@ class Verdict:
     better: bool # the interval lies entirely on A's better side of 0
     higher_is_better: bool # the direction `better` was read in
 
+# %% ../nbs/83_stats.ipynb #e83872d0
 def beats(a, # [seeds, problems] or [n] scores of A
           b, # scores of B, paired with A's
           higher_is_better: bool = True, # False for error rates, NLL, latency
@@ -192,6 +199,7 @@ class Calibration:
     coverage: float # share of intervals that contain the true difference
     false_wins: float # under the null: share whose interval lies above 0 (a one-sided false win)
 
+# %% ../nbs/83_stats.ipynb #03b926ff
 def calibration(method, # (d [S, P], level) -> CI
                 d: np.ndarray, # [n, S, P] simulated differences (`simulate_scores`)
                 delta: float = 0.0, # their true mean
@@ -212,6 +220,7 @@ class Equivalence:
     p: float # the TOST p-value: the larger of the two one-sided p-values
     equivalent: bool # p < alpha: the interval lies inside (-margin, margin)
 
+# %% ../nbs/83_stats.ipynb #40ba9f31
 def equivalence(a, # scores of A ([seeds, problems] or [n])
                 b, # scores of B, paired
                 margin: float, # the equivalence margin, declared before the run
@@ -268,6 +277,7 @@ class Pair:
     mde: float # the smallest |A - B| this design detects (power 0.8 at level alpha)
     tost: Equivalence|None = None # the equivalence test against `margin`, when one is declared
 
+# %% ../nbs/83_stats.ipynb #9377ffc1
 def compare_all(scores: dict, # name -> scores ([seeds, problems] or [n]), all the same shape
                 higher_is_better: bool = True, # the direction of the metric
                 alpha: float = 0.05, # the family-wise error rate
@@ -297,6 +307,7 @@ class Best:
     others: int # how many others there are
     best: bool # it beats every other one
 
+# %% ../nbs/83_stats.ipynb #049c39aa
 def best_of(scores: dict, # name -> scores, all the same shape
             higher_is_better: bool = True, # the direction of the metric
             alpha: float = 0.05 # the family-wise error rate

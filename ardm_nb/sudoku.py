@@ -28,6 +28,7 @@ def _units(size: int) -> list[list[int]]:
              for R in range(0, size, bh) for C in range(0, size, bw)]
     return rows + cols + boxes
 
+# %% ../nbs/73_sudoku.ipynb #0d41849b
 def solve_sudoku(grid: list[int], # size * size digits, row-major, 0 = blank
                  size: int, # 4, 6 or 9
                  limit: int = 2, # stop after this many solutions (2 tells unique from not)
@@ -187,6 +188,7 @@ def score(self: Sudoku, tokens: Tensor, # [n, seq_len]
     m = self.match_scores(x, problems)
     return {**out, 'solved': m['exact_match'], 'cell_accuracy': m['token_accuracy']}
 
+# %% ../nbs/73_sudoku.ipynb #24ed46e7
 @patch
 def decode(self: Sudoku, ids: Tensor) -> list[str]:
     "Rows as text: digits, '.' for MASK, '/' between grid rows (for a whole row)."
@@ -205,15 +207,18 @@ class Sudoku6Config(SudokuConfig):
     "Parameters of `sudoku-6x6`: those of `sudoku`, size 6 by default."
     size: int = 6 # 4, 6 or 9
 
+# %% ../nbs/73_sudoku.ipynb #b9575fd1
 @dataclass
 class Sudoku9Config(SudokuConfig):
     "Parameters of `sudoku-9x9`: those of `sudoku`, size 9 by default."
     size: int = 9 # 4, 6 or 9
 
+# %% ../nbs/73_sudoku.ipynb #3f6ebd1d
 class Sudoku6(Sudoku):
     "`sudoku` at 6x6 under its own name (what `ardm train --task sudoku-6x6` trains)."
     name, config_class = 'sudoku-6x6', Sudoku6Config
 
+# %% ../nbs/73_sudoku.ipynb #93b134a6
 class Sudoku9(Sudoku):
     "`sudoku` at 9x9 under its own name (what `ardm train --task sudoku-9x9` trains)."
     name, config_class = 'sudoku-9x9', Sudoku9Config

@@ -30,6 +30,7 @@ def _subclasses(cls: type) -> list:
     "Every subclass of `cls`, all the way down (the tasks defined so far)."
     return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c)) if s.name]
 
+# %% ../nbs/71_task.ipynb #bb6e16be
 class Task:
     "The contract every task keeps: a row's shape, data, per-row metrics, what is known exactly."
     name: str = ''
@@ -186,6 +187,7 @@ def make_problems(x: Tensor, # [n, L] clean rows, position 0 kept (BOS)
     body = pos >= 1
     return Problems(kind, torch.where(hit, choices[j], x), body.clone(), x.clone(), body.clone())
 
+# %% ../nbs/71_task.ipynb #2ee3fed7
 def row_problems(task: Task, # a task whose problems are cut from its clean rows
                   rows, # (n, generator) -> [n, seq_len] clean rows
                   n: int, # problems to make
@@ -215,6 +217,7 @@ def _take(x, keep: Tensor):
     if isinstance(x, Tensor): return x[keep]
     return Problems(x.kind, x.infill[keep], x.editable[keep], x.target[keep], x.scored[keep])
 
+# %% ../nbs/71_task.ipynb #a6b80af9
 def _cat(parts: list):
     "Tensors [n_i, ...] or `Problems` stacked along the rows."
     if isinstance(parts[0], Tensor): return torch.cat(parts)

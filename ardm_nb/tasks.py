@@ -51,6 +51,7 @@ class CharTokenizer:
         "The text of `ids` (BOS and MASK dropped)."
         return ''.join(self.chars[i - 1] for i in map(int, ids) if 1 <= i <= len(self.chars))
 
+# %% ../nbs/74_tasks.ipynb #c947c577
 class BPETokenizer:
     "A Hugging Face tokenizer behind the same small interface (BOS and MASK: its special tokens)."
     def __init__(self,
@@ -100,10 +101,12 @@ def _cached(key, make):
     if key not in _CACHE: _CACHE[key] = make()
     return _CACHE[key]
 
+# %% ../nbs/74_tasks.ipynb #342e5411
 def _works(split: str) -> str:
     from ardm_nb.data import shakespeare_split
     return '\n\n'.join(shakespeare_split(split).values())
 
+# %% ../nbs/74_tasks.ipynb #38a2eef0
 class ShakespeareChar(Task):
     "Windows of the embedded Shakespeare, one token per character; problems from held-out works."
     name, config_class = 'shakespeare-char', ShakespeareConfig
@@ -155,6 +158,7 @@ def _windows(self: ShakespeareChar, split: str, n: int,
     body = s[off + torch.arange(k)]  # [n, k]
     return torch.cat([torch.full((n, 1), self.bos_id, dtype=torch.long), body], 1)
 
+# %% ../nbs/74_tasks.ipynb #3e998665
 @patch
 def sample(self: ShakespeareChar,
            n: int, # rows to draw
@@ -163,6 +167,7 @@ def sample(self: ShakespeareChar,
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
+# %% ../nbs/74_tasks.ipynb #36e31eec
 @patch
 def problems(self: ShakespeareChar, n: int, generator: torch.Generator, kind: str = 'infill',
              frac: float|None = None) -> Problems:
@@ -170,6 +175,7 @@ def problems(self: ShakespeareChar, n: int, generator: torch.Generator, kind: st
     held_out = lambda k, g: _windows(self, self.cfg.split, k, g)  # [k, seq_len]
     return row_problems(self, held_out, n, generator, kind, frac, self.tok.ordinary)
 
+# %% ../nbs/74_tasks.ipynb #cabbba15
 def _repetition(tokens: Tensor) -> dict[str, Tensor]:
     "distinct_2 (distinct bigrams / bigrams), repeat_4 (4-grams seen earlier / 4-grams), per row."
     d2, r4 = [], []
@@ -183,6 +189,7 @@ def _repetition(tokens: Tensor) -> dict[str, Tensor]:
         r4.append(rep / max(1, len(row) - 3))
     return dict(distinct_2=torch.tensor(d2), repeat_4=torch.tensor(r4))
 
+# %% ../nbs/74_tasks.ipynb #bbbefc7f
 @patch
 def score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
           problems: Problems|None = None # the problems they answer (adds match metrics)
@@ -203,6 +210,7 @@ def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
     train = lambda: BPETokenizer(train_tokenizer(works(), cfg.bpe_vocab))
     return _cached(('bpe', cfg.bpe_vocab), train)
 
+# %% ../nbs/74_tasks.ipynb #be56304c
 class ShakespeareBPE(ShakespeareChar):
     "Windows of the embedded Shakespeare in byte-level BPE tokens; problems from held-out works."
     name = 'shakespeare-bpe'
@@ -250,6 +258,7 @@ def _char_tokenizer(chars # `CharTokenizer`: BOS 0, the characters 1..n, MASK n 
     tok.decoder = decoders.Fuse()  # no spaces between tokens
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token='<bos>', mask_token='<mask>')
 
+# %% ../nbs/74_tasks.ipynb #e281e283
 def task_tokenizer(task # a task of `ardm_nb.tasks`
                   ):
     "The task's text tokenizer as an HF one (BPE, characters), else a word-level one: `<i>` is id i."
