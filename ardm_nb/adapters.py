@@ -20,6 +20,7 @@ SPECIALS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]') # BERT's special token
 def char_tokenizer(texts, # iterable of strings: each character in them gets a token
                    specials: tuple = SPECIALS): # PAD, UNK, CLS, SEP, MASK: the first five ids
     "A character-level BERT-style `PreTrainedTokenizerFast`, built offline."
+    # lazy: transformers takes seconds to import, which `ardm eval --help` would pay (eval > metrics > here)
     from tokenizers import Tokenizer, Regex, models, pre_tokenizers, decoders, processors
     from transformers import PreTrainedTokenizerFast
     if len(specials) != 5:
@@ -171,6 +172,7 @@ class MaskedLMDenoiser:
 # %% ../nbs/67_adapters.ipynb #5d54e1df
 def _causal_names() -> set:
     "Class names of every causal LM the Auto classes know (GPT2LMHeadModel, LlamaForCausalLM, ...)."
+    # lazy: transformers takes seconds to import, which `ardm eval --help` would pay (eval > metrics > here)
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as M
     names = set()
     for v in M.values():
@@ -179,7 +181,7 @@ def _causal_names() -> set:
 
 def _check_masked_lm(model):
     "Raise `TypeError` for anything but a `transformers` masked LM."
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel  # lazy: see `_causal_names`
     name = type(model).__name__
     if not isinstance(model, PreTrainedModel):
         raise TypeError(f"model must be a transformers PreTrainedModel (an AutoModelForMaskedLM), "

@@ -4,11 +4,17 @@
 
 # %% ../nbs/90_bench.ipynb #c0865a21
 from __future__ import annotations
-import argparse, copy, functools, os, subprocess, sys, time
+import argparse, copy, functools, json, os, platform, subprocess, sys, time
 from dataclasses import dataclass, asdict
+from pathlib import Path
 from typing import Callable
 import torch
-from .core import check_int
+from .core import atomic_write, check_int
+from .signals import uncertainty_signals
+from .model import BlockDiffusionLM, ModelConfig, DEMO, encode_prefix, denoise_step
+from .block_diffusion import nelbo_terms, causal_lm_loss, per_block_loop_terms
+from .samplers import Engine, StepInput, make_rule, sample, SAMPLERS, load_model
+from .samplers import GateRule, OrderedRule
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'interleaved_medians', 'Measured', 'ratios', 'Table',
@@ -137,7 +143,6 @@ def signals_vs_log_softmax_ratio(B: int = 8,  # batch
                                  repeats: int = 15,  # timed rounds
                                 ) -> Measured:
     "time(uncertainty_signals with prev logits) / time(one log_softmax), same logits. Target <= 3."
-    from ardm_nb.signals import uncertainty_signals
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(B, L, V, generator=g) * 3).to(device())  # [B, L, V]
     zp = (torch.randn(B, L, V, generator=g) * 3).to(device())
@@ -148,7 +153,6 @@ def signals_vs_log_softmax_ratio(B: int = 8,  # batch
 # %% ../nbs/90_bench.ipynb #5541cf4f
 def _bench_model(block_size: int = 16, L: int = 256, subs: bool = True, d_model: int = 256,
                  n_layers: int = 4):
-    from ardm_nb.model import BlockDiffusionLM, ModelConfig
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=4096, max_len=L, block_size=block_size, d_model=d_model,
                       n_layers=n_layers, n_heads=4, subs=subs)
@@ -156,7 +160,6 @@ def _bench_model(block_size: int = 16, L: int = 256, subs: bool = True, d_model:
 
 def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[list, list]:
     "Times of a vectorized BD3 training step and of `other(lm, x0, g)`'s, side by side."
-    from ardm_nb.block_diffusion import nelbo_terms
     lm, g = _bench_model(block_size, L), torch.Generator(device()).manual_seed(0)
     x0 = torch.randint(0, 4095, (B, L), generator=g, device=device())
     def step(loss_fn):
@@ -173,7 +176,6 @@ def bd3_vs_ar_train_throughput_ratio(B: int = 8,  # batch
                                      repeats: int = 9,  # timed rounds
                                     ) -> Measured:
     "tokens/s of a vectorized BD3 training step / that of a causal-LM step. Target >= 0.45."
-    from ardm_nb.block_diffusion import causal_lm_loss
     ar_loss = lambda lm, x0, g: causal_lm_loss(lm, x0)
     bd3, ar = _bd3_step_vs(ar_loss, B, L, block_size, repeats)
     # same tokens per step, so the throughput ratio is the inverse time ratio
@@ -186,7 +188,6 @@ def bd3_vs_loop_train_speedup(B: int = 8,  # batch
                               repeats: int = 3,  # timed rounds
                              ) -> Measured:
     "time of a per-block-loop BD3 training step / time of the vectorized step. Target >= 3."
-    from ardm_nb.block_diffusion import per_block_loop_terms
     loop_loss = lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss
     vec, loop = _bd3_step_vs(loop_loss, B, L, block_size, repeats)
     return ratios(loop, vec)
@@ -202,8 +203,8 @@ def matmul_peak_flops(n: int = 2048,  # matrix size
     return 2 * n**3 / t
 
 def _demo_train_setup(fused: bool = False):
+    # lazy: train pulls in transformers and datasets (seconds); `ardm bench --help` imports this module
     from ardm_nb.train import PRESETS
-    from ardm_nb.model import BlockDiffusionLM
     cfg = PRESETS['demo']
     torch.manual_seed(0)
     lm = BlockDiffusionLM(cfg.model_config(cfg.vocab_size, 3)).to(device())
@@ -221,7 +222,6 @@ def _train_step(lm, opt, loss_fn):
 @functools.lru_cache(maxsize=None)  # the three training benchmarks share one measurement per run
 def _step_times(repeats: int = 7):
     "Times of a DEMO causal-LM (AR) training step and of a vectorized BD3 step, side by side."
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     cfg, lm, opt, x0 = _demo_train_setup()
     g = torch.Generator(device()).manual_seed(0)
     ar = lambda: _train_step(lm, opt, lambda: causal_lm_loss(lm, x0))
@@ -274,7 +274,6 @@ def _variant(lm0, loss, split: bool, fused: bool, compiled: bool = False):
 def train_step_variants(repeats: int = 5,  # timed rounds
                        ) -> Table:
     "Training-step time of the DEMO and the L=256 networks with each speed change, and its speedup."
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     cfg, lm, opt, x0 = _demo_train_setup()
     big = _bench_model(16, 256)
     xb = torch.randint(0, 4095, (8, 256), generator=torch.Generator().manual_seed(0)).to(device())
@@ -312,7 +311,6 @@ def demo_network(max_len: int,  # the context L
                  subs: bool = True,  # SUBS carry-over (False: a hybrid-noise model)
                 ):  # a `BlockDiffusionLM` in eval mode
     "A `BlockDiffusionLM` of the DEMO shape (random weights, seed 0) with context `max_len`."
-    from ardm_nb.model import BlockDiffusionLM, ModelConfig, DEMO
     torch.manual_seed(0)
     cfg = ModelConfig(**{**DEMO, 'max_len': max_len, 'block_size': block_size, 'subs': subs})
     return BlockDiffusionLM(cfg).to(device()).eval()
@@ -352,7 +350,6 @@ def tail_decoder(lm,  # the model
                  seed: int = 0,  # prompt and sampler seed
                 ):  # (prepare, decode): `decode(*prepare())` samples the last block
     "Encode an (L - L')-token prompt, then run the BD3 sampler's steps on the last block."
-    from ardm_nb.samplers import Engine, StepInput, make_rule
     Lb, mask = lm.cfg.block_size, lm.cfg.mask_id
     P = L - Lb
     g = torch.Generator().manual_seed(seed + 1)
@@ -454,7 +451,6 @@ def cached_vs_uncached_token_agreement() -> float:
 @functools.lru_cache(maxsize=None)
 def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4),
              repeats: int = 3) -> dict:
-    from ardm_nb.samplers import sample
     lm = demo_network(M)
     def run(n):
         g = torch.Generator(device()).manual_seed(0)
@@ -500,7 +496,6 @@ def sliding_window_cost_growth_1x_to_4x() -> Measured:
 # %% ../nbs/90_bench.ipynb #a2c4e6f8
 @functools.lru_cache(maxsize=None)
 def _throughput(L: int = 128, nfe: int = 64, batches: tuple = (1, 8), repeats: int = 3) -> dict:
-    from ardm_nb.samplers import SAMPLERS, sample
     lm, ar = demo_network(L, subs=False), demo_network(L, block_size=1, subs=False)
     def runner(name, B):
         model, budget = (ar, L) if name == 'l2r' else (lm, nfe)
@@ -546,7 +541,6 @@ def gate_step_overhead_ratio(B: int = 8,  # batch
                              n_layers: int = 4,  # network depth
                             ) -> Measured:
     "(gate step - confidence step) / denoiser pass, same logits (L=256, batch 8). Target <= 0.10."
-    from ardm_nb.samplers import StepInput, GateRule, OrderedRule
     lm = _bench_model(16, L, False, d_model, n_layers).eval()
     g = torch.Generator(device()).manual_seed(0)
     x = torch.randint(4, 4095, (B, L), generator=g, device=device())  # [B, L]
@@ -575,7 +569,6 @@ class Unavailable(RuntimeError):
 
 def demo_model_dir() -> 'Path':
     "The DEMO hybrid model the DEMO benchmarks use: `$ARDM_DEMO_MODEL` or out/demo/hybrid/model."
-    from pathlib import Path
     d = Path(os.environ.get('ARDM_DEMO_MODEL', 'out/demo/hybrid/model'))
     if not (d / 'config.json').exists():
         raise Unavailable(f"no DEMO hybrid model in {d}; train it with "
@@ -584,7 +577,6 @@ def demo_model_dir() -> 'Path':
 
 @functools.lru_cache(maxsize=None)
 def _early_stop_runs(B: int = 8, steps: int = 8, refine: int = 4, repeats: int = 3) -> dict:
-    from ardm_nb.samplers import load_model, sample
     model, tok = load_model(demo_model_dir())
     lm = model.lm.to(device())
     prompt = torch.full((B, 1), tok.bos_token_id, device=device())
@@ -640,8 +632,6 @@ def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'u
                  batch: int = 4,  # batch of the sampling runs
                 ) -> float:  # MiB
     "Peak MiB of one run of `kind` in this process."
-    from ardm_nb.model import encode_prefix, denoise_step
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     if kind in ('train_ar', 'train_bd3'):
         cfg, lm, opt, x0 = _demo_train_setup()
         g = torch.Generator(device()).manual_seed(0)
@@ -675,7 +665,6 @@ def _probe_in_subprocess(kind: str, L: int = 0) -> float:
 @register
 def memory_peak() -> Table:
     "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048 (cache or not)."
-    from ardm_nb.model import DEMO
     def cache_mib(L):  # 2 n_layer B L d floats
         return 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20
     rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar'), ''],
@@ -695,6 +684,7 @@ def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32),  # NFE budgets
                                rows: int = 64,  # rows per seed
                               ) -> float:  # seconds
     "Seconds of `ardm eval` (generate) on the markov-words oracle, every sampler. Target <= 120."
+    # lazy: eval pulls in transformers and datasets (seconds); `ardm bench --help` imports this module
     from ardm_nb.eval import EvalConfig, evaluate
     cfg = EvalConfig(task='markov-words', model='oracle', nfe=nfe, seeds=seeds, rows=rows,
                      modes=('generate',))
@@ -745,8 +735,6 @@ def write_json(res: dict,  # what `run` returned
                threads: int | None = 1,  # the threads the benchmarks ran with
               ) -> None:
     "Write benchmark results with the machine they ran on (atomically: temp file, then rename)."
-    import json, platform
-    from pathlib import Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     results = {k: _jsonable(v) for k, v in res.items()}
@@ -755,9 +743,7 @@ def write_json(res: dict,  # what `run` returned
                 machine=platform.machine())
     if device().type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name()
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(info, indent=1))
 
 def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
         ) -> int:  # exit code: 0, or 2 for a bad name or option

@@ -4,19 +4,23 @@
 
 # %% ../nbs/85_gate_training.ipynb #e2ed60b8
 from __future__ import annotations
-import json, math, os, time
+import json, math, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
-from .core import check_range, check_int
+from tqdm.auto import tqdm
+from .core import atomic_path, atomic_write, check_range, check_int
 from .noise import NoiseConfig, corrupt, random_tokens
 from .model import BlockDiffusionLM, ModelConfig, Output
 from .block_diffusion import Draw, draw_corruption, sample_block_times
 from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate
 from .data import load_texts, tokenize_and_pack
 from .train import batch_rows, step_generator, TrainingError
+from .samplers import load_model, sample
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'ESTIMATORS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'check_denoiser', 'to_windows', 'from_windows', 'step_band',
@@ -524,8 +528,6 @@ def rollout_states(
 ) -> tuple[Tensor, Tensor]:  # features [R, F], wrong [R]
     "Run the gate sampler from `start`; collect each step's features, 1[x_i != x*_i] where written."
     # imported here: this chapter comes before the samplers in reading order
-    from ardm_nb.samplers import sample
-
     rec = []
     sample(
         model,
@@ -604,30 +606,18 @@ def dagger_gate(
 GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'
 
 
-def _write_atomic(path: Path, write):
-    "Call `write(tmp)`, flush it to disk, and rename `tmp` to `path`."
-    tmp = path.with_name(f'.{path.name}.tmp')
-    write(tmp)
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_gate(
     gate: OverwriteGate,  # the gate (its weights, config and running z-scores)
     folder: str | Path,  # a model folder
 ) -> Path:
     "Write `gate` to `folder/gate.safetensors` and `gate_config.json` atomically; return `folder`."
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = json.dumps(asdict(gate.cfg), indent=1, sort_keys=True)
     state = {k: v.detach().cpu().contiguous() for k, v in gate.state_dict().items()}
-    _write_atomic(
-        folder / GATE_WEIGHTS, lambda p: save_file(state, str(p), metadata={'gate_config': cfg})
-    )
-    _write_atomic(folder / GATE_CONFIG, lambda p: p.write_text(cfg))
+    with atomic_path(folder / GATE_WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={'gate_config': cfg})
+    atomic_write(folder / GATE_CONFIG, cfg)
     return folder
 
 # %% ../nbs/85_gate_training.ipynb #f94be2e0
@@ -636,8 +626,6 @@ def load_gate(
     device='cpu',  # where the gate goes
 ) -> OverwriteGate | None:
     "The gate saved in `folder` (eval mode), or None if none; `ValueError` for a broken pair."
-    from safetensors import safe_open
-
     folder = Path(folder)
     w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
     if not w.exists() and not c.exists():
@@ -701,9 +689,6 @@ def train_gate(
     progress: bool = True,  # show a progress bar
 ) -> dict:
     "Train an overwrite gate on the frozen denoiser in `model_dir` and save it there."
-    from tqdm.auto import tqdm
-    from ardm_nb.samplers import load_model
-
     model_dir = Path(model_dir)
     out = Path(out) if out is not None else model_dir
     model, tok = load_model(model_dir)
@@ -770,7 +755,7 @@ def plot_gate_curves(
     smooth: int = 10,  # moving-average window in steps
 ):
     "Loss curves of gate runs, both objectives side by side (saved to `path`; returned closed)."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: ~0.3 s to import, and only this plot needs it
 
     rows = {k: [json.loads(l) for l in Path(v).read_text().splitlines()] for k, v in runs.items()}
     objs = [o for o in OBJECTIVES if any(rs and rs[0]['objective'] == o for rs in rows.values())]
