@@ -54,6 +54,7 @@ def position_limit(config # a `transformers` config
         n -= pad + 1
     return n
 
+# %% ../nbs/67_adapters.ipynb #b55e009d
 def find_mask_id(config, # the model's config
                  tokenizer=None, # its tokenizer, if any
                  mask_id: int|None = None # an explicit MASK id: wins over both
@@ -80,6 +81,7 @@ def _hidden_size(config) -> int:
     kind = type(config).__name__
     raise ValueError(f"cannot tell the hidden size of a {kind}: wrap with hidden_states=False")
 
+# %% ../nbs/67_adapters.ipynb #2c5aa05c
 def _forbidden(config, tokenizer, mask_id: int, forbid_special: bool) -> list[int]:
     "Ids the sampler may never write: MASK; with `forbid_special`, special tokens and unused rows."
     V = config.vocab_size
@@ -179,6 +181,7 @@ def _causal_names() -> set:
         names |= {v} if isinstance(v, str) else set(v)
     return names
 
+# %% ../nbs/67_adapters.ipynb #7eb91861
 def _check_masked_lm(model):
     "Raise `TypeError` for anything but a `transformers` masked LM."
     from transformers import PreTrainedModel  # lazy: see `_causal_names`

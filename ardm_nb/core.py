@@ -75,6 +75,7 @@ def _probe_writable(folder: Path) -> str|None:
     shutil.rmtree(probe, ignore_errors=True)
     return None
 
+# %% ../nbs/00_core.ipynb #a84e8e6c
 def check_writable_dir(
     name: str,  # the option's name as the user wrote it, e.g. '--out'
     path,  # a folder that exists or may be created
@@ -145,6 +146,7 @@ def _fsync(path: Path):
         with open(p, 'rb') as f:
             os.fsync(f.fileno())
 
+# %% ../nbs/00_core.ipynb #a5e1dd1b
 def _remove(path: Path):
     "Remove a file or a folder if it is there."
     if path.is_dir() and not path.is_symlink():

@@ -48,7 +48,7 @@ def shakespeare_works() -> dict[str, str]:
         )
     return {d['work']: d['text'] for d in map(json.loads, raw.decode('utf-8').splitlines())}
 
-
+# %% ../nbs/70_data.ipynb #9355cb7e
 def shakespeare_split(
     split: str,  # 'train', 'valid' or 'test'
 ) -> dict[str, str]:
@@ -77,7 +77,7 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
         )
     return kinds.pop(), [str(p) for p in files]
 
-
+# %% ../nbs/70_data.ipynb #361a98dc
 def load_texts(
     source: str | Path,  # 'shakespeare', a local file/folder, or a Hub data set name
     split: str = 'train',  # 'train', 'valid' or 'test'
@@ -132,7 +132,7 @@ def load_texts(
         else _load_hub(str(source), split)
     )
 
-
+# %% ../nbs/70_data.ipynb #a2f9db85
 def _looks_local(source) -> bool:
     "A path, never a Hub name ('name', 'org/name'): starts with . / ~, has a suffix or separators."
     s = str(source)
@@ -148,7 +148,7 @@ def _looks_local(source) -> bool:
         and Path(first).is_dir()
     )
 
-
+# %% ../nbs/70_data.ipynb #c3d1180a
 def _load_hub(name: str, split: str):
     "`load_dataset(name, split)` with our split names; a clear error when offline."
     datasets = _datasets()
@@ -189,7 +189,7 @@ def train_tokenizer(
     tok.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)
 
-
+# %% ../nbs/70_data.ipynb #b7ae4bc9
 def load_tokenizer(
     path: str | Path,  # a folder written by `save_pretrained` (or a Hub name)
 ):
@@ -218,7 +218,7 @@ def pack(
         )
     return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
-
+# %% ../nbs/70_data.ipynb #9933ad1c
 def tokenize_and_pack(
     texts,  # iterable of strings
     tokenizer,  # with bos_token_id and eos_token_id
@@ -245,7 +245,7 @@ class PairedConfig:
         check_range('span_frac', self.span_frac, 0, 1, True, True)
         check_range('repair_frac', self.repair_frac, 0, 1, True)
 
-
+# %% ../nbs/70_data.ipynb #d2438204
 def paired_examples(
     works: dict[str, str],  # {name: text}
     cfg: PairedConfig = PairedConfig(),  # passages per task, words per passage, seed
@@ -287,7 +287,7 @@ def paired_examples(
                 rows.append(dict(task=task, source=' '.join(p[:h]), target=' '.join(p[h:]), **meta))
     return rows
 
-
+# %% ../nbs/70_data.ipynb #30695eb4
 def write_jsonl(
     rows: list[dict],  # one JSON object per row
     path: str | Path,  # the file to write
@@ -297,7 +297,7 @@ def write_jsonl(
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, ''.join(json.dumps(r) + '\n' for r in rows))
 
-
+# %% ../nbs/70_data.ipynb #86edcc4b
 def load_paired(
     source: str | Path,  # JSON lines written by `write_jsonl`, or a Hub data set name
     task: str | None = None,  # keep one task of a local file

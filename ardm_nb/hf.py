@@ -83,7 +83,7 @@ def _json_object(path: Path) -> dict:
         raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
     return obj
 
-
+# %% ../nbs/65_hf.ipynb #4e347259
 def check_model_folder(
     path: str | Path,  # a folder written by `save_pretrained` (e.g. OUT/model)
     tokenizer: bool = False,  # also require tokenizer files
@@ -126,7 +126,7 @@ class ArdmOutput(ModelOutput):
     logits: Tensor | None = None
     hidden_states: Tensor | None = None
 
-
+# %% ../nbs/65_hf.ipynb #e914c7a2
 class ArdmForDiffusionLM(PreTrainedModel):
     "A block-diffusion language model as a `transformers` `PreTrainedModel`."
 

@@ -25,7 +25,7 @@ def _check_steps(n, t, T):
     else:
         check_range('t', t, 1, T)
 
-
+# %% ../nbs/20_schedules.ipynb #748f4c1e
 def maturity_prior(
     n: int,  # sequence length
     t,  # refinement step, 1 <= t <= T (a number, or a tensor of steps broadcast against positions)

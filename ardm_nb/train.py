@@ -134,7 +134,7 @@ class TrainConfig:
             subs=self.noise == 'absorbing',
         )
 
-
+# %% ../nbs/75_train.ipynb #1a8e90f4
 PRESETS = {
     'tiny': TrainConfig(
         vocab_size=300,
@@ -184,7 +184,7 @@ class RunData:
     tokenizer: object
     info: dict
 
-
+# %% ../nbs/75_train.ipynb #f15977ec
 def prepare_data(
     cfg: TrainConfig,  # data source, vocabulary size, sequence length
     tokenizer=None,  # default: one trained on the train split (or loaded from `cfg.tokenizer`)
@@ -219,7 +219,7 @@ def prepare_data(
     )
     return RunData(**packed, tokenizer=tokenizer, info=info)
 
-
+# %% ../nbs/75_train.ipynb #41ee24e1
 # the current epoch (and the next, at a boundary): not one permutation per step
 @functools.lru_cache(maxsize=2)
 def _epoch_perm(n_rows: int, seed: int, epoch: int) -> Tensor:
@@ -251,7 +251,7 @@ def lr_at(
     prog = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * prog))
 
-
+# %% ../nbs/75_train.ipynb #794d03e3
 def step_generator(
     seed: int,  # the run's seed
     step: int,  # the training step
@@ -259,7 +259,7 @@ def step_generator(
     "The generator of all randomness of training step `step`."
     return torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + 17)
 
-
+# %% ../nbs/75_train.ipynb #c53a5435
 @torch.no_grad()
 def ema_update(
     ema: dict,  # {name: tensor} averaged weights, updated in place
@@ -361,7 +361,7 @@ def _metric_rows(path: Path) -> list[str]:
         keep.append(line if line.endswith('\n') else line + '\n')
     return keep
 
-
+# %% ../nbs/75_train.ipynb #2ceb3fc2
 def _truncate_metrics(path: Path, step: int):
     "Drop metric lines past `step` (a resumed run rewrites them), atomically."
     if not path.exists():
@@ -409,7 +409,7 @@ def run_config(
     except (ValueError, TypeError) as e:
         raise ValueError(f"{str(path)!r} is not a training configuration ({e})") from None
 
-
+# %% ../nbs/75_train.ipynb #032764fe
 def config_diff(
     a: TrainConfig,  # e.g. the run's recorded configuration
     b: TrainConfig,  # e.g. the one given now
@@ -418,7 +418,7 @@ def config_diff(
     da, db = asdict(a), asdict(b)
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
-
+# %% ../nbs/75_train.ipynb #c4809bd1
 def check_resume(
     cfg: TrainConfig,  # the configuration a resume is asked to continue with
     out: Path,  # the run folder
@@ -530,7 +530,7 @@ def _check_state_config(
             f"resume with the run's own configuration"
         )
 
-
+# %% ../nbs/75_train.ipynb #eee6f8de
 def _resume_point(
     cfg: TrainConfig,  # the configuration of this run
     out: Path,  # the run folder
@@ -567,7 +567,7 @@ def _run_data(
             data.tokenizer.save_pretrained(out / 'tokenizer')
     return data
 
-
+# %% ../nbs/75_train.ipynb #3e29bd57
 def _new_model(
     cfg: TrainConfig,  # the model's shape and the seed of its initial weights
     tok,  # the tokenizer: vocabulary size and MASK id
@@ -604,7 +604,7 @@ def _restore(
     run.tokens_seen = st.get('tokens_seen', 0)
     run.train_s = st.get('train_seconds', 0.0)
 
-
+# %% ../nbs/75_train.ipynb #83e2482f
 def start_run(
     cfg: TrainConfig,  # the run's configuration
     out: Path,  # the run folder, checked by `_check_start`
@@ -729,7 +729,7 @@ def log_step(
     _append_jsonl(run.metrics, row)
     bar.set_postfix(loss=f'{loss:.3f}', ppl=f'{row["ppl"]:.1f}')
 
-
+# %% ../nbs/75_train.ipynb #69639b8b
 def validate_step(
     run: TrainRun,  # the run
     step: int,  # the step just taken, 0-based
@@ -761,7 +761,7 @@ def run_state(
         train_seconds=run.train_s,
     )
 
-
+# %% ../nbs/75_train.ipynb #cd2d362e
 def checkpoint_step(
     run: TrainRun,  # the run
     step: int,  # the step just taken, 0-based
@@ -809,7 +809,7 @@ def _bound_kind(
         return 'upper bound'
     return f'{cfg.noise} training objective, not a proven bound'
 
-
+# %% ../nbs/75_train.ipynb #10b01b8a
 def finish_run(
     run: TrainRun,  # a run whose last step is done
 ) -> dict:  # steps, block size, data, test and valid NELBO, training throughput
