@@ -24,8 +24,8 @@ from .samplers import load_model
 __all__ = ['PRESETS', 'STATE_KEYS', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data', 'batch_rows', 'lr_at',
            'step_generator', 'ema_update', 'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError',
            'load_state', 'run_config', 'config_diff', 'check_resume', 'check_new_run', 'TrainRun', 'start_run',
-           'evaluate_run', 'train_step', 'log_step', 'validate_step', 'run_state', 'checkpoint_step', 'run_loop',
-           'finish_run', 'train', 'plot_metrics', 'block_size_sweep']
+           'evaluate_run', 'StepStats', 'train_step', 'log_step', 'validate_step', 'run_state', 'checkpoint_step',
+           'run_loop', 'finish_run', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -470,7 +470,7 @@ class TrainRun:
     out: Path  # the run folder
     acc: Accelerator  # device, precision and processes
     data: RunData  # packed splits and tokenizer
-    model: torch.nn.Module  # `ArdmForDiffusionLM`, prepared by `acc` (DDP-wrapped on several GPUs)
+    model: torch.nn.Module  # `ArdmForDiffusionLM`, prepared by `acc` (DDP under several processes)
     opt: torch.optim.Optimizer  # AdamW, as prepared by `acc`
     sched: torch.optim.lr_scheduler.LambdaLR  # warm-up then cosine (`lr_at`)
     ema: dict | None  # averaged weights, or None when `cfg.ema` is 0
@@ -674,10 +674,18 @@ class _DDPScore:
         return self.lm.cfg
 
 # %% ../nbs/75_train.ipynb #d39decff
+@dataclass
+class StepStats:
+    "What one training step reports."
+
+    loss: float  # the loss, averaged over processes
+    grad_norm: float  # the gradient norm before clipping
+
+
 def train_step(
     run: TrainRun,  # the run; its weights, optimizer, EMA and counters are updated
     step: int,  # the training step, 0-based
-) -> tuple:  # (the loss averaged over processes, the gradient norm before clipping)
+) -> StepStats:
     "One optimizer step on the batch of `step`, its corruption drawn from `step_generator`."
     cfg, acc, lm = run.cfg, run.acc, run.lm
     rank, world = acc.process_index, acc.num_processes
@@ -704,14 +712,13 @@ def train_step(
     run.tokens_seen += x0.numel()
     lval = acc.reduce(loss.detach(), 'mean').item()
     run.train_s += time.perf_counter() - t_step
-    return lval, gnorm
+    return StepStats(loss=lval, grad_norm=float(gnorm))
 
 # %% ../nbs/75_train.ipynb #e6d08135
 def log_step(
     run: TrainRun,  # the run
     step: int,  # the step just taken, 0-based
-    loss: float,  # its loss
-    gnorm,  # its gradient norm
+    stats: StepStats,  # what the step reported
     bar,  # the progress bar
 ):
     "Append the metrics row of `step` when it is logged (the first, then every `log_every`)."
@@ -720,14 +727,14 @@ def log_step(
         return
     row = dict(
         step=step + 1,
-        loss=loss,
-        ppl=math.exp(min(loss, 50)),
+        loss=stats.loss,
+        ppl=math.exp(min(stats.loss, 50)),
         lr=run.sched.get_last_lr()[0],
-        grad_norm=float(gnorm),
+        grad_norm=stats.grad_norm,
         tokens_per_s=run.tokens_seen / run.train_s,
     )
     _append_jsonl(run.metrics, row)
-    bar.set_postfix(loss=f'{loss:.3f}', ppl=f'{row["ppl"]:.1f}')
+    bar.set_postfix(loss=f'{stats.loss:.3f}', ppl=f'{row["ppl"]:.1f}')
 
 # %% ../nbs/75_train.ipynb #69639b8b
 def validate_step(
@@ -790,8 +797,8 @@ def run_loop(
         dynamic_ncols=True,
     )
     for step in bar:
-        loss, gnorm = train_step(run, step)
-        log_step(run, step, loss, gnorm, bar)
+        stats = train_step(run, step)
+        log_step(run, step, stats, bar)
         validate_step(run, step, bar)
         checkpoint_step(run, step, stop)
         run.acc.wait_for_everyone()
