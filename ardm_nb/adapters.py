@@ -20,6 +20,7 @@ SPECIALS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]') # BERT's special token
 def char_tokenizer(texts, # iterable of strings: each character in them gets a token
                    specials: tuple = SPECIALS): # PAD, UNK, CLS, SEP, MASK: the first five ids
     "A character-level BERT-style `PreTrainedTokenizerFast`, built offline."
+    # lazy: transformers takes seconds to import, which `ardm eval --help` would pay (eval > metrics > here)
     from tokenizers import Tokenizer, Regex, models, pre_tokenizers, decoders, processors
     from transformers import PreTrainedTokenizerFast
     if len(specials) != 5:
@@ -53,6 +54,7 @@ def position_limit(config # a `transformers` config
         n -= pad + 1
     return n
 
+# %% ../nbs/67_adapters.ipynb #b55e009d
 def find_mask_id(config, # the model's config
                  tokenizer=None, # its tokenizer, if any
                  mask_id: int|None = None # an explicit MASK id: wins over both
@@ -79,6 +81,7 @@ def _hidden_size(config) -> int:
     kind = type(config).__name__
     raise ValueError(f"cannot tell the hidden size of a {kind}: wrap with hidden_states=False")
 
+# %% ../nbs/67_adapters.ipynb #2c5aa05c
 def _forbidden(config, tokenizer, mask_id: int, forbid_special: bool) -> list[int]:
     "Ids the sampler may never write: MASK; with `forbid_special`, special tokens and unused rows."
     V = config.vocab_size
@@ -171,15 +174,17 @@ class MaskedLMDenoiser:
 # %% ../nbs/67_adapters.ipynb #5d54e1df
 def _causal_names() -> set:
     "Class names of every causal LM the Auto classes know (GPT2LMHeadModel, LlamaForCausalLM, ...)."
+    # lazy: transformers takes seconds to import, which `ardm eval --help` would pay (eval > metrics > here)
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as M
     names = set()
     for v in M.values():
         names |= {v} if isinstance(v, str) else set(v)
     return names
 
+# %% ../nbs/67_adapters.ipynb #7eb91861
 def _check_masked_lm(model):
     "Raise `TypeError` for anything but a `transformers` masked LM."
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel  # lazy: see `_causal_names`
     name = type(model).__name__
     if not isinstance(model, PreTrainedModel):
         raise TypeError(f"model must be a transformers PreTrainedModel (an AutoModelForMaskedLM), "

@@ -4,11 +4,17 @@
 
 # %% ../nbs/90_bench.ipynb #c0865a21
 from __future__ import annotations
-import argparse, copy, functools, os, subprocess, sys, time
+import argparse, copy, functools, json, os, platform, subprocess, sys, time
 from dataclasses import dataclass, asdict
+from pathlib import Path
 from typing import Callable
 import torch
-from .core import check_int
+from .core import atomic_write, check_int
+from .signals import uncertainty_signals
+from .model import BlockDiffusionLM, ModelConfig, DEMO, encode_prefix, denoise_step
+from .block_diffusion import nelbo_terms, causal_lm_loss, per_block_loop_terms
+from .samplers import Engine, StepInput, make_rule, sample, SAMPLERS, load_model
+from .samplers import GateRule, OrderedRule
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'interleaved_medians', 'Measured', 'ratios', 'Table',
@@ -30,15 +36,18 @@ def register(fn: Callable[[], object],  # no arguments; returns a number, `Measu
     BENCHMARKS[fn.__name__] = fn
     return fn
 
+# %% ../nbs/90_bench.ipynb #7100467d
 def device() -> torch.device:
     "The device the benchmarks run on: `$ARDM_BENCH_DEVICE` (what `--device` sets), else the CPU."
     return torch.device(os.environ.get('ARDM_BENCH_DEVICE', 'cpu'))
+
 
 def _sync():
     "Wait for the GPU (its calls return before the work is done); nothing on the CPU."
     if device().type == 'cuda':
         torch.cuda.synchronize()
 
+# %% ../nbs/90_bench.ipynb #9547fdb8
 def timed(fn: Callable[[], object],  # the work to time, no arguments
          ) -> float:  # seconds
     "Wall time of one call of `fn`, the device's queued work included."
@@ -48,6 +57,7 @@ def timed(fn: Callable[[], object],  # the work to time, no arguments
     _sync()
     return time.perf_counter() - t0
 
+# %% ../nbs/90_bench.ipynb #0ffd6a4e
 def interleaved_times(*fns: Callable[[], object],  # the rivals, no arguments each
                       repeats: int = 15,  # timed rounds
                       warmup: int = 2,  # untimed rounds first
@@ -61,6 +71,7 @@ def interleaved_times(*fns: Callable[[], object],  # the rivals, no arguments ea
                 ts.append(dt)
     return times
 
+# %% ../nbs/90_bench.ipynb #1d6436b2
 def interleaved_medians(*fns: Callable[[], object],  # the rivals, no arguments each
                         repeats: int = 15,  # timed rounds
                         warmup: int = 2,  # untimed rounds first
@@ -73,6 +84,7 @@ def interleaved_medians(*fns: Callable[[], object],  # the rivals, no arguments 
 def _num(v: float) -> str:
     "Three significant digits, without an exponent below a million (3370, not 3.37e+03)."
     return f"{v:.0f}" if 1e3 <= abs(v) < 1e6 else f"{v:.3g}"
+
 
 @dataclass
 class Measured:
@@ -105,6 +117,7 @@ class Measured:
         s = f"{self.value:.4g} (min {self.lo:.4g}, max {self.hi:.4g} over {self.n} repeats)"
         return s + (f"; {self.note}" if self.note else '')
 
+# %% ../nbs/90_bench.ipynb #37683221
 def ratios(num: list[float],  # numerator of each round
            den: list[float],  # denominator of each round, measured beside it
            note: str = '',  # how to read the ratio
@@ -112,6 +125,7 @@ def ratios(num: list[float],  # numerator of each round
     "`num[i] / den[i]` of each round i (times measured side by side), as a `Measured`."
     return Measured.of([a / b for a, b in zip(num, den)], note)
 
+# %% ../nbs/90_bench.ipynb #c7fb6811
 @dataclass
 class Table:
     "A benchmark that is a table or a curve: named columns, one row per setting, a note under it."
@@ -137,7 +151,6 @@ def signals_vs_log_softmax_ratio(B: int = 8,  # batch
                                  repeats: int = 15,  # timed rounds
                                 ) -> Measured:
     "time(uncertainty_signals with prev logits) / time(one log_softmax), same logits. Target <= 3."
-    from ardm_nb.signals import uncertainty_signals
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(B, L, V, generator=g) * 3).to(device())  # [B, L, V]
     zp = (torch.randn(B, L, V, generator=g) * 3).to(device())
@@ -148,15 +161,14 @@ def signals_vs_log_softmax_ratio(B: int = 8,  # batch
 # %% ../nbs/90_bench.ipynb #5541cf4f
 def _bench_model(block_size: int = 16, L: int = 256, subs: bool = True, d_model: int = 256,
                  n_layers: int = 4):
-    from ardm_nb.model import BlockDiffusionLM, ModelConfig
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=4096, max_len=L, block_size=block_size, d_model=d_model,
                       n_layers=n_layers, n_heads=4, subs=subs)
     return BlockDiffusionLM(cfg).to(device())
 
+# %% ../nbs/90_bench.ipynb #9b6990dd
 def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[list, list]:
     "Times of a vectorized BD3 training step and of `other(lm, x0, g)`'s, side by side."
-    from ardm_nb.block_diffusion import nelbo_terms
     lm, g = _bench_model(block_size, L), torch.Generator(device()).manual_seed(0)
     x0 = torch.randint(0, 4095, (B, L), generator=g, device=device())
     def step(loss_fn):
@@ -166,6 +178,7 @@ def _bd3_step_vs(other, B: int, L: int, block_size: int, repeats: int) -> tuple[
     rival = lambda: step(lambda: other(lm, x0, g))
     return tuple(interleaved_times(bd3, rival, repeats=repeats, warmup=1))
 
+# %% ../nbs/90_bench.ipynb #11f92e81
 @register
 def bd3_vs_ar_train_throughput_ratio(B: int = 8,  # batch
                                      L: int = 256,  # sequence length
@@ -173,12 +186,12 @@ def bd3_vs_ar_train_throughput_ratio(B: int = 8,  # batch
                                      repeats: int = 9,  # timed rounds
                                     ) -> Measured:
     "tokens/s of a vectorized BD3 training step / that of a causal-LM step. Target >= 0.45."
-    from ardm_nb.block_diffusion import causal_lm_loss
     ar_loss = lambda lm, x0, g: causal_lm_loss(lm, x0)
     bd3, ar = _bd3_step_vs(ar_loss, B, L, block_size, repeats)
     # same tokens per step, so the throughput ratio is the inverse time ratio
     return ratios(ar, bd3)
 
+# %% ../nbs/90_bench.ipynb #886769e0
 @register
 def bd3_vs_loop_train_speedup(B: int = 8,  # batch
                               L: int = 256,  # sequence length
@@ -186,7 +199,6 @@ def bd3_vs_loop_train_speedup(B: int = 8,  # batch
                               repeats: int = 3,  # timed rounds
                              ) -> Measured:
     "time of a per-block-loop BD3 training step / time of the vectorized step. Target >= 3."
-    from ardm_nb.block_diffusion import per_block_loop_terms
     loop_loss = lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss
     vec, loop = _bd3_step_vs(loop_loss, B, L, block_size, repeats)
     return ratios(loop, vec)
@@ -201,9 +213,10 @@ def matmul_peak_flops(n: int = 2048,  # matrix size
     (t,) = interleaved_medians(lambda: a @ b, repeats=repeats, warmup=1)
     return 2 * n**3 / t
 
+# %% ../nbs/90_bench.ipynb #26b256d0
 def _demo_train_setup(fused: bool = False):
+    # lazy: train pulls in transformers and datasets (seconds); `ardm bench --help` imports this module
     from ardm_nb.train import PRESETS
-    from ardm_nb.model import BlockDiffusionLM
     cfg = PRESETS['demo']
     torch.manual_seed(0)
     lm = BlockDiffusionLM(cfg.model_config(cfg.vocab_size, 3)).to(device())
@@ -212,16 +225,17 @@ def _demo_train_setup(fused: bool = False):
     x0 = torch.randint(4, cfg.vocab_size, (cfg.batch_size, cfg.seq_len), generator=g)  # [B, L]
     return cfg, lm, opt, x0.to(device())
 
+# %% ../nbs/90_bench.ipynb #fb1ccc14
 def _train_step(lm, opt, loss_fn):
     "One training step: gradients of `loss_fn()`, then the AdamW update."
     opt.zero_grad(set_to_none=True)
     loss_fn().backward()
     opt.step()
 
+
 @functools.lru_cache(maxsize=None)  # the three training benchmarks share one measurement per run
 def _step_times(repeats: int = 7):
     "Times of a DEMO causal-LM (AR) training step and of a vectorized BD3 step, side by side."
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     cfg, lm, opt, x0 = _demo_train_setup()
     g = torch.Generator(device()).manual_seed(0)
     ar = lambda: _train_step(lm, opt, lambda: causal_lm_loss(lm, x0))
@@ -229,6 +243,7 @@ def _step_times(repeats: int = 7):
     t_ar, t_bd3 = interleaved_times(ar, bd3, repeats=repeats, warmup=1)
     return cfg, lm, x0, t_ar, t_bd3
 
+# %% ../nbs/90_bench.ipynb #c27a82f0
 def _flops_per_token(cfg, lm, bd3: bool) -> float:
     d, nl, L, V = cfg.d_model, cfg.n_layers, cfg.seq_len, lm.cfg.vocab_size
     layers = sum(p.numel() for n, p in lm.named_parameters() if n.startswith('net.blocks'))
@@ -237,11 +252,13 @@ def _flops_per_token(cfg, lm, bd3: bool) -> float:
     # 2L positions through the layers, logits on L
     return 6 * (2 * layers + d * V) + 12 * nl * d * (2 * L)
 
+# %% ../nbs/90_bench.ipynb #240f327b
 @register
 def train_tokens_per_second() -> Measured:
     "Tokens/s of the DEMO network's causal-LM (AR) training step on this machine."
     cfg, lm, x0, ar, bd3 = _step_times()
     return Measured.of([x0.numel() / t for t in ar])
+
 
 @register
 def train_mfu() -> Measured:
@@ -252,6 +269,7 @@ def train_mfu() -> Measured:
     note = f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
     return Measured.of([flops / t / peak for t in ar], note=note)
 
+# %% ../nbs/90_bench.ipynb #2eee4832
 @register
 def train_mfu_bd3() -> Measured:
     "The same for the vectorized BD3 training step of the DEMO preset (beside `train_mfu`)."
@@ -270,11 +288,11 @@ def _variant(lm0, loss, split: bool, fused: bool, compiled: bool = False):
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-3, fused=fused or None)
     return lambda: _train_step(lm, opt, lambda: loss(lm))
 
+# %% ../nbs/90_bench.ipynb #93932d9f
 @register
 def train_step_variants(repeats: int = 5,  # timed rounds
                        ) -> Table:
     "Training-step time of the DEMO and the L=256 networks with each speed change, and its speedup."
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     cfg, lm, opt, x0 = _demo_train_setup()
     big = _bench_model(16, 256)
     xb = torch.randint(0, 4095, (8, 256), generator=torch.Generator().manual_seed(0)).to(device())
@@ -312,11 +330,11 @@ def demo_network(max_len: int,  # the context L
                  subs: bool = True,  # SUBS carry-over (False: a hybrid-noise model)
                 ):  # a `BlockDiffusionLM` in eval mode
     "A `BlockDiffusionLM` of the DEMO shape (random weights, seed 0) with context `max_len`."
-    from ardm_nb.model import BlockDiffusionLM, ModelConfig, DEMO
     torch.manual_seed(0)
     cfg = ModelConfig(**{**DEMO, 'max_len': max_len, 'block_size': block_size, 'subs': subs})
     return BlockDiffusionLM(cfg).to(device()).eval()
 
+# %% ../nbs/90_bench.ipynb #33fd7413
 def pass_flops(cfg,  # a `ModelConfig`: d_model, mlp_mult, n_layers
                n_query: int,  # positions run through the layers
                n_keys: int,  # keys each of them attends (dense)
@@ -328,6 +346,7 @@ def pass_flops(cfg,  # a `ModelConfig`: d_model, mlp_mult, n_layers
     per_position = weights + 4 * n_keys * d  # then the scores and the weighted values
     return batch * cfg.n_layers * n_query * per_position
 
+# %% ../nbs/90_bench.ipynb #0c13ff2e
 def count_passes(lm,  # the model whose network is watched
                  fn: Callable[[], object],  # the work to run
                 ) -> list[tuple[int, int]]:  # (query positions, keys) per pass
@@ -352,7 +371,6 @@ def tail_decoder(lm,  # the model
                  seed: int = 0,  # prompt and sampler seed
                 ):  # (prepare, decode): `decode(*prepare())` samples the last block
     "Encode an (L - L')-token prompt, then run the BD3 sampler's steps on the last block."
-    from ardm_nb.samplers import Engine, StepInput, make_rule
     Lb, mask = lm.cfg.block_size, lm.cfg.mask_id
     P = L - Lb
     g = torch.Generator().manual_seed(seed + 1)
@@ -410,6 +428,7 @@ def _cost_curve(lengths: tuple = (256, 512, 1024, 2048), batch: int = 4, repeats
                           agreement=agree, tokens=n_tokens)
     return res
 
+# %% ../nbs/90_bench.ipynb #b3a1b4bb
 @register
 def kv_cache_cost_curve() -> Table:
     "BD3 sampling time per generated token at context L, cached and uncached; FLOP-count speedup."
@@ -426,6 +445,7 @@ def kv_cache_cost_curve() -> Table:
             "median [min, max] over the repeats")
     return Table(cols, rows, note=note)
 
+# %% ../nbs/90_bench.ipynb #7949d15e
 @register
 def kv_cache_cost_growth_256_to_2048() -> Measured:
     "cached time per generated token at L=2048 / at L=256 (<= 1.5: flat); FLOP growth in the note."
@@ -435,6 +455,7 @@ def kv_cache_cost_growth_256_to_2048() -> Measured:
     growth = [a / long['tokens'] / (b / short['tokens']) for a, b in pairs]
     return Measured.of(growth, note=f"FLOP-count growth {flop:.3g}")
 
+# %% ../nbs/90_bench.ipynb #16f19a0c
 @register
 def kv_cache_speedup_over_flop_speedup_L1024() -> Measured:
     "measured cached-vs-uncached speedup / FLOP-count speedup at L=1024. Target >= 0.6."
@@ -445,6 +466,7 @@ def kv_cache_speedup_over_flop_speedup_L1024() -> Measured:
     return Measured.of([s / flop for s in speedups],
                        note=f"measured speedup {speed.value:.3g}, FLOP-count speedup {flop:.3g}")
 
+
 @register
 def cached_vs_uncached_token_agreement() -> float:
     "share of identical tokens in the cached and the uncached runs of the cost curve. Must be 1.0."
@@ -454,7 +476,6 @@ def cached_vs_uncached_token_agreement() -> float:
 @functools.lru_cache(maxsize=None)
 def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4),
              repeats: int = 3) -> dict:
-    from ardm_nb.samplers import sample
     lm = demo_network(M)
     def run(n):
         g = torch.Generator(device()).manual_seed(0)
@@ -471,6 +492,7 @@ def _sliding(M: int = 128, batch: int = 4, multiples: tuple = (1, 2, 3, 4),
     times = dict(zip(multiples, times))
     return dict(M=M, batch=batch, multiples=multiples, nfe=nfe, flops=flops, times=times)
 
+# %% ../nbs/90_bench.ipynb #b1ae3eb7
 @register
 def sliding_window_curve() -> Table:
     "Cached BD3 sampling time per generated token as the length grows to 4 x max_len (sliding)."
@@ -489,6 +511,7 @@ def sliding_window_curve() -> Table:
     note = f"DEMO network, max_len {M}, L'=16, 16 steps, batch {s['batch']}; per token of the batch"
     return Table(cols, rows, note=note)
 
+# %% ../nbs/90_bench.ipynb #7c09e0b0
 @register
 def sliding_window_cost_growth_1x_to_4x() -> Measured:
     "time per token generating 4 x max_len tokens / generating max_len tokens (flat: about 1)."
@@ -500,7 +523,6 @@ def sliding_window_cost_growth_1x_to_4x() -> Measured:
 # %% ../nbs/90_bench.ipynb #a2c4e6f8
 @functools.lru_cache(maxsize=None)
 def _throughput(L: int = 128, nfe: int = 64, batches: tuple = (1, 8), repeats: int = 3) -> dict:
-    from ardm_nb.samplers import SAMPLERS, sample
     lm, ar = demo_network(L, subs=False), demo_network(L, block_size=1, subs=False)
     def runner(name, B):
         model, budget = (ar, L) if name == 'l2r' else (lm, nfe)
@@ -515,6 +537,7 @@ def _throughput(L: int = 128, nfe: int = 64, batches: tuple = (1, 8), repeats: i
         res[B] = {name: dict(nfe=spent[name], times=ts) for name, ts in zip(fns, times)}
     return dict(L=L, nfe=nfe, by_batch=res)
 
+# %% ../nbs/90_bench.ipynb #d76fadf7
 @register
 def sampler_throughput() -> Table:
     "Generated tokens/s of every sampler at matched NFE (64 passes for 128 tokens), batch 1 and 8."
@@ -530,6 +553,7 @@ def sampler_throughput() -> Table:
     note = f"DEMO shape, {L} tokens, budget {t['nfe']} passes (l2r: {L} on an L'=1 model)"
     return Table(cols, rows, note=note)
 
+# %% ../nbs/90_bench.ipynb #e1d0d436
 @register
 def gate_vs_confidence_sampler_throughput() -> Measured:
     "gate sampler tokens/s / confidence sampler tokens/s at matched NFE, batch 8. Target >= 0.85."
@@ -546,7 +570,6 @@ def gate_step_overhead_ratio(B: int = 8,  # batch
                              n_layers: int = 4,  # network depth
                             ) -> Measured:
     "(gate step - confidence step) / denoiser pass, same logits (L=256, batch 8). Target <= 0.10."
-    from ardm_nb.samplers import StepInput, GateRule, OrderedRule
     lm = _bench_model(16, L, False, d_model, n_layers).eval()
     g = torch.Generator(device()).manual_seed(0)
     x = torch.randint(4, 4095, (B, L), generator=g, device=device())  # [B, L]
@@ -573,18 +596,18 @@ def gate_step_overhead_ratio(B: int = 8,  # batch
 class Unavailable(RuntimeError):
     "A benchmark that cannot run here (e.g. its trained model is missing)."
 
+
 def demo_model_dir() -> 'Path':
     "The DEMO hybrid model the DEMO benchmarks use: `$ARDM_DEMO_MODEL` or out/demo/hybrid/model."
-    from pathlib import Path
     d = Path(os.environ.get('ARDM_DEMO_MODEL', 'out/demo/hybrid/model'))
     if not (d / 'config.json').exists():
         raise Unavailable(f"no DEMO hybrid model in {d}; train it with "
                           "`ardm train --config demo --noise eps_hybrid --out out/demo/hybrid`")
     return d
 
+# %% ../nbs/90_bench.ipynb #c2bf7c36
 @functools.lru_cache(maxsize=None)
 def _early_stop_runs(B: int = 8, steps: int = 8, refine: int = 4, repeats: int = 3) -> dict:
-    from ardm_nb.samplers import load_model, sample
     model, tok = load_model(demo_model_dir())
     lm = model.lm.to(device())
     prompt = torch.full((B, 1), tok.bos_token_id, device=device())
@@ -599,15 +622,18 @@ def _early_stop_runs(B: int = 8, steps: int = 8, refine: int = 4, repeats: int =
     saving = Measured.of([1 - e / f for e, f in zip(t_es, t_full)])
     return dict(time=saving, nfe=1 - a.nfe / b.nfe, agreement=agreement)
 
+# %% ../nbs/90_bench.ipynb #a335d13a
 @register
 def early_stop_latency_saving() -> Measured:
     "share of wall time the gate sampler saves by early stop (DEMO hybrid, 8 steps, 4 refine)."
     return _early_stop_runs()['time']
 
+
 @register
 def early_stop_nfe_saving() -> float:
     "share of denoiser passes saved by early stop in the same runs."
     return _early_stop_runs()['nfe']
+
 
 @register
 def early_stop_token_agreement() -> float:
@@ -619,6 +645,7 @@ def _proc_kib(field: str) -> int:
     "A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."
     with open('/proc/self/status') as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
 
 def _peak_mib(fn: Callable[[], object]) -> float:
     "Peak memory (MiB) that `fn()` adds to what is allocated before it, on the benchmark device."
@@ -635,13 +662,12 @@ def _peak_mib(fn: Callable[[], object]) -> float:
     fn()
     return (_proc_kib('VmHWM') - before) / 1024
 
+# %% ../nbs/90_bench.ipynb #45b97987
 def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'uncached' (sampling)
                  L: int = 0,  # context of the sampling runs
                  batch: int = 4,  # batch of the sampling runs
                 ) -> float:  # MiB
     "Peak MiB of one run of `kind` in this process."
-    from ardm_nb.model import encode_prefix, denoise_step
-    from ardm_nb.block_diffusion import nelbo_terms, causal_lm_loss
     if kind in ('train_ar', 'train_bd3'):
         cfg, lm, opt, x0 = _demo_train_setup()
         g = torch.Generator(device()).manual_seed(0)
@@ -660,6 +686,7 @@ def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'u
         uncached = lambda: lm.denoise_block_loop(xt, x0, L // Lb - 1)
         return _peak_mib(cached if kind == 'cached' else uncached)
 
+# %% ../nbs/90_bench.ipynb #72f81360
 def _probe_in_subprocess(kind: str, L: int = 0) -> float:
     "`memory_probe` in a fresh process (one torch thread), so that nothing before it counts."
     if not os.path.exists('/proc/self/clear_refs') and device().type != 'cuda':
@@ -672,10 +699,10 @@ def _probe_in_subprocess(kind: str, L: int = 0) -> float:
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
+# %% ../nbs/90_bench.ipynb #d90c3991
 @register
 def memory_peak() -> Table:
     "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048 (cache or not)."
-    from ardm_nb.model import DEMO
     def cache_mib(L):  # 2 n_layer B L d floats
         return 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20
     rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar'), ''],
@@ -695,6 +722,7 @@ def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32),  # NFE budgets
                                rows: int = 64,  # rows per seed
                               ) -> float:  # seconds
     "Seconds of `ardm eval` (generate) on the markov-words oracle, every sampler. Target <= 120."
+    # lazy: eval pulls in transformers and datasets (seconds); `ardm bench --help` imports this module
     from ardm_nb.eval import EvalConfig, evaluate
     cfg = EvalConfig(task='markov-words', model='oracle', nfe_budgets=nfe, seeds=seeds, rows=rows,
                      modes=('generate',))
@@ -705,6 +733,7 @@ def eval_markov_oracle_seconds(nfe: tuple = (4, 8, 16, 32),  # NFE budgets
 # %% ../nbs/90_bench.ipynb #f7eee93e
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
+
 
 def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
         out=print,  # where each `name: value` line goes
@@ -732,6 +761,7 @@ def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
         torch.set_num_threads(before)
     return res
 
+# %% ../nbs/90_bench.ipynb #6a913549
 def _jsonable(v):
     if isinstance(v, Measured):
         return asdict(v)
@@ -740,13 +770,12 @@ def _jsonable(v):
         return dict(columns=v.columns, rows=rows, note=v.note)
     return v
 
+# %% ../nbs/90_bench.ipynb #d239e50a
 def write_json(res: dict,  # what `run` returned
                path,  # the JSON file to write
                threads: int | None = 1,  # the threads the benchmarks ran with
               ) -> None:
     "Write benchmark results with the machine they ran on (atomically: temp file, then rename)."
-    import json, platform
-    from pathlib import Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     results = {k: _jsonable(v) for k, v in res.items()}
@@ -755,10 +784,9 @@ def write_json(res: dict,  # what `run` returned
                 machine=platform.machine())
     if device().type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name()
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(info, indent=1))
 
+# %% ../nbs/90_bench.ipynb #84ea84ec
 def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
         ) -> int:  # exit code: 0, or 2 for a bad name or option
     "`python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--threads N]`."

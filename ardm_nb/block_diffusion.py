@@ -54,6 +54,7 @@ class NelboTerms:
         "The mean of `per_token`: the training loss."
         return self.per_token.mean()
 
+# %% ../nbs/60_block_diffusion.ipynb #29a9314a
 @dataclass
 class Draw:
     "One draw of the forward process for a batch: block times, per-token levels and the corruption."
@@ -75,6 +76,7 @@ class Draw:
         c = Corrupted(*(x.to(device) for x in (self.c.xt, self.c.masked, self.c.replaced)))
         return Draw(self.t.to(device), self.level.to(device), c)
 
+# %% ../nbs/60_block_diffusion.ipynb #7db8831d
 def draw_corruption(cfg: ModelConfig,  # block size, MASK id and vocabulary
                     x0: Tensor,  # [B, L] clean tokens
                     generator: torch.Generator,  # the only source of randomness
@@ -89,6 +91,7 @@ def draw_corruption(cfg: ModelConfig,  # block size, MASK id and vocabulary
     level = t.repeat_interleave(cfg.block_size, dim=1)  # [B, L]
     return Draw(t, level, corrupt(x0, level, noise, cfg.mask_id, cfg.vocab_size, generator))
 
+# %% ../nbs/60_block_diffusion.ipynb #2dc0ebcb
 def score(lm: BlockDiffusionLM,  # the denoiser
           x0: Tensor,  # [B, L] clean tokens
           d: Draw,  # the corruption of `x0`
@@ -99,6 +102,7 @@ def score(lm: BlockDiffusionLM,  # the denoiser
     out = lm.denoise_vectorized(d.c.xt, x0, carry_over=False)
     return _weighted(out, d, x0, noise)
 
+# %% ../nbs/60_block_diffusion.ipynb #1d4988b2
 def _weighted(out, d: Draw, x0, noise) -> NelboTerms:
     w = loss_weights(d.c, d.level, noise)
     V = out.logits.shape[-1]
@@ -106,6 +110,7 @@ def _weighted(out, d: Draw, x0, noise) -> NelboTerms:
     ce = F.cross_entropy(logits, x0.reshape(-1), reduction='none').view_as(x0)  # [B, L]
     return NelboTerms(torch.where(w > 0, w * ce, 0.0), d.t, out.hidden)
 
+# %% ../nbs/60_block_diffusion.ipynb #227032a6
 def nelbo_terms(lm: BlockDiffusionLM,  # the denoiser
                 x0: Tensor,  # [B, L] clean tokens
                 generator: torch.Generator,  # the only source of randomness
@@ -179,6 +184,7 @@ def clip_window_variances(lm: BlockDiffusionLM,  # the model
         out[tuple(w)] = torch.tensor(losses).var().item()
     return out
 
+# %% ../nbs/60_block_diffusion.ipynb #f06083cf
 def search_clip_window(lm,  # the model
                        x0,  # [B, L] one batch of clean tokens
                        generator,  # the only source of randomness

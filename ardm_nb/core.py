@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #4c680f3b
 from __future__ import annotations
-import math, operator
+import math, operator, os, shutil, tempfile
+from contextlib import contextmanager
 from pathlib import Path
 import torch
 from torch import Tensor
 
 # %% auto #0
 __all__ = ['check_range', 'check_int', 'check_same_shape', 'check_writable_dir', 'check_writable_file', 'check_token_ids',
-           'positions', 'heatmap']
+           'atomic_path', 'atomic_write', 'positions', 'heatmap']
 
 # %% ../nbs/00_core.ipynb #83d1ef29
 def _fmt_range(lo, hi, lo_open, hi_open):
@@ -67,7 +68,6 @@ def check_same_shape(
 # %% ../nbs/00_core.ipynb #397f80bf
 def _probe_writable(folder: Path) -> str|None:
     "None if a folder can be created (and is removed again) inside `folder`, else the reason."
-    import shutil, tempfile
     try:
         probe = tempfile.mkdtemp(prefix='.ardm-probe-', dir=folder)
     except OSError as e:
@@ -75,6 +75,7 @@ def _probe_writable(folder: Path) -> str|None:
     shutil.rmtree(probe, ignore_errors=True)
     return None
 
+# %% ../nbs/00_core.ipynb #a84e8e6c
 def check_writable_dir(
     name: str,  # the option's name as the user wrote it, e.g. '--out'
     path,  # a folder that exists or may be created
@@ -93,6 +94,7 @@ def check_writable_dir(
         raise ValueError(f"{name} {str(path)!r}: cannot write in {str(parent)!r} ({why})")
     return path
 
+# %% ../nbs/00_core.ipynb #cf8878c7
 def check_writable_file(
     name: str,  # the option's name as the user wrote it, e.g. '--trace'
     path,  # a file to be written (its folder must exist)
@@ -136,6 +138,55 @@ def check_token_ids(
         raise ValueError(f"{name} contains the id {forbidden}{' (' + why + ')' if why else ''}")
     return ids
 
+# %% ../nbs/00_core.ipynb #ab05481e
+def _fsync(path: Path):
+    "Flush `path` (a file, or every file in a folder) to disk."
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        with open(p, 'rb') as f:
+            os.fsync(f.fileno())
+
+# %% ../nbs/00_core.ipynb #a5e1dd1b
+def _remove(path: Path):
+    "Remove a file or a folder if it is there."
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+# %% ../nbs/00_core.ipynb #d7410484
+@contextmanager
+def atomic_path(
+    path,  # the file (or folder) to write
+    tmp=None,  # the temporary path beside it; default `.{name}.tmp` in the same folder
+):
+    "Yield a temporary path beside `path`; on success fsync it and `os.replace` it onto `path`."
+    path = Path(path)
+    tmp = Path(tmp) if tmp is not None else path.with_name(f'.{path.name}.tmp')
+    _remove(tmp)  # left over by a writer that was killed
+    try:
+        yield tmp
+        _fsync(tmp)
+        if path.is_dir() and tmp.is_dir():
+            shutil.rmtree(path, ignore_errors=True)  # os.replace cannot replace a non-empty folder
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+# %% ../nbs/00_core.ipynb #0b13a546
+def atomic_write(
+    path,  # the file to write; its folder must exist
+    data: str | bytes,  # the whole new content
+) -> Path:  # `path`
+    "Write `data` to `path` atomically: a temporary file beside it, then `os.replace`."
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data)
+    return path
+
 # %% ../nbs/00_core.ipynb #8ffb6d3d
 def positions(
     n: int,  # sequence length
@@ -171,8 +222,8 @@ def heatmap(
     ax.set_xlabel('position $i$')
     ax.set_ylabel('step $t$')
     ax.set_title(title)
+    # lazy: matplotlib costs ~0.1-0.3 s to import and only drawing needs it (every command imports core)
     from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.figure.colorbar(im, ax=ax, label=label, fraction=0.046)

@@ -9,13 +9,24 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
 from torch import Tensor
-from .core import check_range, check_int
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+import ardm_nb.hf  # registers model type 'ardm', so `AutoTokenizer` reads a model folder without a warning
+from .core import atomic_write, check_range, check_int
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_SHA256', 'SHAKESPEARE_SPLITS', 'SPECIAL_TOKENS', 'shakespeare_works', 'shakespeare_split', 'load_texts',
            'train_tokenizer', 'load_tokenizer', 'pack', 'tokenize_and_pack', 'PairedConfig', 'paired_examples',
            'write_jsonl', 'load_paired']
+
+# %% ../nbs/70_data.ipynb #ef93a50c
+def _datasets():
+    "The `datasets` module, imported on first use."
+    # lazy: it costs ~0.4 s more than transformers, paid by `ardm train --help` and `ardm eval --help`
+    import datasets
+
+    return datasets
 
 # %% ../nbs/70_data.ipynb #6bf9d4d2
 SHAKESPEARE_SHA256 = 'd939c047e5b921010f0285be0eb81e0052160124473d6d5d0ef6dfd1b6781e31'
@@ -37,7 +48,7 @@ def shakespeare_works() -> dict[str, str]:
         )
     return {d['work']: d['text'] for d in map(json.loads, raw.decode('utf-8').splitlines())}
 
-
+# %% ../nbs/70_data.ipynb #9355cb7e
 def shakespeare_split(
     split: str,  # 'train', 'valid' or 'test'
 ) -> dict[str, str]:
@@ -66,7 +77,7 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
         )
     return kinds.pop(), [str(p) for p in files]
 
-
+# %% ../nbs/70_data.ipynb #361a98dc
 def load_texts(
     source: str | Path,  # 'shakespeare', a local file/folder, or a Hub data set name
     split: str = 'train',  # 'train', 'valid' or 'test'
@@ -74,8 +85,7 @@ def load_texts(
     fractions: tuple = (0.9, 0.05, 0.05),  # train/valid/test shares of a source with no splits
 ):
     "A `datasets.Dataset` with a `text` column: the `split` of `source`."
-    import datasets
-
+    datasets = _datasets()
     if split not in ('train', 'valid', 'test'):
         raise ValueError(f"split={split!r} must be 'train', 'valid' or 'test'")
     if str(source) == 'shakespeare':
@@ -122,7 +132,7 @@ def load_texts(
         else _load_hub(str(source), split)
     )
 
-
+# %% ../nbs/70_data.ipynb #a2f9db85
 def _looks_local(source) -> bool:
     "A path, never a Hub name ('name', 'org/name'): starts with . / ~, has a suffix or separators."
     s = str(source)
@@ -138,11 +148,10 @@ def _looks_local(source) -> bool:
         and Path(first).is_dir()
     )
 
-
+# %% ../nbs/70_data.ipynb #c3d1180a
 def _load_hub(name: str, split: str):
     "`load_dataset(name, split)` with our split names; a clear error when offline."
-    import datasets
-
+    datasets = _datasets()
     try:
         return datasets.load_dataset(name, split={'valid': 'validation'}.get(split, split))
     except Exception as e:  # datasets raises several types for a missing network or an unknown name
@@ -164,9 +173,6 @@ def train_tokenizer(
     min_frequency: int = 2,  # a pair merged must occur at least this often
 ):
     "Train a byte-level BPE with BOS/EOS/PAD/MASK and return it as a `PreTrainedTokenizerFast`."
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
-    from transformers import PreTrainedTokenizerFast
-
     check_int('vocab_size', vocab_size, 256 + len(SPECIAL_TOKENS))
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer, tok.decoder = (
@@ -183,17 +189,13 @@ def train_tokenizer(
     tok.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)
 
-
+# %% ../nbs/70_data.ipynb #b7ae4bc9
 def load_tokenizer(
     path: str | Path,  # a folder written by `save_pretrained` (or a Hub name)
 ):
     "Any HF tokenizer directory; a mask token is added if it has none."
-    from transformers import AutoTokenizer
-
     if not Path(path).exists():
         raise ValueError(f"tokenizer path {str(path)!r} does not exist")
-    if (Path(path) / 'config.json').exists():  # a model folder: AutoTokenizer reads its config
-        import ardm_nb.hf  # registers model type 'ardm' (else transformers warns it is unknown)
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.mask_token is None:
         tok.add_special_tokens({'mask_token': '<mask>'})
@@ -216,7 +218,7 @@ def pack(
         )
     return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
-
+# %% ../nbs/70_data.ipynb #9933ad1c
 def tokenize_and_pack(
     texts,  # iterable of strings
     tokenizer,  # with bos_token_id and eos_token_id
@@ -243,7 +245,7 @@ class PairedConfig:
         check_range('span_frac', self.span_frac, 0, 1, True, True)
         check_range('repair_frac', self.repair_frac, 0, 1, True)
 
-
+# %% ../nbs/70_data.ipynb #d2438204
 def paired_examples(
     works: dict[str, str],  # {name: text}
     cfg: PairedConfig = PairedConfig(),  # passages per task, words per passage, seed
@@ -285,7 +287,7 @@ def paired_examples(
                 rows.append(dict(task=task, source=' '.join(p[:h]), target=' '.join(p[h:]), **meta))
     return rows
 
-
+# %% ../nbs/70_data.ipynb #30695eb4
 def write_jsonl(
     rows: list[dict],  # one JSON object per row
     path: str | Path,  # the file to write
@@ -293,12 +295,9 @@ def write_jsonl(
     "Write rows as JSON lines, atomically (temp file, then rename)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(''.join(json.dumps(r) + '\n' for r in rows))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, ''.join(json.dumps(r) + '\n' for r in rows))
 
-
+# %% ../nbs/70_data.ipynb #86edcc4b
 def load_paired(
     source: str | Path,  # JSON lines written by `write_jsonl`, or a Hub data set name
     task: str | None = None,  # keep one task of a local file
@@ -307,8 +306,7 @@ def load_paired(
     target_field: str = 'target',  # the target column of a Hub data set
 ):
     "Paired examples with `source`/`target` columns from a `datasets` set (e.g. summaries)."
-    import datasets
-
+    datasets = _datasets()
     if Path(source).exists():
         ds = datasets.load_dataset('json', data_files=str(source), split='train')
         return ds if task is None else ds.filter(lambda r: r['task'] == task)

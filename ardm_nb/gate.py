@@ -130,7 +130,7 @@ class GateConfig:
         if self.kind not in ('linear', 'mlp', 'none'):
             raise ValueError(f"kind={self.kind!r} must be one of 'linear', 'mlp', 'none'")
 
-
+# %% ../nbs/30_gate.ipynb #1cff1827
 @dataclass
 class GateOutput:
     "Everything the gate computed at one step."
@@ -247,7 +247,7 @@ def linear_schedule(
     value = start + (end - start) * (t - 1) / (T - 1)
     return min(max(value, min(start, end)), max(start, end))
 
-
+# %% ../nbs/30_gate.ipynb #32e2f4fb
 def budget(
     rho: float,  # fraction of positions, 0 < rho <= 1
     n: int,  # number of positions
@@ -257,7 +257,7 @@ def budget(
     check_int('n', n, 1)
     return max(1, math.ceil(rho * n - 1e-9))  # the tolerance keeps ceil(0.1 * 30) at 3, not 4
 
-
+# %% ../nbs/30_gate.ipynb #eafb2023
 def editable_tail(
     n: int,  # number of positions
     tail: int,  # how many of the last positions are editable, 0 <= tail <= n
@@ -280,7 +280,7 @@ def select_bernoulli(
     "Bool mask m_i ~ Bernoulli(p_i), drawn from `generator`."
     return torch.rand(p.shape, generator=generator, device=p.device) < _restrict(p, editable)
 
-
+# %% ../nbs/30_gate.ipynb #5987356f
 def select_threshold(
     p: Tensor,  # [..., n] overwrite probabilities
     theta: float,  # threshold, 0 < theta <= 1
@@ -290,7 +290,7 @@ def select_threshold(
     sel = p >= check_range('theta', theta, 0, 1, lo_open=True)
     return sel if editable is None else sel & editable
 
-
+# %% ../nbs/30_gate.ipynb #ddfc0a55
 def select_calibrated(
     p: Tensor,  # [..., n] estimated probability that the written token is wrong
     q_new: Tensor,  # [..., n] probability of the candidate that would replace it
@@ -302,7 +302,7 @@ def select_calibrated(
     sel = q_new - (1 - p) > margin
     return sel if editable is None else sel & editable
 
-
+# %% ../nbs/30_gate.ipynb #a9fa5a87
 def select_topk(
     p: Tensor,  # [..., n] overwrite probabilities
     k: int,  # positions to select per row
@@ -389,7 +389,7 @@ def toy_refinement(
     logits[:, torch.arange(n), rival] += torch.where(hard, conf * 0.9 + 1.0, 0.0)
     return logits, hard
 
-
+# %% ../nbs/30_gate.ipynb #c5c00340
 @torch.no_grad()
 def gate_trace(
     gate: OverwriteGate,  # the gate, its running statistics updated at every step

@@ -4,19 +4,23 @@
 
 # %% ../nbs/85_gate_training.ipynb #e2ed60b8
 from __future__ import annotations
-import json, math, os, time
+import json, math, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
-from .core import check_range, check_int
+from tqdm.auto import tqdm
+from .core import atomic_path, atomic_write, check_range, check_int
 from .noise import NoiseConfig, corrupt, random_tokens
 from .model import BlockDiffusionLM, ModelConfig, Output
 from .block_diffusion import Draw, draw_corruption, sample_block_times
 from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate
 from .data import load_texts, tokenize_and_pack
 from .train import batch_rows, step_generator, TrainingError
+from .samplers import load_model, sample
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'ESTIMATORS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'check_denoiser', 'to_windows', 'from_windows', 'step_band',
@@ -46,7 +50,7 @@ def check_denoiser(
             f"(max_len={lm.cfg.max_len}, block_size={lm.cfg.block_size})"
         )
 
-
+# %% ../nbs/85_gate_training.ipynb #aa87de6d
 def to_windows(
     x: Tensor,  # [B, L, ...] one value (or vector) per position
     n: int,  # window length W L', must divide L
@@ -56,7 +60,7 @@ def to_windows(
         raise ValueError(f"window length {n} must divide the sequence length {x.shape[1]}")
     return x.reshape(x.shape[0] * (x.shape[1] // n), n, *x.shape[2:])
 
-
+# %% ../nbs/85_gate_training.ipynb #dac0b26a
 def from_windows(
     x: Tensor,  # [B L/n, n, ...] windows
     B: int,  # rows
@@ -74,7 +78,7 @@ def step_band(
     check_int('t', t, 1, T)
     return 1 - t / T, 1 - (t - 1) / T
 
-
+# %% ../nbs/85_gate_training.ipynb #f758306c
 def window_draw(
     cfg: ModelConfig,  # the denoiser's config (block size, MASK id)
     x0: Tensor,  # [B, L] clean tokens
@@ -95,7 +99,7 @@ def window_draw(
     level = times.repeat_interleave(cfg.block_size, dim=1)  # [B, L]
     return Draw(times, level, corrupt(x0, level, noise, cfg.mask_id, cfg.vocab_size, generator))
 
-
+# %% ../nbs/85_gate_training.ipynb #16338ae1
 def step_draws(
     cfg: ModelConfig,  # the denoiser's config
     x0: Tensor,  # [B, L] clean tokens
@@ -123,7 +127,7 @@ class ProxyBatch:
     wrong: Tensor  # bool: argmax q_i != x*_i
     visible: Tensor  # bool: positions holding a token (not MASK); the loss counts these
 
-
+# %% ../nbs/85_gate_training.ipynb #cf8b4309
 def gate_on_windows(
     gate: OverwriteGate,  # the gate being trained
     out: Output,  # the denoiser's pass over [B, L]
@@ -161,7 +165,7 @@ def proxy_batch(
     o = gate_on_windows(gate, out, prev_logits, t, window_blocks * lm.cfg.block_size, update_norm)
     return ProxyBatch(from_windows(o.u, len(x0)), out.logits.argmax(-1) != x0, ~cur.c.masked)
 
-
+# %% ../nbs/85_gate_training.ipynb #03425fc6
 def proxy_loss(
     b: ProxyBatch,  # u, wrong and visible of one batch
 ) -> Tensor:  # scalar
@@ -193,6 +197,7 @@ def logit(
     p = p.clamp(eps, 1 - eps)
     return p.log() - (-p).log1p()
 
+# %% ../nbs/85_gate_training.ipynb #bb6553f0
 def logistic_noise(
     shape,  # the output's shape
     generator: torch.Generator,  # every draw comes from it
@@ -202,6 +207,7 @@ def logistic_noise(
     u = torch.rand(shape, generator=generator, device=device).clamp(1e-7, 1 - 1e-7)
     return u.log() - (-u).log1p()
 
+# %% ../nbs/85_gate_training.ipynb #7b1375d4
 def hard_mask(
     p: Tensor,  # overwrite probabilities
     noise: Tensor,  # logistic noise of p's shape
@@ -218,7 +224,7 @@ def gumbel_sigmoid(
     "Relaxed Bernoulli(p): sigmoid((logit(p) + noise) / tau), tau > 0 the temperature."
     return torch.sigmoid((logit(p) + noise) / check_range('tau', tau, 0, lo_open=True))
 
-
+# %% ../nbs/85_gate_training.ipynb #28653088
 def straight_through(
     p: Tensor,  # overwrite probabilities
     noise: Tensor,  # logistic noise of p's shape
@@ -226,7 +232,7 @@ def straight_through(
     "Hard Bernoulli(p) sample forward, the gradient of p (dm/dp = 1) backward."
     return hard_mask(p, noise) + (p - p.detach())
 
-
+# %% ../nbs/85_gate_training.ipynb #0e5d860f
 def relaxed_mask(
     p: Tensor,  # overwrite probabilities
     noise: Tensor,  # logistic noise of p's shape
@@ -263,7 +269,7 @@ class SeqLoss:
     sparse: Tensor  # mean m over the positions the gate decided
     tv: Tensor  # mean over positions of sum_t |p^t - p^(t-1)|
 
-
+# %% ../nbs/85_gate_training.ipynb #ee41ee56
 def seq_loss(
     pi_T: Tensor,  # [..., n] pi after the last step
     m: Tensor,  # [T, ..., n] masks
@@ -405,7 +411,7 @@ def gate_config(
         mlp_width=cfg.mlp_width,
     )
 
-
+# %% ../nbs/85_gate_training.ipynb #5097f816
 def new_gate(
     cfg: GateConfig,  # the gate's config
     generator: torch.Generator,  # draws an MLP's first layer
@@ -490,7 +496,7 @@ def gate_separation(
         positions=len(u),
     )
 
-
+# %% ../nbs/85_gate_training.ipynb #b5a3cfab
 @torch.no_grad()
 def refinement_accuracy(
     lm: BlockDiffusionLM,  # the frozen denoiser
@@ -524,8 +530,6 @@ def rollout_states(
 ) -> tuple[Tensor, Tensor]:  # features [R, F], wrong [R]
     "Run the gate sampler from `start`; collect each step's features, 1[x_i != x*_i] where written."
     # imported here: this chapter comes before the samplers in reading order
-    from ardm_nb.samplers import sample
-
     rec = []
     sample(
         model,
@@ -549,7 +553,7 @@ def rollout_states(
         )
     return torch.cat(feats), torch.cat(wrong)
 
-
+# %% ../nbs/85_gate_training.ipynb #84d43cbe
 def dagger_gate(
     model,  # a hybrid-noise denoiser (or any `WindowDenoiser`)
     gate: OverwriteGate,  # trained in place (its u only; the running norm is the sampler's own)
@@ -604,30 +608,18 @@ def dagger_gate(
 GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'
 
 
-def _write_atomic(path: Path, write):
-    "Call `write(tmp)`, flush it to disk, and rename `tmp` to `path`."
-    tmp = path.with_name(f'.{path.name}.tmp')
-    write(tmp)
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_gate(
     gate: OverwriteGate,  # the gate (its weights, config and running z-scores)
     folder: str | Path,  # a model folder
 ) -> Path:
     "Write `gate` to `folder/gate.safetensors` and `gate_config.json` atomically; return `folder`."
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = json.dumps(asdict(gate.cfg), indent=1, sort_keys=True)
     state = {k: v.detach().cpu().contiguous() for k, v in gate.state_dict().items()}
-    _write_atomic(
-        folder / GATE_WEIGHTS, lambda p: save_file(state, str(p), metadata={'gate_config': cfg})
-    )
-    _write_atomic(folder / GATE_CONFIG, lambda p: p.write_text(cfg))
+    with atomic_path(folder / GATE_WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={'gate_config': cfg})
+    atomic_write(folder / GATE_CONFIG, cfg)
     return folder
 
 # %% ../nbs/85_gate_training.ipynb #f94be2e0
@@ -636,8 +628,6 @@ def load_gate(
     device='cpu',  # where the gate goes
 ) -> OverwriteGate | None:
     "The gate saved in `folder` (eval mode), or None if none; `ValueError` for a broken pair."
-    from safetensors import safe_open
-
     folder = Path(folder)
     w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
     if not w.exists() and not c.exists():
@@ -680,7 +670,7 @@ def _append_jsonl(path: Path, row: dict):
 def _packed(data: str, split: str, tokenizer, seq_len: int) -> Tensor:
     return tokenize_and_pack(load_texts(data, split)['text'], tokenizer, seq_len)
 
-
+# %% ../nbs/85_gate_training.ipynb #1c290169
 def _evaluate(lm, gate, rows, cfg, noise) -> dict:
     # the same corruptions for every gate evaluated
     g = lambda: torch.Generator().manual_seed(cfg.seed + 1)
@@ -701,9 +691,6 @@ def train_gate(
     progress: bool = True,  # show a progress bar
 ) -> dict:
     "Train an overwrite gate on the frozen denoiser in `model_dir` and save it there."
-    from tqdm.auto import tqdm
-    from ardm_nb.samplers import load_model
-
     model_dir = Path(model_dir)
     out = Path(out) if out is not None else model_dir
     model, tok = load_model(model_dir)
@@ -770,7 +757,7 @@ def plot_gate_curves(
     smooth: int = 10,  # moving-average window in steps
 ):
     "Loss curves of gate runs, both objectives side by side (saved to `path`; returned closed)."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: ~0.3 s to import, and only this plot needs it
 
     rows = {k: [json.loads(l) for l in Path(v).read_text().splitlines()] for k, v in runs.items()}
     objs = [o for o in OBJECTIVES if any(rs and rs[0]['objective'] == o for rs in rows.values())]

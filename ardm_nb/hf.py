@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
+from safetensors import SafetensorError
 from torch import Tensor
 from transformers import (
     PretrainedConfig,
@@ -16,6 +17,7 @@ from transformers import (
     AutoModelForMaskedLM,
 )
 from transformers.utils import ModelOutput
+from transformers.utils import logging as hf_logging
 from .model import ModelConfig, BlockDiffusionLM
 
 # %% auto #0
@@ -81,7 +83,7 @@ def _json_object(path: Path) -> dict:
         raise ValueError(f"{str(path)!r} holds JSON but not an object of settings")
     return obj
 
-
+# %% ../nbs/65_hf.ipynb #4e347259
 def check_model_folder(
     path: str | Path,  # a folder written by `save_pretrained` (e.g. OUT/model)
     tokenizer: bool = False,  # also require tokenizer files
@@ -124,7 +126,7 @@ class ArdmOutput(ModelOutput):
     logits: Tensor | None = None
     hidden_states: Tensor | None = None
 
-
+# %% ../nbs/65_hf.ipynb #e914c7a2
 class ArdmForDiffusionLM(PreTrainedModel):
     "A block-diffusion language model as a `transformers` `PreTrainedModel`."
 
@@ -165,8 +167,6 @@ class ArdmForDiffusionLM(PreTrainedModel):
         **kwargs,  # passed on (use_safetensors=False is refused)
     ):
         "Load from safetensors only (never a pickle); `ValueError` naming what is broken."
-        from safetensors import SafetensorError
-
         if kwargs.get('use_safetensors', True) is False:
             raise ValueError(
                 "use_safetensors=False is refused: ardm_nb loads weights from "
@@ -199,13 +199,9 @@ class no_progress_bars:
     "Context manager: no `transformers` progress bars inside; the previous setting is restored."
 
     def __enter__(self):
-        from transformers.utils import logging as hl
-
-        self.was = hl.is_progress_bar_enabled()
-        hl.disable_progress_bar()
+        self.was = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
 
     def __exit__(self, *exc):
-        from transformers.utils import logging as hl
-
         if self.was:
-            hl.enable_progress_bar()
+            hf_logging.enable_progress_bar()

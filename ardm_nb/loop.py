@@ -28,7 +28,7 @@ def _draw_sorted(sp: Tensor, si: Tensor, generator: torch.Generator, top_p: floa
     u = torch.rand(n.shape, generator=generator, device=sp.device) * cs.gather(-1, n - 1)
     return si.gather(-1, torch.searchsorted(cs, u, right=True).clamp_max(n - 1)).squeeze(-1)
 
-
+# %% ../nbs/77_loop.ipynb #5ece5cd9
 # [R] token ids
 def _draw_nucleus(
     probs: Tensor, generator: torch.Generator, top_p: float, rounds: int = 4

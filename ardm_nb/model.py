@@ -78,11 +78,13 @@ def block_diff_mask(seq_len: int,  # L, length of x_t (and of x_0)
     block_causal = q_x0 & k_x0 & (k_blk <= q_blk)
     return block_diagonal | offset_block_causal | block_causal
 
+# %% ../nbs/55_model.ipynb #5761af23
 def block_causal_mask(seq_len: int,  # L
                       block_size: int,  # L', must divide L
                      ) -> Tensor:  # bool [L, L]
     "Token i may attend token j iff block(j) <= block(i): the clean half of `block_diff_mask`."
     return block_diff_mask(seq_len, block_size)[seq_len:, seq_len:]
+
 
 @dataclass
 class SplitMask:
@@ -127,6 +129,7 @@ def rope_cos_sin(pos: Tensor,  # [N] integer positions
     ang = pos.float()[:, None] * inv[None]
     return ang.cos(), ang.sin()
 
+# %% ../nbs/55_model.ipynb #666525d4
 def apply_rope(x: Tensor,  # [B, H, N, hd] queries or keys
                cos: Tensor,  # [N, hd/2] from `rope_cos_sin`
                sin: Tensor,  # [N, hd/2] from `rope_cos_sin`
@@ -170,6 +173,7 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.drop(self.out(y.transpose(1, 2).reshape(B, N, D))), kv
 
+# %% ../nbs/55_model.ipynb #191afa11
 class TransformerBlock(nn.Module):
     "Pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."
     def __init__(self,
@@ -202,6 +206,7 @@ class Output:
     hidden: Tensor  # [B, N, d] final hidden states (after the last LayerNorm)
     kv: list  # per layer (k, v), each [B, H, N, hd]: this call's keys/values
 
+# %% ../nbs/55_model.ipynb #077b83a0
 class BlockDiffusionTransformer(nn.Module):
     "Pre-LN transformer with RoPE and tied embeddings; returns logits and hidden states."
     def __init__(self,
@@ -399,6 +404,7 @@ def _cached_call(lm: BlockDiffusionLM, ids: Tensor, cache: KVCache,
     past = cache.layers(lm, ids.shape[0], lm.net.embed.weight)
     return lm.net(ids, pos, None, past, keep=keep)
 
+# %% ../nbs/55_model.ipynb #b2f8a821
 def commit(lm: BlockDiffusionLM,  # the model
            x0_block: Tensor,  # [B, L'] a clean block, right after the cached prefix
            cache: KVCache,  # the cache to append to
@@ -408,6 +414,7 @@ def commit(lm: BlockDiffusionLM,  # the model
     cache.length += x0_block.shape[1]
     return out
 
+# %% ../nbs/55_model.ipynb #89529da0
 def denoise_step(lm: BlockDiffusionLM,  # the model
                  xt_block: Tensor,  # [B, L'] the noisy block after the cached prefix
                  cache: KVCache,  # the clean prefix; `cache.length` unchanged

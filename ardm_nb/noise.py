@@ -34,7 +34,7 @@ class NoiseConfig:
         check_range('gamma', self.gamma, 0, 1)
         check_range('lam', self.lam, 0)
 
-
+# %% ../nbs/50_noise.ipynb #06dc7dac
 @dataclass
 class Corrupted:
     "A corrupted sequence and how each token got there (masks are bool, same shape as `xt`)."
@@ -53,7 +53,7 @@ def check_level(
         raise ValueError(f"noise level must lie in [0, 1], got values in [{lo}, {hi}]")
     return level
 
-
+# %% ../nbs/50_noise.ipynb #2521b1f6
 def random_tokens(
     shape,  # the shape of the result
     vocab_size: int,  # ids lie in [0, vocab_size)
@@ -66,7 +66,7 @@ def random_tokens(
     r = torch.randint(0, choices, shape, generator=generator, device=device)
     return r if mask_id is None else r + (r >= mask_id)  # skip over the MASK id
 
-
+# %% ../nbs/50_noise.ipynb #e7b5765f
 def corrupt(
     x0: Tensor,  # [..., L] clean tokens
     level: Tensor,  # [..., L] (or broadcastable) noise level per token in [0, 1]

@@ -8,7 +8,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import check_int, check_token_ids
+from .core import check_int, check_token_ids, heatmap
 from .engine import *
 from .loop import *
 from .rules import *
@@ -298,9 +298,7 @@ def plot_trace(
     title: str = '',  # default: 'overwrite probability p (NFE n)'
 ):
     "Heat-map of p over position x step for one row, changed positions marked; saved to `path`."
-    import matplotlib.pyplot as plt
-    from ardm_nb.core import heatmap
-
+    import matplotlib.pyplot as plt  # lazy: ~0.3 s to import, and only this plot needs it
     if res.trace is None:
         raise ValueError("this result has no trace: sample with trace=True")
     p, ch = res.trace['p'][:, row], res.trace['changed'][:, row]
@@ -319,6 +317,8 @@ def load_model(
     path: str | Path,  # the folder
 ):
     "(model, tokenizer) from `ardm train`'s OUT/model or a `save_pretrained` folder and tokenizer."
+    # lazy: transformers takes seconds to import, and `ardm sample --help` / `ardm compare --help` import
+    # this module to list the samplers
     from transformers import AutoTokenizer
     from ardm_nb.hf import ArdmForDiffusionLM, no_progress_bars, check_model_folder
 

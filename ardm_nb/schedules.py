@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from .core import check_range, check_int, positions, heatmap
 
@@ -24,7 +25,7 @@ def _check_steps(n, t, T):
     else:
         check_range('t', t, 1, T)
 
-
+# %% ../nbs/20_schedules.ipynb #748f4c1e
 def maturity_prior(
     n: int,  # sequence length
     t,  # refinement step, 1 <= t <= T (a number, or a tensor of steps broadcast against positions)
@@ -40,7 +41,7 @@ def maturity_prior(
     t = torch.as_tensor(t, dtype=torch.float32)[..., None]
     return torch.sigmoid(alpha * (tau - t))
 
-
+# %% ../nbs/20_schedules.ipynb #6b46dd4c
 def maturity_prior_grid(
     n: int,  # sequence length
     T: int,  # number of refinement steps
@@ -68,7 +69,7 @@ def ar_diffusion_timesteps(
     n = torch.arange(1, N + 1, dtype=torch.float64)
     return ((t_e - t_s) / (n_e - n_s) * (n - n_s) + t_s).clamp(0, T).float()
 
-
+# %% ../nbs/20_schedules.ipynb #d11523e0
 def ar_diffusion_skip_times(
     N: int,  # sequence length
     T: int,  # number of diffusion timesteps
@@ -122,30 +123,10 @@ class Hyperschedule:
         check_int('s', s, 1, self.steps)
         return self.levels[s] < self.levels[s - 1]
 
-# %% ../nbs/20_schedules.ipynb #7fd49daf
-@torch.no_grad()
-def _ar(
-    cls,
-    n: int,  # sequence length
-) -> Hyperschedule:
-    "AR: token i goes from noise to clean at step i + 1 (S = n)."
-    return cls.block(n, 1, 1, name='AR')
-
-
-def _mdlm(
-    cls,
-    n: int,  # sequence length
-    steps: int,  # number of steps S
-) -> Hyperschedule:
-    "MDLM/SEDD: one linear schedule shared by all tokens."
-    check_int('n', n, 1)
-    check_int('steps', steps, 1)
-    shared = 1 - torch.arange(steps + 1) / steps  # [S+1] the one schedule
-    return cls(shared[:, None].expand(steps + 1, n).clone(), name='MDLM')
-
-
-def _block(
-    cls,
+# %% ../nbs/20_schedules.ipynb #b67dc3d7
+@patch(cls_method=True)
+def block(
+    cls: Hyperschedule,
     n: int,  # sequence length
     block_size: int,  # tokens per block; must divide `n`
     steps_per_block: int,  # steps spent on each block
@@ -162,9 +143,33 @@ def _block(
     levels = (1 - (s - b * steps_per_block) / steps_per_block).clamp(0, 1)  # [S+1, n]
     return cls(levels, name=name or f'block diffusion (L\'={block_size})')
 
+# %% ../nbs/20_schedules.ipynb #477a77c1
+@patch(cls_method=True)
+@torch.no_grad()
+def ar(
+    cls: Hyperschedule,
+    n: int,  # sequence length
+) -> Hyperschedule:
+    "AR: token i goes from noise to clean at step i + 1 (S = n)."
+    return cls.block(n, 1, 1, name='AR')
 
-def _ar_diffusion(
-    cls,
+# %% ../nbs/20_schedules.ipynb #933fe9b8
+@patch(cls_method=True)
+def mdlm(
+    cls: Hyperschedule,
+    n: int,  # sequence length
+    steps: int,  # number of steps S
+) -> Hyperschedule:
+    "MDLM/SEDD: one linear schedule shared by all tokens."
+    check_int('n', n, 1)
+    check_int('steps', steps, 1)
+    shared = 1 - torch.arange(steps + 1) / steps  # [S+1] the one schedule
+    return cls(shared[:, None].expand(steps + 1, n).clone(), name='MDLM')
+
+# %% ../nbs/20_schedules.ipynb #bafa8a1a
+@patch(cls_method=True)
+def ar_diffusion(
+    cls: Hyperschedule,
     n: int,  # sequence length
     T: int,  # number of diffusion timesteps
     steps: int | None = None,  # skipping steps M (default n + T: every integer time)
@@ -174,15 +179,10 @@ def _ar_diffusion(
     levels = ar_diffusion_timesteps(n, times, T) / T  # [M+1, n]
     return cls(levels, name=f'AR-Diffusion (T={T}, M={len(times) - 1})')
 
-
-Hyperschedule.ar = classmethod(_ar)
-Hyperschedule.mdlm = classmethod(_mdlm)
-Hyperschedule.block = classmethod(_block)
-Hyperschedule.ar_diffusion = classmethod(_ar_diffusion)
-
 # %% ../nbs/20_schedules.ipynb #34780842
-def _anneal(
-    cls,
+@patch(cls_method=True)
+def anneal(
+    cls: Hyperschedule,
     n: int,  # sequence length
     steps: int,  # number of steps S
     width: int,  # steps over which each group ramps from 1 to 0, 1 <= width <= steps
@@ -202,9 +202,6 @@ def _anneal(
     kind = 'diagonal' if block_size == 1 else 'block'
     block = '' if block_size == 1 else f', L={block_size}'
     return cls(lv.float(), name=f"{kind} annealing (w={width}{block})")
-
-
-Hyperschedule.anneal = classmethod(_anneal)
 
 # %% ../nbs/20_schedules.ipynb #a4400a50
 def prior_vs_ar_diffusion(

@@ -73,7 +73,7 @@ class LogitStats(NamedTuple):
     # kept apart from the largest logit: added to a large logit it would round away
     log_norm: Tensor  # [...] lse minus the largest logit / temperature
 
-
+# %% ../nbs/10_signals.ipynb #0438ad4f
 def top2(
     c: Tensor,  # [R, V] rows
     width: int = 64,  # entries per group: the row's maxima are looked for group by group
@@ -94,7 +94,7 @@ def top2(
         ti = torch.cat([ti, tt.indices + G * width], 1).gather(1, j)
     return _first_max(c, tv, ti)
 
-
+# %% ../nbs/10_signals.ipynb #00de7e28
 def _first_max(c: Tensor, tv: Tensor, ti: Tensor) -> tuple[Tensor, Tensor]:
     "Where the two largest tie, put the row's first maximal entry first (`topk` leaves it open)."
     tie = tv[:, 0] == tv[:, 1]
@@ -106,7 +106,7 @@ def _first_max(c: Tensor, tv: Tensor, ti: Tensor) -> tuple[Tensor, Tensor]:
 
 _LOG2E = 1 / math.log(2)
 
-
+# %% ../nbs/10_signals.ipynb #29eb865f
 def logit_stats(
     logits: Tensor,  # [..., V] logits
     temperature: float = 1.0,  # calibration temperature tau_logit > 0
@@ -157,7 +157,7 @@ def logit_stats(
         lt.reshape(lead),
     )
 
-
+# %% ../nbs/10_signals.ipynb #a834c190
 def log_prob_of(
     logits: Tensor,  # [..., V] the logits `stats` was computed from
     stats: LogitStats,  # `logit_stats(logits, temperature)`
@@ -169,7 +169,7 @@ def log_prob_of(
     shifted = (z if temperature == 1.0 else z / temperature) - stats.top_values[..., 0]
     return shifted - stats.log_norm  # exact near a large max
 
-
+# %% ../nbs/10_signals.ipynb #c750389e
 def signals_from_stats(
     stats: LogitStats,  # `logit_stats` of the current logits
     temperature: float = 1.0,  # the temperature `stats` was computed with

@@ -4,24 +4,29 @@
 
 # %% ../nbs/75_train.ipynb #4bd1c4db
 from __future__ import annotations
-import functools, hashlib, json, math, os, shutil, time
+import functools, hashlib, json, math, pickle, shutil, time
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
+from typing import Callable
 import torch
+from accelerate import Accelerator
 from torch import Tensor
-from .core import check_range, check_int, check_writable_dir
+from tqdm.auto import tqdm
+from .core import atomic_path, atomic_write, check_range, check_int, check_writable_dir
 from .noise import NoiseConfig, NOISE_KINDS
 from .model import ModelConfig, Output
-from .block_diffusion import draw_corruption, score, evaluate_nelbo
+from .block_diffusion import draw_corruption, score, evaluate_nelbo, ar_nll
 from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
 from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
 from .tasks import TASKS, get_task, task_tokenizer
 
 # %% auto #0
 __all__ = ['PRESETS', 'TASK_PRESETS', 'STATE_KEYS', 'EXTENDABLE', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data',
-           'batch_rows', 'task_train_config', 'task_run_data', 'lr_at', 'step_generator', 'ema_update',
+           'task_train_config', 'task_run_data', 'batch_rows', 'lr_at', 'step_generator', 'ema_update',
            'save_checkpoint', 'verify_checkpoint', 'latest_checkpoint', 'TrainingError', 'load_state', 'run_config',
-           'config_diff', 'resume_diff', 'check_resume', 'check_new_run', 'train', 'plot_metrics', 'block_size_sweep']
+           'config_diff', 'resume_diff', 'check_resume', 'check_new_run', 'TrainRun', 'start_run', 'evaluate_run',
+           'StepStats', 'train_step', 'log_step', 'validate_step', 'run_state', 'checkpoint_step', 'run_loop',
+           'finish_run', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/75_train.ipynb #d41442ba
 @dataclass
@@ -130,7 +135,7 @@ class TrainConfig:
             subs=self.noise == 'absorbing',
         )
 
-
+# %% ../nbs/75_train.ipynb #1a8e90f4
 PRESETS = {
     'tiny': TrainConfig(
         vocab_size=300,
@@ -180,7 +185,7 @@ class RunData:
     tokenizer: object
     info: dict
 
-
+# %% ../nbs/75_train.ipynb #f15977ec
 def prepare_data(
     cfg: TrainConfig,  # data source, vocabulary size, sequence length
     tokenizer=None,  # default: one trained on the train split (or loaded from `cfg.tokenizer`)
@@ -211,27 +216,6 @@ def prepare_data(
         tokenizer=cfg.tokenizer or 'byte-level BPE trained on the training split',
     )
     return RunData(**packed, tokenizer=tokenizer, info=info)
-
-
-# the current epoch (and the next, at a boundary): not one permutation per step
-@functools.lru_cache(maxsize=2)
-def _epoch_perm(n_rows: int, seed: int, epoch: int) -> Tensor:
-    return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def batch_rows(
-    step: int,  # the training step, 0-based
-    n_rows: int,  # training rows
-    batch_size: int,  # rows per step
-    seed: int,  # seeds each epoch's permutation
-) -> Tensor:  # [batch_size] row indices
-    "Training rows of `step` (0-based): consecutive slices of a seeded permutation per epoch."
-    start = step * batch_size
-    idx = []
-    while len(idx) < batch_size:
-        epoch, off = divmod(start + len(idx), n_rows)
-        idx.extend(_epoch_perm(n_rows, seed, epoch)[off : off + batch_size - len(idx)].tolist())
-    return torch.tensor(idx)
 
 # %% ../nbs/75_train.ipynb #00508765
 TASK_PRESETS = dict(
@@ -279,6 +263,27 @@ def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME'
                 mask_id=tok.mask_token_id, tokenizer=f'the ids of task {name}')
     return RunData(**split, tokenizer=tok, info=info)
 
+# %% ../nbs/75_train.ipynb #41ee24e1
+# the current epoch (and the next, at a boundary): not one permutation per step
+@functools.lru_cache(maxsize=2)
+def _epoch_perm(n_rows: int, seed: int, epoch: int) -> Tensor:
+    return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def batch_rows(
+    step: int,  # the training step, 0-based
+    n_rows: int,  # training rows
+    batch_size: int,  # rows per step
+    seed: int,  # seeds each epoch's permutation
+) -> Tensor:  # [batch_size] row indices
+    "Training rows of `step` (0-based): consecutive slices of a seeded permutation per epoch."
+    start = step * batch_size
+    idx = []
+    while len(idx) < batch_size:
+        epoch, off = divmod(start + len(idx), n_rows)
+        idx.extend(_epoch_perm(n_rows, seed, epoch)[off : off + batch_size - len(idx)].tolist())
+    return torch.tensor(idx)
+
 # %% ../nbs/75_train.ipynb #49a56dcc
 def lr_at(
     step: int,  # the training step
@@ -290,7 +295,7 @@ def lr_at(
     prog = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * prog))
 
-
+# %% ../nbs/75_train.ipynb #794d03e3
 def step_generator(
     seed: int,  # the run's seed
     step: int,  # the training step
@@ -298,7 +303,7 @@ def step_generator(
     "The generator of all randomness of training step `step`."
     return torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + 17)
 
-
+# %% ../nbs/75_train.ipynb #c53a5435
 @torch.no_grad()
 def ema_update(
     ema: dict,  # {name: tensor} averaged weights, updated in place
@@ -325,24 +330,20 @@ def save_checkpoint(
     "Write a checkpoint atomically (temp folder + rename) and prune to the `keep` newest."
     root = Path(out) / 'checkpoints'
     root.mkdir(parents=True, exist_ok=True)
-    tmp, final = root / f'.tmp-step-{step:08d}', root / f'step-{step:08d}'
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    with no_progress_bars():
-        model.save_pretrained(tmp)
-    torch.save(state, tmp / 'state.pt')
-    files = sorted(p for p in tmp.iterdir() if p.is_file())
-    (tmp / 'manifest.json').write_text(json.dumps({p.name: _sha(p) for p in files}, indent=1))
-    for p in tmp.iterdir():
-        with open(p, 'rb') as f:
-            os.fsync(f.fileno())
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = root / f'step-{step:08d}'
+    # a kill inside leaves .tmp-step-*, which the next start removes (`_remove_partial_checkpoints`)
+    with atomic_path(final, tmp=root / f'.tmp-step-{step:08d}') as tmp:
+        tmp.mkdir()
+        with no_progress_bars():
+            model.save_pretrained(tmp)
+        torch.save(state, tmp / 'state.pt')
+        files = sorted(p for p in tmp.iterdir() if p.is_file())
+        (tmp / 'manifest.json').write_text(json.dumps({p.name: _sha(p) for p in files}, indent=1))
     for old in sorted(root.glob('step-*'))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
-
+# %% ../nbs/75_train.ipynb #078e28b5
 def verify_checkpoint(
     path: Path,  # a checkpoint folder
 ) -> str | None:
@@ -361,7 +362,7 @@ def verify_checkpoint(
             return f'{name} does not match its checksum (truncated or corrupted)'
     return None
 
-
+# %% ../nbs/75_train.ipynb #41957f90
 def latest_checkpoint(
     out: Path,  # the run folder
     log=print,  # called with a message for each corrupted checkpoint
@@ -387,14 +388,7 @@ def _precision(cfg: TrainConfig) -> str:
         raise ValueError("precision='bf16' needs a GPU with bf16 support; use 'auto' or 'fp32'")
     return 'bf16' if ok else 'no'
 
-
-def _set_lr(opt, sched, mult: float):
-    "Set every parameter group's learning rate to `mult` times its base (what `sched` would set)."
-    for g, base in zip(opt.param_groups, sched.base_lrs):
-        g['lr'] = base * mult
-    sched._last_lr = [g['lr'] for g in opt.param_groups]
-
-
+# %% ../nbs/75_train.ipynb #635ae1a9
 def _append_jsonl(path: Path, row: dict):
     with open(path, 'a') as f:
         f.write(json.dumps(row) + '\n')
@@ -411,15 +405,13 @@ def _metric_rows(path: Path) -> list[str]:
         keep.append(line if line.endswith('\n') else line + '\n')
     return keep
 
-
+# %% ../nbs/75_train.ipynb #2ceb3fc2
 def _truncate_metrics(path: Path, step: int):
     "Drop metric lines past `step` (a resumed run rewrites them), atomically."
     if not path.exists():
         return
     rows = [l for l in _metric_rows(path) if json.loads(l)['step'] <= step]
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(''.join(rows))
-    os.replace(tmp, path)
+    atomic_write(path, ''.join(rows))
 
 # %% ../nbs/75_train.ipynb #089830f5
 STATE_KEYS = {'optimizer': dict, 'scheduler': dict, 'step': int, 'rng': Tensor}  # in every state.pt
@@ -429,8 +421,6 @@ def load_state(
     ckpt: Path,  # a checkpoint folder, OUT/checkpoints/step-XXXXXXXX
 ) -> dict:
     "The training state in `ckpt/state.pt`: tensors and plain containers only, never a pickle."
-    import pickle
-
     path = Path(ckpt) / 'state.pt'
     unsafe = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError)
     try:
@@ -450,7 +440,7 @@ def load_state(
         )
     return st
 
-
+# %% ../nbs/75_train.ipynb #022bb462
 def run_config(
     out: str | Path,  # a run folder
 ) -> TrainConfig | None:
@@ -463,7 +453,7 @@ def run_config(
     except (ValueError, TypeError) as e:
         raise ValueError(f"{str(path)!r} is not a training configuration ({e})") from None
 
-
+# %% ../nbs/75_train.ipynb #032764fe
 def config_diff(
     a: TrainConfig,  # e.g. the run's recorded configuration
     b: TrainConfig,  # e.g. the one given now
@@ -483,7 +473,7 @@ def resume_diff(
     "`config_diff` without the `EXTENDABLE` fields: the settings a resume may not change."
     return {k: v for k, v in config_diff(was, cfg).items() if k not in EXTENDABLE}
 
-
+# %% ../nbs/75_train.ipynb #c4809bd1
 def check_resume(
     cfg: TrainConfig,  # the configuration a resume is asked to continue with
     out: Path,  # the run folder
@@ -504,7 +494,7 @@ def check_resume(
         f"change (more steps extend the run)"
     )
 
-
+# %% ../nbs/75_train.ipynb #f275daa4
 RUN_RECORDS = ('config.json', 'checkpoints', 'metrics.jsonl', 'model')  # what a started run leaves
 
 
@@ -527,56 +517,113 @@ def _remove_partial_checkpoints(out: Path, log=print):
         shutil.rmtree(tmp, ignore_errors=True)
         log(f"removed {tmp.name}, a checkpoint whose write was interrupted")
 
-# %% ../nbs/75_train.ipynb #6caa683a
-def train(
-    cfg: TrainConfig,  # the run's configuration (a preset or your own)
-    out: str | Path,  # the run folder: metrics, checkpoints, model, results
-    resume: bool = False,  # continue from the newest valid checkpoint in `out`
-    progress: bool = True,  # show a progress bar
-    log=print,  # called with each message
-    # stop (with a checkpoint) after this step, as if interrupted; `--resume` continues
-    until: int | None = None,
-) -> dict:
-    "Train a block-diffusion model; write metrics, checkpoints and the final model under `out`."
-    from accelerate import Accelerator
-    from tqdm.auto import tqdm
+# %% ../nbs/75_train.ipynb #85bd1f6b
+@dataclass
+class TrainRun:
+    "A run between its steps: its pieces, and the counters a checkpoint carries."
 
-    out = check_writable_dir('out', out)  # nothing is written until the inputs are checked
+    cfg: TrainConfig  # the run's configuration
+    out: Path  # the run folder
+    acc: Accelerator  # device, precision and processes
+    data: RunData  # packed splits and tokenizer
+    model: torch.nn.Module  # `ArdmForDiffusionLM`, prepared by `acc` (DDP under several processes)
+    opt: torch.optim.Optimizer  # AdamW, as prepared by `acc`
+    sched: torch.optim.lr_scheduler.LambdaLR  # warm-up then cosine (`lr_at`)
+    ema: dict | None  # averaged weights, or None when `cfg.ema` is 0
+    start: int = 0  # the first step to run (the data position)
+    tokens_seen: int = 0  # training tokens over the whole run, resumes included
+    train_s: float = 0.0  # seconds spent in training steps over the whole run
+    log: Callable = print  # called with each message
+
+    @property
+    def is_main(self) -> bool:
+        return self.acc.is_main_process
+
+    @property
+    def lm(self):
+        "The `BlockDiffusionLM` inside the (possibly wrapped) model."
+        return self.acc.unwrap_model(self.model).lm
+
+    @property
+    def metrics(self) -> Path:
+        return self.out / 'metrics.jsonl'
+
+# %% ../nbs/75_train.ipynb #3c0db9f9
+def _check_start(
+    cfg: TrainConfig,  # the configuration asked for
+    out,  # the run folder
+    resume: bool,  # continue the run in `out`
+    until: int | None,  # stop after this step
+) -> Path:  # `out` as a `Path`
+    "Check every input before anything is written (on every process, before rank 0 writes)."
+    out = check_writable_dir('out', out)
     if until is not None:
         check_int('until', until, 1)
     if resume:
         check_resume(cfg, out)
     else:
-        check_new_run(out)  # before Accelerator: every process checks before rank 0 writes
-    acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
-    is_main = acc.is_main_process
+        check_new_run(out)
+    return out
+
+# %% ../nbs/75_train.ipynb #978be6f2
+def _check_state_config(
+    st: dict,  # a loaded training state
+    cfg: TrainConfig,  # the configuration of this resume
+    ckpt: Path,  # the checkpoint it came from
+    out: Path,  # the run folder
+):
+    "Refuse a state written under another configuration (also when config.json is missing)."
+    if not isinstance(st.get('config'), dict):
+        return
+    try:
+        was = TrainConfig(**st['config'])
+    except (TypeError, ValueError) as e:
+        raise TrainingError(f"checkpoint {ckpt.name}: unreadable configuration ({e})") from None
+    if resume_diff(was, cfg):
+        diff = ', '.join(f'{k}={a!r}' for k, (a, b) in resume_diff(was, cfg).items())
+        raise ValueError(
+            f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
+            f"resume with the run's own configuration"
+        )
+    if st['step'] > cfg.steps:
+        raise ValueError(
+            f"steps={cfg.steps} is fewer than the {st['step']} steps the run in {str(out)!r} has "
+            f"already trained (checkpoint {ckpt.name}); give more steps to extend it"
+        )
+
+# %% ../nbs/75_train.ipynb #eee6f8de
+def _resume_point(
+    cfg: TrainConfig,  # the configuration of this run
+    out: Path,  # the run folder
+    resume: bool,  # look for a checkpoint at all
+    is_main: bool,  # this process cleans up
+    log=print,  # called with each message
+) -> tuple:  # (checkpoint folder or None, its state or None)
+    "The newest usable checkpoint and its state; refused here, before anything is written."
     if is_main:
         _remove_partial_checkpoints(out, log)
     ckpt = latest_checkpoint(out, log) if resume else None
     if resume and ckpt is None:
         log(f"no usable checkpoint in {out}; starting from scratch")
-    st = load_state(ckpt) if ckpt is not None else None  # refused here, before anything is written
-    if st is not None and isinstance(st.get('config'), dict):  # also when config.json is missing
-        try:
-            was = TrainConfig(**st['config'])
-        except (TypeError, ValueError) as e:
-            raise TrainingError(f"checkpoint {ckpt.name}: unreadable configuration ({e})") from None
-        if resume_diff(was, cfg):
-            diff = ', '.join(f'{k}={a!r}' for k, (a, b) in resume_diff(was, cfg).items())
-            raise ValueError(
-                f"checkpoint {ckpt.name} in {str(out)!r} was written with {diff}; "
-                f"resume with the run's own configuration"
-            )
-    if st is not None and st['step'] > cfg.steps:
-        raise ValueError(
-            f"steps={cfg.steps} is fewer than the {st['step']} steps the run in {str(out)!r} has "
-            f"already trained (checkpoint {ckpt.name}); give more steps to extend it"
-        )
+    st = load_state(ckpt) if ckpt is not None else None
+    if st is not None:
+        _check_state_config(st, cfg, ckpt, out)
+    return ckpt, st
+
+# %% ../nbs/75_train.ipynb #111335f6
+def _run_data(
+    cfg: TrainConfig,  # data source, vocabulary size, sequence length
+    out: Path,  # the run folder
+    ckpt: Path | None,  # the checkpoint resumed from: the run's own tokenizer is used
+    is_main: bool,  # this process writes the run's records
+    log=print,  # called with each message
+) -> RunData:
+    "The run's data; a fresh run records its configuration, data and tokenizer in `out`."
     tokenizer = load_tokenizer(out / 'tokenizer') if ckpt is not None else None
     data = prepare_data(cfg, tokenizer)
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        # only steps can differ here (checked above)
+        # only steps can differ here (checked by `_check_state_config`)
         extended = ckpt is not None and (run_config(out) or cfg).steps != cfg.steps
         if extended:
             log(f"extending the run to {cfg.steps} steps; the learning-rate schedule is "
@@ -586,164 +633,105 @@ def train(
         if ckpt is None:
             (out / 'data.json').write_text(json.dumps(data.info, indent=1))
             data.tokenizer.save_pretrained(out / 'tokenizer')
-    tok = data.tokenizer
+    return data
+
+# %% ../nbs/75_train.ipynb #3e29bd57
+def _new_model(
+    cfg: TrainConfig,  # the model's shape and the seed of its initial weights
+    tok,  # the tokenizer: vocabulary size and MASK id
+    ckpt: Path | None,  # a checkpoint whose weights are loaded
+) -> ArdmForDiffusionLM:
+    "The model at its seeded initial weights, or at the checkpoint's."
     torch.manual_seed(cfg.seed)
     model = ArdmForDiffusionLM(
         ArdmConfig.from_model_config(cfg.model_config(len(tok), tok.mask_token_id))
     )
-    if ckpt is not None:
-        with no_progress_bars():
-            ck = ArdmForDiffusionLM.from_pretrained(ckpt)
-        if ck.config.vocab_size != len(tok):
-            raise TrainingError(
-                f"checkpoint {ckpt} has vocabulary {ck.config.vocab_size} but the tokenizer has "
-                f"{len(tok)}"
-            )
-        model.load_state_dict(ck.state_dict())
+    if ckpt is None:
+        return model
+    with no_progress_bars():
+        ck = ArdmForDiffusionLM.from_pretrained(ckpt)
+    if ck.config.vocab_size != len(tok):
+        raise TrainingError(
+            f"checkpoint {ckpt} has vocabulary {ck.config.vocab_size} but the tokenizer has "
+            f"{len(tok)}"
+        )
+    model.load_state_dict(ck.state_dict())
+    return model
+
+# %% ../nbs/75_train.ipynb #469f0faa
+def _set_lr(opt, sched, mult: float):
+    "Set every parameter group's learning rate to `mult` times its base (what `sched` would set)."
+    for g, base in zip(opt.param_groups, sched.base_lrs):
+        g['lr'] = base * mult
+    sched._last_lr = [g['lr'] for g in opt.param_groups]
+
+
+def _restore(
+    run: TrainRun,  # a run whose optimizer is not yet prepared
+    st: dict,  # the state of its checkpoint
+):
+    "Continue where the checkpoint stopped: optimizer, schedule, step, RNG, EMA and counters."
+    run.opt.load_state_dict(st['optimizer'])
+    run.sched.load_state_dict(st['scheduler'])
+    run.start = st['step']
+    _set_lr(run.opt, run.sched, lr_at(run.start, run.cfg))  # an extended run: the new schedule
+    torch.set_rng_state(st['rng'])
+    run.ema = st.get('ema')
+    run.tokens_seen = st.get('tokens_seen', 0)
+    run.train_s = st.get('train_seconds', 0.0)
+
+# %% ../nbs/75_train.ipynb #83e2482f
+def start_run(
+    cfg: TrainConfig,  # the run's configuration
+    out: Path,  # the run folder, checked by `_check_start`
+    resume: bool = False,  # continue from the newest valid checkpoint in `out`
+    log=print,  # called with each message
+) -> TrainRun:
+    "Set a run up: accelerator, resume point, data, model, optimizer, schedule and metrics file."
+    acc = Accelerator(mixed_precision=_precision(cfg), cpu=not torch.cuda.is_available())
+    ckpt, st = _resume_point(cfg, out, resume, acc.is_main_process, log)
+    data = _run_data(cfg, out, ckpt, acc.is_main_process, log)
+    model = _new_model(cfg, data.tokenizer, ckpt)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
-    start, ema = (
-        0,
-        ({k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None),
-    )
-    tokens_seen, train_s = 0, 0.0  # training steps only, over the whole run (resumes included)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.ema else None
+    run = TrainRun(cfg, out, acc, data, model, opt, sched, ema, log=log)
     if st is not None:
-        opt.load_state_dict(st['optimizer'])
-        sched.load_state_dict(st['scheduler'])
-        start = st['step']
-        _set_lr(opt, sched, lr_at(start, cfg))  # an extended run: the new total's schedule
-        torch.set_rng_state(st['rng'])
-        ema = st.get('ema')
-        tokens_seen, train_s = st.get('tokens_seen', 0), st.get('train_seconds', 0.0)
-        log(f"resuming from {ckpt.name} at step {start}")
-    model, opt = acc.prepare(model, opt)
-    lm = acc.unwrap_model(model).lm
-    metrics = out / 'metrics.jsonl'
-    if is_main:
-        _truncate_metrics(metrics, start) if ckpt is not None else metrics.unlink(missing_ok=True)
-    rank, world = acc.process_index, acc.num_processes
-    if cfg.batch_size % world:
+        _restore(run, st)
+        log(f"resuming from {ckpt.name} at step {run.start}")
+    run.model, run.opt = acc.prepare(model, opt)
+    if run.is_main and ckpt is not None:
+        _truncate_metrics(run.metrics, run.start)
+    elif run.is_main:
+        run.metrics.unlink(missing_ok=True)
+    if cfg.batch_size % acc.num_processes:
         raise ValueError(
-            f"batch_size={cfg.batch_size} must be a multiple of the number of processes ({world})"
+            f"batch_size={cfg.batch_size} must be a multiple of the number of processes "
+            f"({acc.num_processes})"
         )
-    noise, (beta, omega) = cfg.noise_config, cfg.window
+    return run
 
-    # n_batches None: the whole split
-    def evaluate(rows: Tensor, n_batches: int | None = cfg.eval_batches) -> dict:
-        weights = None
-        if ema is not None:  # evaluate the EMA weights
-            weights = {k: v.clone() for k, v in lm.state_dict().items()}
-            lm.load_state_dict({k[3:]: v for k, v in ema.items() if k.startswith('lm.')})
-        g = torch.Generator().manual_seed(cfg.seed + 99)
-        n = len(rows) if n_batches is None else min(len(rows), n_batches * cfg.batch_size)
-        batches = [rows[i : i + cfg.batch_size].to(acc.device) for i in range(0, n, cfg.batch_size)]
-        res = evaluate_nelbo(lm, batches, g, noise=noise)
-        if weights is not None:
-            lm.load_state_dict(weights)
-        return res
-
-    stop = cfg.steps if until is None else min(check_int('until', until, 1), cfg.steps)
-    bar = tqdm(
-        range(start, stop),
-        initial=start,
-        total=cfg.steps,
-        disable=not (progress and is_main),
-        desc='train',
-        dynamic_ncols=True,
-    )
-    last = {}
-    for step in bar:
-        t_step = time.perf_counter()
-        model.train()
-        x0 = data.train[batch_rows(step, len(data.train), cfg.batch_size, cfg.seed)]
-        d = draw_corruption(lm.cfg, x0, step_generator(cfg.seed, step), beta, omega, noise)
-        mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
-        with acc.autocast():
-            loss = score(
-                lm if world == 1 else _DDPScore(model),
-                x0[mine].to(acc.device),
-                d.rows(mine).to(acc.device),
-                noise,
-            ).loss
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint is "
-                f"{latest_checkpoint(out, log) or 'none (no checkpoint written yet)'}"
-            )
-        acc.backward(loss)
-        gnorm = acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        if ema is not None:
-            ema_update(ema, acc.unwrap_model(model), cfg.ema)
-        tokens_seen += x0.numel()
-        lval = acc.reduce(loss.detach(), 'mean').item()
-        train_s += time.perf_counter() - t_step
-        logged = (step + 1) % cfg.log_every == 0 or step == 0  # the rows of an uninterrupted run
-        if is_main and logged:
-            last = dict(
-                step=step + 1,
-                loss=lval,
-                ppl=math.exp(min(lval, 50)),
-                lr=sched.get_last_lr()[0],
-                grad_norm=float(gnorm),
-                tokens_per_s=tokens_seen / train_s,
-            )
-            _append_jsonl(metrics, last)
-            bar.set_postfix(loss=f'{lval:.3f}', ppl=f'{last["ppl"]:.1f}')
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            v = evaluate(data.valid)
-            if is_main:
-                _append_jsonl(metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl']))
-                bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
-        if is_main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 in (cfg.steps, stop)):
-            state = dict(
-                optimizer=opt.state_dict(),
-                scheduler=sched.state_dict(),
-                step=step + 1,
-                rng=torch.get_rng_state(),
-                ema=ema,
-                config=asdict(cfg),
-                tokens_seen=tokens_seen,
-                train_seconds=train_s,
-            )
-            save_checkpoint(out, step + 1, acc.unwrap_model(model), state, cfg.keep_ckpts)
-        acc.wait_for_everyone()
-    bar.close()
-    result = dict(steps=cfg.steps, block_size=cfg.block_size, data=data.info)
-    if stop < cfg.steps:
-        log(f"stopped after step {stop} of {cfg.steps}; continue with resume=True (--resume)")
-        return dict(result, stopped_at=stop)
-    if is_main:
-        final = acc.unwrap_model(model)
-        if ema is not None:
-            final.load_state_dict(ema)
-        with no_progress_bars():
-            final.save_pretrained(out / 'model')
-        tok.save_pretrained(out / 'model')
-        result.update(
-            test=evaluate(data.test, None),
-            valid=evaluate(data.valid, None),
-            train_tokens_per_s=tokens_seen / train_s if train_s else None,
-        )
-        (out / 'results.json').write_text(json.dumps(result, indent=1))
-        plot_metrics(metrics, out / 'loss.png')
-        kind = (
-            'exact AR NLL'
-            if result['test']['exact']
-            else 'upper bound'
-            if result['test']['bound']
-            else f'{cfg.noise} training objective, not a proven bound'
-        )
-        log(
-            f"test NELBO perplexity {result['test']['ppl']:.2f} ({kind}); "
-            f"model, tokenizer and results in {out}"
-        )
-    acc.wait_for_everyone()
-    return result
+# %% ../nbs/75_train.ipynb #630151f7
+def evaluate_run(
+    run: TrainRun,  # the run
+    rows: Tensor,  # [N, L] packed rows of a split
+    n_batches: int | None,  # batches of `cfg.batch_size` rows; None: the whole split
+) -> dict:
+    "NELBO of `rows` under the run's weights (the EMA weights when it keeps them)."
+    cfg, lm = run.cfg, run.lm
+    weights = None
+    if run.ema is not None:
+        weights = {k: v.clone() for k, v in lm.state_dict().items()}
+        lm.load_state_dict({k[3:]: v for k, v in run.ema.items() if k.startswith('lm.')})
+    g = torch.Generator().manual_seed(cfg.seed + 99)
+    n = len(rows) if n_batches is None else min(len(rows), n_batches * cfg.batch_size)
+    batches = [rows[i : i + cfg.batch_size].to(run.acc.device) for i in range(0, n, cfg.batch_size)]
+    res = evaluate_nelbo(lm, batches, g, noise=cfg.noise_config)
+    if weights is not None:
+        lm.load_state_dict(weights)
+    return res
 
 # %% ../nbs/75_train.ipynb #a3fb6ab5
 class _DDPScore:
@@ -761,13 +749,206 @@ class _DDPScore:
     def cfg(self):
         return self.lm.cfg
 
+# %% ../nbs/75_train.ipynb #d39decff
+@dataclass
+class StepStats:
+    "What one training step reports."
+
+    loss: float  # the loss, averaged over processes
+    grad_norm: float  # the gradient norm before clipping
+
+
+def train_step(
+    run: TrainRun,  # the run; its weights, optimizer, EMA and counters are updated
+    step: int,  # the training step, 0-based
+) -> StepStats:
+    "One optimizer step on the batch of `step`, its corruption drawn from `step_generator`."
+    cfg, acc, lm = run.cfg, run.acc, run.lm
+    rank, world = acc.process_index, acc.num_processes
+    t_step = time.perf_counter()
+    run.model.train()
+    x0 = run.data.train[batch_rows(step, len(run.data.train), cfg.batch_size, cfg.seed)]  # [B, L]
+    d = draw_corruption(lm.cfg, x0, step_generator(cfg.seed, step), *cfg.window, cfg.noise_config)
+    mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
+    with acc.autocast():
+        net = lm if world == 1 else _DDPScore(run.model)
+        loss = score(net, x0[mine].to(acc.device), d.rows(mine).to(acc.device), cfg.noise_config).loss
+    if not torch.isfinite(loss):
+        raise TrainingError(
+            f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint is "
+            f"{latest_checkpoint(run.out, run.log) or 'none (no checkpoint written yet)'}"
+        )
+    acc.backward(loss)
+    gnorm = acc.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.opt.step()
+    run.sched.step()
+    run.opt.zero_grad(set_to_none=True)
+    if run.ema is not None:
+        ema_update(run.ema, acc.unwrap_model(run.model), cfg.ema)
+    run.tokens_seen += x0.numel()
+    lval = acc.reduce(loss.detach(), 'mean').item()
+    run.train_s += time.perf_counter() - t_step
+    return StepStats(loss=lval, grad_norm=float(gnorm))
+
+# %% ../nbs/75_train.ipynb #e6d08135
+def log_step(
+    run: TrainRun,  # the run
+    step: int,  # the step just taken, 0-based
+    stats: StepStats,  # what the step reported
+    bar,  # the progress bar
+):
+    "Append the metrics row of `step` when it is logged (the first, then every `log_every`)."
+    cfg = run.cfg
+    if not run.is_main or not ((step + 1) % cfg.log_every == 0 or step == 0):
+        return
+    row = dict(
+        step=step + 1,
+        loss=stats.loss,
+        ppl=math.exp(min(stats.loss, 50)),
+        lr=run.sched.get_last_lr()[0],
+        grad_norm=stats.grad_norm,
+        tokens_per_s=run.tokens_seen / run.train_s,
+    )
+    _append_jsonl(run.metrics, row)
+    bar.set_postfix(loss=f'{stats.loss:.3f}', ppl=f'{row["ppl"]:.1f}')
+
+# %% ../nbs/75_train.ipynb #69639b8b
+def validate_step(
+    run: TrainRun,  # the run
+    step: int,  # the step just taken, 0-based
+    bar,  # the progress bar
+):
+    "Every `eval_every` steps and at the last: the validation NELBO, logged (every process evaluates)."
+    cfg = run.cfg
+    if not ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
+        return
+    v = evaluate_run(run, run.data.valid, cfg.eval_batches)
+    if run.is_main:
+        _append_jsonl(run.metrics, dict(step=step + 1, val_nelbo=v['nelbo'], val_ppl=v['ppl']))
+        bar.write(f"step {step + 1}: valid NELBO ppl {v['ppl']:.2f}")
+
+# %% ../nbs/75_train.ipynb #647fb4d9
+def run_state(
+    run: TrainRun,  # the run
+    step: int,  # the steps completed
+) -> dict:
+    "What a checkpoint holds besides the weights (`STATE_KEYS` and more)."
+    return dict(
+        optimizer=run.opt.state_dict(),
+        scheduler=run.sched.state_dict(),
+        step=step,
+        rng=torch.get_rng_state(),
+        ema=run.ema,
+        config=asdict(run.cfg),
+        tokens_seen=run.tokens_seen,
+        train_seconds=run.train_s,
+    )
+
+# %% ../nbs/75_train.ipynb #cd2d362e
+def checkpoint_step(
+    run: TrainRun,  # the run
+    step: int,  # the step just taken, 0-based
+    stop: int,  # the step this session stops after
+) -> Path | None:  # the checkpoint written, if one was
+    "Every `ckpt_every` steps, at the end and where the session stops: a checkpoint (rank 0)."
+    cfg, done = run.cfg, step + 1
+    if not run.is_main or not (done % cfg.ckpt_every == 0 or done in (cfg.steps, stop)):
+        return None
+    model = run.acc.unwrap_model(run.model)
+    return save_checkpoint(run.out, done, model, run_state(run, done), cfg.keep_ckpts)
+
+# %% ../nbs/75_train.ipynb #040f1774
+def run_loop(
+    run: TrainRun,  # the run, set up by `start_run`
+    stop: int,  # the last step of this session
+    progress: bool = True,  # show a progress bar
+):
+    "The steps from `run.start` up to `stop`: train, log, validate, checkpoint."
+    bar = tqdm(
+        range(run.start, stop),
+        initial=run.start,
+        total=run.cfg.steps,
+        disable=not (progress and run.is_main),
+        desc='train',
+        dynamic_ncols=True,
+    )
+    for step in bar:
+        stats = train_step(run, step)
+        log_step(run, step, stats, bar)
+        validate_step(run, step, bar)
+        checkpoint_step(run, step, stop)
+        run.acc.wait_for_everyone()
+    bar.close()
+
+# %% ../nbs/75_train.ipynb #a26f8040
+def _bound_kind(
+    test: dict,  # `evaluate_nelbo`'s result on the test split
+    cfg: TrainConfig,  # the run's configuration
+) -> str:
+    "What the test perplexity is: exact, a bound, or neither."
+    if test['exact']:
+        return 'exact AR NLL'
+    if test['bound']:
+        return 'upper bound'
+    return f'{cfg.noise} training objective, not a proven bound'
+
+# %% ../nbs/75_train.ipynb #10b01b8a
+def finish_run(
+    run: TrainRun,  # a run whose last step is done
+) -> dict:  # steps, block size, data, test and valid NELBO, training throughput
+    "Save the final model (EMA weights when kept) with its tokenizer, score it, plot the curves."
+    cfg, out = run.cfg, run.out
+    result = dict(steps=cfg.steps, block_size=cfg.block_size, data=run.data.info)
+    if run.is_main:
+        final = run.acc.unwrap_model(run.model)
+        if run.ema is not None:
+            final.load_state_dict(run.ema)
+        with no_progress_bars():
+            final.save_pretrained(out / 'model')
+        run.data.tokenizer.save_pretrained(out / 'model')
+        result.update(
+            test=evaluate_run(run, run.data.test, None),
+            valid=evaluate_run(run, run.data.valid, None),
+            train_tokens_per_s=run.tokens_seen / run.train_s if run.train_s else None,
+        )
+        (out / 'results.json').write_text(json.dumps(result, indent=1))
+        plot_metrics(run.metrics, out / 'loss.png')
+        run.log(
+            f"test NELBO perplexity {result['test']['ppl']:.2f} ({_bound_kind(result['test'], cfg)}); "
+            f"model, tokenizer and results in {out}"
+        )
+    run.acc.wait_for_everyone()
+    return result
+
+# %% ../nbs/75_train.ipynb #8e1e3b8c
+def train(
+    cfg: TrainConfig,  # the run's configuration (a preset or your own)
+    out: str | Path,  # the run folder: metrics, checkpoints, model, results
+    resume: bool = False,  # continue from the newest valid checkpoint in `out`
+    progress: bool = True,  # show a progress bar
+    log=print,  # called with each message
+    # stop (with a checkpoint) after this step, as if interrupted; `--resume` continues
+    until: int | None = None,
+) -> dict:
+    "Train a block-diffusion model; write metrics, checkpoints and the final model under `out`."
+    out = _check_start(cfg, out, resume, until)  # nothing is written until the inputs are checked
+    run = start_run(cfg, out, resume, log)
+    stop = cfg.steps if until is None else min(check_int('until', until, 1), cfg.steps)
+    run_loop(run, stop, progress)
+    if stop < cfg.steps:
+        log(f"stopped after step {stop} of {cfg.steps}; continue with resume=True (--resume)")
+        return dict(steps=cfg.steps, block_size=cfg.block_size, data=run.data.info, stopped_at=stop)
+    return finish_run(run)
+
 # %% ../nbs/75_train.ipynb #56af0169
 def plot_metrics(
     metrics: Path,  # a run's metrics.jsonl
     path: Path,  # the PNG to write
 ) -> Path:
     "Training loss and validation perplexity curves from `metrics.jsonl`."
-    import matplotlib.pyplot as plt  # no backend switch: a notebook keeps its inline figures
+    # lazy: matplotlib.pyplot costs ~0.3 s to import and only this plot needs it; no backend switch:
+    # a notebook keeps its inline figures
+    import matplotlib.pyplot as plt
 
     rows = [json.loads(l) for l in Path(metrics).read_text().splitlines()]
     tr = [(r['step'], r['loss']) for r in rows if 'loss' in r]
@@ -796,9 +977,6 @@ def block_size_sweep(
     log=print,  # called with each message
 ) -> dict:
     "Train `cfg` at each block size; test NELBO perplexity of each; the L'=1 NELBO vs the AR NLL."
-    from ardm_nb.block_diffusion import ar_nll
-    from ardm_nb.samplers import load_model
-
     out = Path(out)
     rows = []
     for bs in block_sizes:
@@ -812,7 +990,9 @@ def block_size_sweep(
             exact=res['test']['exact'],
         )
         if bs == 1:
-            model, tok = load_model(out / f'bs{bs}' / 'model')
+            with no_progress_bars():
+                model = ArdmForDiffusionLM.from_pretrained(out / f'bs{bs}' / 'model').eval()
+            tok = load_tokenizer(out / f'bs{bs}' / 'model')
             data = prepare_data(cfg, tok)
             x = data.test[:n_check_rows]
             g = torch.Generator().manual_seed(0)

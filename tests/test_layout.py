@@ -52,12 +52,14 @@ def _chapters() -> dict:
 def _imports(module: str) -> list:
     "(imported package module, line) of every import in ardm_nb/<module>.py, at the top or inside a function."
     import ast
-    tree = ast.parse((ROOT / 'ardm_nb' / f'{module}.py').read_text())
+    tree = ast.parse((ROOT / 'ardm_nb' / f"{module.replace('.', '/')}.py").read_text())
     out = []
     for n in ast.walk(tree):
         if isinstance(n, ast.ImportFrom) and n.module:
-            name = n.module.split('.')[0] if n.level == 1 else (
-                n.module.split('.')[1] if n.module.startswith('ardm_nb.') else None)
+            if n.level:  # relative: from .x (a sibling) or from ..x (the package, from a subpackage)
+                name = n.module.split('.')[0]
+            else:
+                name = n.module.split('.')[1] if n.module.startswith('ardm_nb.') else None
             if name: out.append((name, n.lineno))
     return out
 
