@@ -27,7 +27,7 @@ RAW_TEX = [
 
 
 def notebook_of(page: str) -> str:
-    """The notebook a page is built from (nbdev's naming: 80_samplers.ipynb -> samplers.html),
+    """The notebook a page is built from (nbdev's naming: 81_samplers.ipynb -> samplers.html),
     for the printout."""
     from nbdev.doclinks import _nbpath2html
 
