@@ -10,106 +10,7 @@ from pathlib import Path
 # `ardm --help` and a mistyped option answer at once, without loading torch.
 
 # %% auto #0
-__all__ = ['COMMANDS', 'toy_refine', 'gate_walkthrough', 'build_parser', 'main']
-
-# %% ../nbs/95_cli.ipynb #925e40e1
-def toy_refine(
-    gate,  # an `OverwriteGate`
-    logits,  # [T, n, V] synthetic logits, one row per step
-    selector=None,  # a `Selector`; default: top-k with rho from 0.5 down to 0.1
-    acc=None,  # an `AcceptanceConfig`; default: no n-gram guard
-) -> dict:
-    "Refine step 1's argmax with `gate` + `selector` + `accept_edits`; per-step p, edits, tokens."
-    import torch
-    from ardm_nb.gate import Selector
-    from ardm_nb.acceptance import AcceptanceConfig, accept_edits, should_stop
-
-    selector = Selector('topk', rho=(0.5, 0.1)) if selector is None else selector
-    acc = AcceptanceConfig(ngram=0) if acc is None else acc
-    T = logits.shape[0]
-    x, prev, ps, edits = logits[0].argmax(-1), None, [], []
-    with torch.no_grad():
-        for t in range(1, T + 1):
-            out = gate(logits[t - 1], prev, None, step=t, update_norm=True)
-            res = accept_edits(logits[t - 1], x, selector(out.p, t, T), acc)
-            x, prev = res.tokens, logits[t - 1]
-            ps.append(out.p)
-            edits.append(res.accepted)
-            if t > 1 and should_stop(res.num_accepted, out.p):
-                break
-    return dict(p=torch.stack(ps), edits=torch.stack(edits), tokens=x, steps=len(ps))
-
-# %% ../nbs/95_cli.ipynb #eed10ebf
-def gate_walkthrough(
-    out_dir: str | Path = 'out/demo',  # the figure goes here
-    n: int = 48,  # sequence length
-    V: int = 64,  # vocabulary size
-    T: int = 24,  # refinement steps
-    seed: int = 0,  # seeds the synthetic logits
-    log=print,  # called with the summary line
-) -> Path:
-    "Run the gate on `toy_refinement`; save the figure of r, u, p and edits; return its path."
-    import matplotlib.pyplot as plt  # no backend switch: a notebook keeps its inline figures
-    from ardm_nb.core import heatmap
-    from ardm_nb.gate import OverwriteGate, GateConfig, toy_refinement, gate_trace
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    logits, hard = toy_refinement(n, V, T, seed=seed)
-    cfg = GateConfig(T=T)
-    tr = gate_trace(OverwriteGate(cfg), logits)
-    runs = {
-        name: toy_refine(OverwriteGate(c), logits)
-        for name, c in [
-            ('gate (linear u + prior)', cfg),
-            ('prior only (u = 0)', GateConfig(T=T, kind='none')),
-        ]
-    }
-    fig, axs = plt.subplots(2, 3, figsize=(17, 8))
-    for ax, k, title in zip(
-        axs[0],
-        'rup',
-        ['maturity prior r', 'uncertainty gate u', 'overwrite probability p = noisyOR(u, r)'],
-    ):
-        heatmap(ax, tr[k].expand(T, n), title, label=k)
-    for ax in axs[0, 1:]:
-        ax.plot(hard.nonzero().squeeze(-1), [T + 0.4] * int(hard.sum()), 'r^', ms=5, clip_on=False)
-    for ax, (name, run) in zip(axs[1], runs.items()):
-        heatmap(
-            ax,
-            run['edits'].float(),
-            f"committed edits: {name}\n{int(run['edits'].sum())} edits in {run['steps']} steps",
-            cmap='Greys',
-            label='edit',
-        )
-    steps = range(1, T + 1)
-    axs[1, 2].plot(steps, tr['p'][:, hard].mean(1), label='p, hard positions')
-    axs[1, 2].plot(steps, tr['p'][:, ~hard].mean(1), label='p, other positions')
-    axs[1, 2].plot(steps, tr['r'].mean(1), ':', label='r, all positions')
-    axs[1, 2].set_xlabel('step t')
-    axs[1, 2].legend()
-    axs[1, 2].set_title('mean p per step')
-    fig.suptitle(
-        f'Dynamic overwrite gate on a synthetic refinement (n={n}, |V|={V}, T={T}; '
-        'red triangles: hard positions)'
-    )
-    fig.tight_layout()
-    path = out_dir / 'gate_walkthrough.png'
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    late = slice(T * 3 // 4, T)
-    log(
-        "mean p over the last quarter of the steps: hard positions "
-        f"{tr['p'][late][:, hard].mean():.3f}, "
-        f"others {tr['p'][late][:, ~hard].mean():.3f} (prior alone: {tr['r'][late].mean():.3f})"
-    )
-    for name, run in runs.items():
-        log(
-            f"{name:>24}: {int(run['edits'].sum()):3d} edits in {run['steps']:2d} steps, "
-            f"{int(run['edits'][:, hard].sum()):3d} of them at hard positions"
-        )
-    log(f"figure of r, u, p and the edits over position x step: {path.resolve()}")
-    return path
+__all__ = ['COMMANDS', 'build_parser', 'main']
 
 # %% ../nbs/95_cli.ipynb #efe35524
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -177,6 +78,7 @@ def _demo_parser(p):
 # %% ../nbs/95_cli.ipynb #b0459e1b
 def _demo_run(args):
     from ardm_nb.core import check_writable_dir
+    from ardm_nb.walkthrough import gate_walkthrough
 
     check_writable_dir('--out', args.out)
     gate_walkthrough(args.out, seed=args.seed)
@@ -399,7 +301,7 @@ def _sample_run(args, log=print):
     length = _sample_length(args.length, len(ids), lm.cfg.block_size, lm.cfg.max_len)
     options = {}
     if args.sampler == 'gate':
-        from ardm_nb.gate_training import load_gate
+        from ardm_nb.gate import load_gate
 
         gate = load_gate(args.model)
         if gate is not None:

@@ -219,7 +219,7 @@ def run_compare(model_dir: str|Path, # folder of the diffusion model (`ardm trai
                ) -> dict: # the run's description and rows, as written to compare.json
     "Load, compare, write compare.json / .png / .md (and the harness's eval.json) into `out`."
     from ardm_nb.data import load_texts, tokenize_and_pack
-    from ardm_nb.gate_training import load_gate
+    from ardm_nb.gate import load_gate
     model, tok = load_model(model_dir)
     judge, jtok = load_model(judge_dir)
     if len(tok) != len(jtok) or tok.get_vocab() != jtok.get_vocab():

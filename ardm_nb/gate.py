@@ -4,18 +4,22 @@
 
 # %% ../nbs/30_gate.ipynb #b840649d
 from __future__ import annotations
-import math
-from dataclasses import dataclass
+import json, math
+from dataclasses import asdict, dataclass
+from pathlib import Path
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn, Tensor
-from .core import check_range, check_int, positions
+from .core import atomic_path, atomic_write, check_range, check_int, positions
 from .signals import uncertainty_signals, RunningNorm, Signals
 from .schedules import maturity_prior
 
 # %% auto #0
-__all__ = ['SELECTION_METHODS', 'noisy_or', 'gate_features', 'LinearGate', 'MLPGate', 'GateConfig', 'GateOutput', 'OverwriteGate',
-           'linear_schedule', 'budget', 'editable_tail', 'select_bernoulli', 'select_threshold', 'select_calibrated',
-           'select_topk', 'Selector', 'toy_refinement', 'gate_trace']
+__all__ = ['SELECTION_METHODS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'noisy_or', 'gate_features', 'LinearGate', 'MLPGate', 'GateConfig',
+           'GateOutput', 'OverwriteGate', 'linear_schedule', 'budget', 'editable_tail', 'select_bernoulli',
+           'select_threshold', 'select_calibrated', 'select_topk', 'Selector', 'toy_refinement', 'gate_trace',
+           'save_gate', 'load_gate']
 
 # %% ../nbs/30_gate.ipynb #7e807f8b
 def noisy_or(
@@ -401,3 +405,60 @@ def gate_trace(
         out.append(gate(lg, prev, None, step=t, update_norm=True))
         prev = lg
     return {k: torch.stack([getattr(o, k) for o in out]) for k in ('r', 'u', 'p')}
+
+# %% ../nbs/30_gate.ipynb #7ba5213d
+GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'
+
+
+def save_gate(
+    gate: OverwriteGate,  # the gate (its weights, config and running z-scores)
+    folder: str | Path,  # a model folder
+) -> Path:
+    "Write `gate` to `folder/gate.safetensors` and `gate_config.json` atomically; return `folder`."
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = json.dumps(asdict(gate.cfg), indent=1, sort_keys=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in gate.state_dict().items()}
+    with atomic_path(folder / GATE_WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={'gate_config': cfg})
+    atomic_write(folder / GATE_CONFIG, cfg)
+    return folder
+
+# %% ../nbs/30_gate.ipynb #f94be2e0
+def load_gate(
+    folder: str | Path,  # a model folder
+    device='cpu',  # where the gate goes
+) -> OverwriteGate | None:
+    "The gate saved in `folder` (eval mode), or None if none; `ValueError` for a broken pair."
+    folder = Path(folder)
+    w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
+    if not w.exists() and not c.exists():
+        return None
+    if not (w.exists() and c.exists()):
+        raise ValueError(
+            f"{str(folder)!r} holds {(w if w.exists() else c).name} but not "
+            f"{(c if w.exists() else w).name}: an incomplete gate; save it again"
+        )
+    try:
+        fields = json.loads(c.read_text())
+        cfg = GateConfig(**fields)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{str(c)!r} is not a valid gate configuration ({e})") from None
+    try:
+        with safe_open(str(w), 'pt', device=str(device)) as f:
+            meta, state = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise ValueError(
+            f"{str(w)!r} is not a readable safetensors file ({type(e).__name__}: {e})"
+        ) from None
+    if json.loads(meta.get('gate_config', 'null')) != fields:
+        raise ValueError(
+            f"{w.name} and {c.name} in {str(folder)!r} describe different gates (an interrupted "
+            "save, or files from two runs)"
+        )
+    gate = OverwriteGate(cfg).to(device)
+    try:
+        gate.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{str(w)!r} does not fit the gate of {c.name}: {e}") from None
+    return gate.eval()

@@ -9,26 +9,25 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 from tqdm.auto import tqdm
-from .core import atomic_path, atomic_write, check_range, check_int
+from .core import check_range, check_int
 from .noise import NoiseConfig, corrupt, random_tokens
 from .model import BlockDiffusionLM, ModelConfig, Output
 from .block_diffusion import Draw, draw_corruption, sample_block_times
-from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate
+from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate, save_gate
 from .data import load_texts, tokenize_and_pack
 from .train import batch_rows, step_generator, TrainingError
+from .run import _append_jsonl
+from .relaxed import hard_mask, logistic_noise, relaxed_mask
+from .metrics import auroc
 from .samplers import load_model, sample
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'ESTIMATORS', 'GATE_WEIGHTS', 'GATE_CONFIG', 'check_denoiser', 'to_windows', 'from_windows', 'step_band',
-           'window_draw', 'step_draws', 'ProxyBatch', 'gate_on_windows', 'proxy_batch', 'proxy_loss', 'auroc', 'logit',
-           'logistic_noise', 'hard_mask', 'gumbel_sigmoid', 'straight_through', 'relaxed_mask', 'hold_probabilities',
-           'SeqLoss', 'seq_loss', 'Unroll', 'unroll', 'GateTrainConfig', 'gate_config', 'new_gate', 'gate_step',
-           'gate_separation', 'refinement_accuracy', 'rollout_states', 'dagger_gate', 'save_gate', 'load_gate',
-           'train_gate', 'plot_gate_curves']
+__all__ = ['OBJECTIVES', 'ESTIMATORS', 'check_denoiser', 'to_windows', 'from_windows', 'step_band', 'window_draw', 'step_draws',
+           'ProxyBatch', 'gate_on_windows', 'proxy_batch', 'proxy_loss', 'hold_probabilities', 'SeqLoss', 'seq_loss',
+           'Unroll', 'unroll', 'GateTrainConfig', 'gate_config', 'new_gate', 'gate_step', 'gate_separation',
+           'refinement_accuracy', 'rollout_states', 'dagger_gate', 'train_gate', 'plot_gate_curves']
 
 # %% ../nbs/85_gate_training.ipynb #af972a1c
 def check_denoiser(
@@ -172,79 +171,6 @@ def proxy_loss(
     "L_gate: mean BCE(u_i, wrong_i) over the visible positions."
     bce = F.binary_cross_entropy(b.u, b.wrong.to(b.u.dtype), reduction='none')
     return (bce * b.visible).sum() / b.visible.sum().clamp_min(1)
-
-# %% ../nbs/85_gate_training.ipynb #9d2d0313
-def auroc(
-    scores: Tensor,  # [N] any real scores
-    labels: Tensor,  # [N] bool, True = positive
-) -> float:  # P(score of a positive > score of a negative) + P(tie) / 2; NaN without both classes
-    "Area under the ROC curve, from average ranks."
-    s, y = scores.flatten().double(), labels.flatten().bool()
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    _, inv, counts = torch.unique(s, return_inverse=True, return_counts=True)
-    # 1-based mean rank of each distinct value
-    avg_rank = counts.cumsum(0).double() - (counts.double() - 1) / 2
-    return float((avg_rank[inv][y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-# %% ../nbs/85_gate_training.ipynb #a5ea8d9f
-def logit(
-    p: Tensor,  # probabilities
-    eps: float = 1e-6,  # p is clamped to [eps, 1 - eps]
-) -> Tensor:
-    "log p - log(1 - p), with p clamped to [eps, 1 - eps] (the prior can round to 1 in float32)."
-    p = p.clamp(eps, 1 - eps)
-    return p.log() - (-p).log1p()
-
-# %% ../nbs/85_gate_training.ipynb #bb6553f0
-def logistic_noise(
-    shape,  # the output's shape
-    generator: torch.Generator,  # every draw comes from it
-    device=None,  # where the noise lives
-) -> Tensor:
-    "lambda = log U - log(1 - U), U ~ U(0, 1): P(logit(p) + lambda > 0) = p."
-    u = torch.rand(shape, generator=generator, device=device).clamp(1e-7, 1 - 1e-7)
-    return u.log() - (-u).log1p()
-
-# %% ../nbs/85_gate_training.ipynb #7b1375d4
-def hard_mask(
-    p: Tensor,  # overwrite probabilities
-    noise: Tensor,  # logistic noise of p's shape
-) -> Tensor:  # 0/1 floats
-    "The Bernoulli(p) sample 1[logit(p) + noise > 0], as a float 0/1 tensor."
-    return (logit(p) + noise > 0).to(p.dtype)
-
-# %% ../nbs/85_gate_training.ipynb #d16a49ad
-def gumbel_sigmoid(
-    p: Tensor,  # overwrite probabilities
-    noise: Tensor,  # logistic noise of p's shape
-    tau: float,  # temperature: smaller is closer to the hard mask
-) -> Tensor:
-    "Relaxed Bernoulli(p): sigmoid((logit(p) + noise) / tau), tau > 0 the temperature."
-    return torch.sigmoid((logit(p) + noise) / check_range('tau', tau, 0, lo_open=True))
-
-# %% ../nbs/85_gate_training.ipynb #28653088
-def straight_through(
-    p: Tensor,  # overwrite probabilities
-    noise: Tensor,  # logistic noise of p's shape
-) -> Tensor:
-    "Hard Bernoulli(p) sample forward, the gradient of p (dm/dp = 1) backward."
-    return hard_mask(p, noise) + (p - p.detach())
-
-# %% ../nbs/85_gate_training.ipynb #0e5d860f
-def relaxed_mask(
-    p: Tensor,  # overwrite probabilities
-    noise: Tensor,  # logistic noise of p's shape
-    estimator: str = 'st',  # 'st' (straight-through) or 'gumbel'
-    tau: float = 0.5,  # Gumbel-sigmoid temperature
-) -> Tensor:
-    "The mask the loss sees: 'st' (straight-through) or 'gumbel' (Gumbel-sigmoid at `tau`)."
-    if estimator == 'st':
-        return straight_through(p, noise)
-    if estimator == 'gumbel':
-        return gumbel_sigmoid(p, noise, tau)
-    raise ValueError(f"estimator={estimator!r} must be 'st' or 'gumbel'")
 
 # %% ../nbs/85_gate_training.ipynb #7cf6830c
 def hold_probabilities(
@@ -604,69 +530,7 @@ def dagger_gate(
         history[-1]['bce_after'] = loss.item() if epochs else math.nan
     return history
 
-# %% ../nbs/85_gate_training.ipynb #7ba5213d
-GATE_WEIGHTS, GATE_CONFIG = 'gate.safetensors', 'gate_config.json'
-
-
-def save_gate(
-    gate: OverwriteGate,  # the gate (its weights, config and running z-scores)
-    folder: str | Path,  # a model folder
-) -> Path:
-    "Write `gate` to `folder/gate.safetensors` and `gate_config.json` atomically; return `folder`."
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = json.dumps(asdict(gate.cfg), indent=1, sort_keys=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in gate.state_dict().items()}
-    with atomic_path(folder / GATE_WEIGHTS) as tmp:
-        save_file(state, str(tmp), metadata={'gate_config': cfg})
-    atomic_write(folder / GATE_CONFIG, cfg)
-    return folder
-
-# %% ../nbs/85_gate_training.ipynb #f94be2e0
-def load_gate(
-    folder: str | Path,  # a model folder
-    device='cpu',  # where the gate goes
-) -> OverwriteGate | None:
-    "The gate saved in `folder` (eval mode), or None if none; `ValueError` for a broken pair."
-    folder = Path(folder)
-    w, c = folder / GATE_WEIGHTS, folder / GATE_CONFIG
-    if not w.exists() and not c.exists():
-        return None
-    if not (w.exists() and c.exists()):
-        raise ValueError(
-            f"{str(folder)!r} holds {(w if w.exists() else c).name} but not "
-            f"{(c if w.exists() else w).name}: an incomplete gate; save it again"
-        )
-    try:
-        fields = json.loads(c.read_text())
-        cfg = GateConfig(**fields)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{str(c)!r} is not a valid gate configuration ({e})") from None
-    try:
-        with safe_open(str(w), 'pt', device=str(device)) as f:
-            meta, state = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:
-        raise ValueError(
-            f"{str(w)!r} is not a readable safetensors file ({type(e).__name__}: {e})"
-        ) from None
-    if json.loads(meta.get('gate_config', 'null')) != fields:
-        raise ValueError(
-            f"{w.name} and {c.name} in {str(folder)!r} describe different gates (an interrupted "
-            "save, or files from two runs)"
-        )
-    gate = OverwriteGate(cfg).to(device)
-    try:
-        gate.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{str(w)!r} does not fit the gate of {c.name}: {e}") from None
-    return gate.eval()
-
 # %% ../nbs/85_gate_training.ipynb #c13dd1cc
-def _append_jsonl(path: Path, row: dict):
-    with open(path, 'a') as f:
-        f.write(json.dumps(row) + '\n')
-
-
 def _packed(data: str, split: str, tokenizer, seq_len: int) -> Tensor:
     return tokenize_and_pack(load_texts(data, split)['text'], tokenizer, seq_len)
 

@@ -15,7 +15,7 @@ from .adapters import causal_lm_nll
 # %% auto #0
 __all__ = ['ROUGE_KEYS', 'bleu', 'rouge', 'judge_nll', 'unigram_entropy', 'entropy_flag', 'JudgeScore', 'generative_perplexity',
            'distinct_n', 'repeated_ngram_rate', 'failures', 'Cost', 'cost_metrics', 'latency_percentiles', 'Revisions',
-           'revision_accounting']
+           'revision_accounting', 'auroc']
 
 # %% ../nbs/84_metrics.ipynb #4ae0e093
 def _check_pairs(hypotheses, references):
@@ -218,3 +218,18 @@ def revision_accounting(reference: Tensor, # [B, N] the right tokens
     return Revisions(fixed=(e & ~right0 & right).sum(-1), broken=(e & right0 & ~right).sum(-1),
                      lost=(e & ever & ~right).sum(-1), revisions=(revised & e).sum((0, -1)),
                      accuracy=(e & right).sum(-1) / n, accuracy_before=(e & right0).sum(-1) / n)
+
+# %% ../nbs/84_metrics.ipynb #9d2d0313
+def auroc(
+    scores: Tensor,  # [N] any real scores
+    labels: Tensor,  # [N] bool, True = positive
+) -> float:  # P(score of a positive > score of a negative) + P(tie) / 2; NaN without both classes
+    "Area under the ROC curve, from average ranks."
+    s, y = scores.flatten().double(), labels.flatten().bool()
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    _, inv, counts = torch.unique(s, return_inverse=True, return_counts=True)
+    # 1-based mean rank of each distinct value
+    avg_rank = counts.cumsum(0).double() - (counts.double() - 1) / 2
+    return float((avg_rank[inv][y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))

@@ -12,10 +12,12 @@ from ardm_nb.model import ModelConfig
 from ardm_nb.noise import NoiseConfig
 from ardm_nb.samplers import load_model
 from ardm_nb.train import PRESETS, train
+from ardm_nb.gate import GATE_CONFIG, GATE_WEIGHTS, load_gate, save_gate
+from ardm_nb.metrics import auroc
+from ardm_nb.relaxed import gumbel_sigmoid, hard_mask, logistic_noise, logit, straight_through
 from ardm_nb.gate_training import (
-    GATE_CONFIG, GATE_WEIGHTS, GateTrainConfig, auroc, gate_config, gate_step, gumbel_sigmoid, hard_mask,
-    hold_probabilities, load_gate, logistic_noise, logit, new_gate, proxy_batch, save_gate, seq_loss, step_draws,
-    straight_through, train_gate, unroll)
+    GateTrainConfig, gate_config, gate_step, hold_probabilities, new_gate, proxy_batch, seq_loss, step_draws,
+    train_gate, unroll)
 
 quiet = lambda *a: None
 
