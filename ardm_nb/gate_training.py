@@ -16,6 +16,7 @@ from .noise import NoiseConfig, corrupt, random_tokens
 from .model import BlockDiffusionLM, ModelConfig, Output
 from .block_diffusion import Draw, draw_corruption, sample_block_times
 from .gate import GateConfig, GateOutput, OverwriteGate, MLPGate, save_gate
+from .gate import load_gate  # noqa: F401 (its home before 0.2: `from ardm_nb.gate_training import load_gate`)
 from .data import load_texts, tokenize_and_pack
 from .train import batch_rows, step_generator, TrainingError
 from .run import _append_jsonl

@@ -7,11 +7,12 @@ PUBLIC = {
     'signals': ['entropy', 'margin', 'confidence_change', 'uncertainty_signals', 'RunningNorm', 'Signals'],
     'schedules': ['maturity_prior', 'Hyperschedule', 'ar_diffusion_timesteps', 'ar_diffusion_skip_times'],
     'gate': ['noisy_or', 'LinearGate', 'MLPGate', 'OverwriteGate', 'GateConfig', 'Selector', 'select_topk',
-             'select_threshold', 'select_bernoulli', 'budget', 'linear_schedule', 'editable_tail'],
+             'select_threshold', 'select_bernoulli', 'budget', 'linear_schedule', 'editable_tail', 'save_gate',
+             'load_gate'],
     'acceptance': ['AcceptanceConfig', 'no_regression', 'propose', 'creates_repeat', 'accept_edits', 'should_stop'],
     'samplers': ['sample', 'Engine', 'SampleResult', 'make_rule', 'DDPMRule', 'OrderedRule', 'ThresholdRule', 'ReMDMRule', 'P2Rule',
                  'ScheduleRule', 'GateRule', 'plot_trace', 'load_model', 'decode', 'nucleus_sample'],
-    'gate_training': ['GateTrainConfig', 'train_gate', 'save_gate', 'load_gate', 'proxy_loss', 'seq_loss', 'unroll', 'plot_gate_curves'],
+    'gate_training': ['GateTrainConfig', 'train_gate', 'proxy_loss', 'seq_loss', 'unroll', 'plot_gate_curves'],
     'compare': ['CompareConfig', 'compare', 'run_compare', 'judge_nll', 'unigram_entropy', 'corrupt_passages', 'repair_scores'],
 }
 
