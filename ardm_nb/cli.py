@@ -225,6 +225,8 @@ def _sample_parser(p):
     p.add_argument('--model', required=True, help='model folder of a run (OUT/model)')
     _sampler_flag(p, 'decoding strategy')
     p.add_argument('--prompt', default='', help='text to continue (default: empty, unconditional)')
+    p.add_argument('--stop', action='append', default=[], metavar='STR',
+                   help='cut each sample before the first occurrence of STR (repeatable; default: none)')
     p.add_argument(
         '--length',
         type=_number(int, 1),
@@ -333,8 +335,10 @@ def _sample_run(args, log=print):
         raise ValueError(_flag_names(str(e))) from None
     early = ', stopped early' if res.stopped_early else ''
     edits = sum(res.edits_per_step)
-    log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {edits} edits{early}", file=sys.stderr)
-    texts = decode(tok, res.tokens)
+    saved = f", {res.nfe_saved} NFE saved by EOS" if res.nfe_saved else ''
+    log(f"{args.sampler}: {res.nfe} NFE, {res.steps} steps, {edits} edits{early}{saved}",
+        file=sys.stderr)
+    texts = decode(tok, res.tokens, stop=args.stop)
     for i, text in enumerate(texts):
         log(f"--- sample {i} ---\n{text}")
     if args.trace is not None:

@@ -392,6 +392,7 @@ class Loop:
         "A loop with no step run yet."
         self.engine, self.rule, self.x, self.free = engine, rule, x, free
         self.generator, self.mask_id, self.rec = generator, mask_id, _Recorder(trace)
+        self.nfe_saved = 0  # the steps the plan had left when EOS ended the run
 
     def step(self, start: int, end: int, s: int, S: int, begin: bool) -> bool:  # the rule's stop
         "One step on the window [start, end): one engine call, the rule's step, the free positions written."
@@ -423,10 +424,11 @@ class Loop:
     ) -> bool:  # stopped early (a block ended before its steps ran out, or EOS ended the run)
         "Every stage of `plan`; `self.x` holds the tokens after (cut after the block of EOS)."
         stopped = False
-        for sg in plan.stages:
+        for i, sg in enumerate(plan.stages):
             stopped = self.stage(sg) or stopped
             if eos_id is not None and sg.eos and self._all_ended(sg.end, eos_id):
                 self.x = self.x[:, : sg.end]
+                self.nfe_saved = sum(len(later.steps) for later in plan.stages[i + 1 :])
                 return True
         return stopped
 
@@ -457,3 +459,5 @@ class SampleResult:
     # with trace=True: 'p' [steps, B, N] (NaN where not computed), 'changed' bool [steps, B, N],
     # 'tokens' [steps, B, N] after each step
     trace: dict | None = None
+    # passes not spent because every row had generated EOS: the steps of the blocks after it
+    nfe_saved: int = 0

@@ -16,8 +16,8 @@ from .gate_sampler import *
 
 # %% auto #0
 __all__ = ['SAMPLERS', 'SamplerSpec', 'make_rule', 'check_length', 'start_tokens', 'steps_per_block', 'check_plan', 'check_done',
-           'sample', 'plot_trace', 'load_model', 'decode', 'SCORES', 'SCORED', 'REMDM_STRATEGIES', 'GATE_MODES',
-           'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
+           'sample', 'plot_trace', 'load_model', 'cut_at_stop', 'decode', 'SCORES', 'SCORED', 'REMDM_STRATEGIES',
+           'GATE_MODES', 'GATE_ACTIONS', 'DETECT_ACTIONS', 'nucleus_sample', 'WindowOutput', 'Engine', 'WindowDenoiser',
            'DenoiserSpec', 'denoiser_spec', 'DenoiserEngine', 'ModelWindow', 'StepInput', 'reveal_counts', 'pick_k',
            'Decoding', 'Rule', 'DDPMRule', 'sampling_probs', 'OrderedRule', 'ThresholdRule', 'remdm_schedule',
            'ReMDMRule', 'P2Rule', 'ScheduleRule', 'GateRule', 'reveal_plan', 'own_prob', 'DetectRule', 'WinoRule',
@@ -288,7 +288,8 @@ def sample(
     stopped = loop.run(plan, eos_id)
     check_done(loop.x, loop.engine.nfe, spec.mask_id, nfe_budget, sampler)
     edits = loop.rec.edits
-    return SampleResult(loop.x, loop.engine.nfe, len(edits), stopped, edits, loop.rec.trace(loop.x.shape[1]))
+    trace_ = loop.rec.trace(loop.x.shape[1])
+    return SampleResult(loop.x, loop.engine.nfe, len(edits), stopped, edits, trace_, loop.nfe_saved)
 
 # %% ../nbs/81_samplers.ipynb #27d768ab
 def plot_trace(
@@ -335,14 +336,24 @@ def load_model(
     return model, tok
 
 # %% ../nbs/81_samplers.ipynb #3c327b80
+def cut_at_stop(
+    text: str,  # a decoded sample
+    stop: tuple | list = (),  # stop strings: the text ends before the first one that occurs
+) -> str:
+    "`text` up to (not including) the earliest occurrence of any stop string."
+    hits = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(hits)] if hits else text
+
+
 def decode(
     tokenizer,  # the model's tokenizer (its EOS, BOS, PAD and MASK are dropped)
     ids: Tensor,  # [B, N] token ids
+    stop: tuple | list = (),  # stop strings: each text is cut before the first one
 ) -> list[str]:
-    "Text of each row of `ids`: cut at the first EOS, special tokens (BOS, PAD, MASK) dropped."
+    "Text of each row of `ids`: cut at the first EOS and stop string, special tokens dropped."
     out = []
     for row in ids.tolist():
         if tokenizer.eos_token_id in row:
             row = row[: row.index(tokenizer.eos_token_id)]
-        out.append(tokenizer.decode(row, skip_special_tokens=True))
+        out.append(cut_at_stop(tokenizer.decode(row, skip_special_tokens=True), stop))
     return out

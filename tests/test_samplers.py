@@ -450,6 +450,27 @@ def test_eos_ends_the_run_after_the_block_where_every_row_wrote_it():
     assert r.tokens.tolist() == [[2] + [7] * 7] and not r.stopped_early  # an EOS in the prompt ends nothing
 
 
+def test_eos_reports_the_passes_it_saved():
+    # 4 blocks of 4, 3 steps each: EOS everywhere after block 0 ends the run there; blocks 1-3 (9 passes) never run
+    sure = torch.full((16, 32), -5.0).index_fill_(1, torch.tensor([2]), 5.0)
+    lm = stub(BlockDiffusionLM(ModelConfig(**TINY)).eval(), sure)
+    kw = dict(length=16, sampler='confidence', greedy=True, steps=3)
+    ended = sample(lm, torch.tensor([[1], [1]]), generator=gen(), eos_id=2, **kw)
+    whole = sample(lm, torch.tensor([[1], [1]]), generator=gen(), **kw)
+    assert (ended.nfe, ended.nfe_saved) == (3, 9) and whole.nfe == 12 and whole.nfe_saved == 0
+
+
+def test_stop_strings_cut_each_text_at_the_first():
+    from ardm_nb.samplers import cut_at_stop, decode
+    from ardm_nb.tasks import get_task, task_tokenizer
+    assert cut_at_stop('To be. Or not\nto be', ['\n', '.']) == 'To be'  # the earliest of the two
+    assert cut_at_stop('no stop here', ['!', '']) == 'no stop here'  # none occurs; an empty string is ignored
+    tok = task_tokenizer(get_task('shakespeare-char', seq_len=16))
+    ids = torch.tensor([tok('To be. Or not')['input_ids'], tok('Ay, me! Alas.')['input_ids']])
+    assert decode(tok, ids) == ['To be. Or not', 'Ay, me! Alas.']
+    assert decode(tok, ids, stop=['.', '!']) == ['To be', 'Ay, me']
+
+
 # --- 4. the engine -----------------------------------------------------------------------------------------------
 
 def _plain(lm, x, a, b, end):
@@ -653,6 +674,17 @@ def test_cli_budget_it_cannot_keep_is_an_error_not_a_traceback(cli, capsys, args
     # 8 blocks to generate: 4 steps each is up to 32 passes, not 8; the 'block' hyperschedule needs 8 passes, not 3
     code, stdout, stderr = run_main(['sample', '--model', cli[0], *args], capsys)  # an exception here is a traceback
     assert code == 0 or code == 2 and 'ardm sample: error: ' in stderr and 'nfe' in stderr, (code, stderr)
+
+
+def test_cli_stop_cuts_every_sample(cli, capsys):
+    model = cli[0]
+    base = ['sample', '--model', model, '--sampler', 'bd3', '--prompt', '', '--seed', '1']
+    code, full, _ = run_main(base, capsys)
+    text = full.split('\n', 1)[1].rstrip('\n')
+    stop = next(ch for ch in text[1:] if not ch.isspace())  # a character the sample holds after its start
+    code2, cut, _ = run_main(base + ['--stop', stop, '--stop', 'a stop string that never occurs'], capsys)
+    assert code == code2 == 0
+    assert cut.split('\n', 1)[1].rstrip('\n') == text[:text.index(stop)]
 
 
 def test_cli_nfe_below_one_pass_per_block(cli, capsys):
