@@ -75,6 +75,13 @@ def _probe_writable(folder: Path) -> str|None:
     shutil.rmtree(probe, ignore_errors=True)
     return None
 
+
+def _must_write(name: str, path: Path, folder: Path):
+    "`ValueError` naming `name` and `path` unless a file can be created in `folder`."
+    why = _probe_writable(folder)
+    if why is not None:
+        raise ValueError(f"{name} {str(path)!r}: cannot write in {str(folder)!r} ({why})")
+
 # %% ../nbs/00_core.ipynb #a84e8e6c
 def check_writable_dir(
     name: str,  # the option's name as the user wrote it, e.g. '--out'
@@ -89,9 +96,7 @@ def check_writable_dir(
         parent = parent.parent
     if not parent.is_dir():
         raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
-    why = _probe_writable(parent)
-    if why is not None:
-        raise ValueError(f"{name} {str(path)!r}: cannot write in {str(parent)!r} ({why})")
+    _must_write(name, path, parent)
     return path
 
 # %% ../nbs/00_core.ipynb #cf8878c7
@@ -106,9 +111,7 @@ def check_writable_file(
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"{name} {str(path)!r}: the folder {str(folder)!r} does not exist")
-    why = _probe_writable(folder)
-    if why is not None:
-        raise ValueError(f"{name} {str(path)!r}: cannot write in {str(folder)!r} ({why})")
+    _must_write(name, path, folder)
     return path
 
 # %% ../nbs/00_core.ipynb #9bf65ab6
