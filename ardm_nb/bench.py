@@ -77,11 +77,8 @@ def bd3_vs_ar_train_throughput_ratio(B: int = 8,  # batch
 
 # %% ../nbs/94_bench.ipynb #886769e0
 @register
-def bd3_vs_loop_train_speedup(B: int = 8,  # batch
-                              L: int = 256,  # sequence length
-                              block_size: int = 16,  # L'
-                              repeats: int = 3,  # timed rounds
-                             ) -> Measured:
+def bd3_vs_loop_train_speedup(B: int = 8, L: int = 256, block_size: int = 16,
+                              repeats: int = 3) -> Measured:  # as `bd3_vs_ar_train_throughput_ratio`
     "time of a per-block-loop BD3 training step / time of the vectorized step. Target >= 3."
     loop_loss = lambda lm, x0, g: per_block_loop_terms(lm, x0, g).loss
     vec, loop = _bd3_step_vs(loop_loss, B, L, block_size, repeats)

@@ -114,10 +114,8 @@ def _weighted(out, d: Draw, x0, noise) -> NelboTerms:
 def nelbo_terms(lm: BlockDiffusionLM,  # the denoiser
                 x0: Tensor,  # [B, L] clean tokens
                 generator: torch.Generator,  # the only source of randomness
-                beta: float = 1e-3,  # clip window: lowest mask rate
-                omega: float = 1.0,  # clip window: highest mask rate
-                noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
-                antithetic: bool = True,  # evenly spread block rates
+                beta: float = 1e-3, omega: float = 1.0, noise: NoiseConfig = NoiseConfig(),
+                antithetic: bool = True,  # the draw's clip window, noise and spread: `draw_corruption`
                ) -> NelboTerms:
     "Corrupt every block of `x0` at its own rate t ~ U[beta, omega]; score all blocks in one pass."
     lm.net.check_ids(x0, 'x0')
@@ -209,15 +207,10 @@ def causal_lm_loss(lm: BlockDiffusionLM,  # the network, used with a causal mask
     return F.cross_entropy(_atleast32(logits).flatten(0, 1), x0[:, 1:].flatten())
 
 # %% ../nbs/60_block_diffusion.ipynb #b01977a2
-def per_block_loop_terms(lm: BlockDiffusionLM,  # the denoiser
-                         x0: Tensor,  # [B, L] clean tokens
-                         generator: torch.Generator,  # the only source of randomness
-                         beta: float = 1e-3,  # clip window: lowest mask rate
-                         omega: float = 1.0,  # clip window: highest mask rate
-                         noise: NoiseConfig = NoiseConfig(),  # absorbing or hybrid noise
-                         antithetic: bool = True,  # evenly spread block rates
-                        ) -> NelboTerms:
-    "Reference for `nelbo_terms`: same draw, one forward pass per block."
+def per_block_loop_terms(lm: BlockDiffusionLM, x0: Tensor, generator: torch.Generator,
+                         beta: float = 1e-3, omega: float = 1.0, noise: NoiseConfig = NoiseConfig(),
+                         antithetic: bool = True) -> NelboTerms:
+    "Reference for `nelbo_terms` (the same arguments): the same draw, one forward pass per block."
     d = draw_corruption(lm.cfg, x0, generator, beta, omega, noise, antithetic)
     n_blocks = x0.shape[1] // lm.cfg.block_size
     outs = [lm.denoise_block_loop(d.c.xt, x0, b, carry_over=False) for b in range(n_blocks)]

@@ -426,12 +426,8 @@ def gate_separation(
 # %% ../nbs/85_gate_training.ipynb #b5a3cfab
 @torch.no_grad()
 def refinement_accuracy(
-    lm: BlockDiffusionLM,  # the frozen denoiser
-    gate: OverwriteGate,  # the gate to judge
-    x0: Tensor,  # [B, L] held-out clean rows
-    window_blocks: int,  # blocks per window
-    noise: NoiseConfig,  # the corruption
-    generator: torch.Generator,  # every draw comes from it
+    lm: BlockDiffusionLM, gate: OverwriteGate, x0: Tensor, window_blocks: int, noise: NoiseConfig,
+    generator: torch.Generator,  # these six as for `gate_separation`
     beta: float = 0.1,  # start-state noise level per block ~ U[beta, omega]
     omega: float = 0.5,  # upper end of that range
 ) -> dict:
