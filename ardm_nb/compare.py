@@ -4,12 +4,14 @@
 
 # %% ../nbs/89_compare.ipynb #6ae4ba3b
 from __future__ import annotations
-import json, os
+import json
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 from torch import Tensor
-from .core import check_range, check_int
+from .core import atomic_write, check_range, check_int
+from .data import load_texts, tokenize_and_pack
+from .gate import load_gate
 from .samplers import SAMPLERS, load_model
 from .metrics import judge_nll, unigram_entropy, revision_accounting
 from .tasks import Task, make_problems
@@ -218,8 +220,6 @@ def run_compare(model_dir: str|Path, # folder of the diffusion model (`ardm trai
                 progress: bool = True # show a progress bar
                ) -> dict: # the run's description and rows, as written to compare.json
     "Load, compare, write compare.json / .png / .md (and the harness's eval.json) into `out`."
-    from ardm_nb.data import load_texts, tokenize_and_pack
-    from ardm_nb.gate import load_gate
     model, tok = load_model(model_dir)
     judge, jtok = load_model(judge_dir)
     if len(tok) != len(jtok) or tok.get_vocab() != jtok.get_vocab():
@@ -240,9 +240,7 @@ def run_compare(model_dir: str|Path, # folder of the diffusion model (`ardm trai
     doc = dict(model=str(model_dir), judge=str(judge_dir), data=f'{data}:{split}',
                config=asdict(cfg), L=c.max_len, block_size=c.block_size,
                torch=torch.__version__, rows=rows)
-    tmp = out / 'compare.json.tmp'
-    tmp.write_text(json.dumps(doc, indent=1, default=str))
-    os.replace(tmp, out / 'compare.json')
+    atomic_write(out / 'compare.json', json.dumps(doc, indent=1, default=str))
     plot_compare(rows, out / 'compare.png')
     (out / 'compare.md').write_text(markdown_table(rows) + '\n')
     log(markdown_table(rows))

@@ -4,14 +4,15 @@
 
 # %% ../nbs/86_eval.ipynb #6b931fc7
 from __future__ import annotations
-import hashlib, json, math, os, time
+import hashlib, json, math, time
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 from . import __version__
-from .core import check_range, check_int
+from .core import atomic_write, check_range, check_int
+from .hf import ArdmForDiffusionLM, check_model_folder, no_progress_bars
 from .samplers import SAMPLERS, sample
 from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, judge_nll,
                              repeated_ngram_rate, revision_accounting, rouge, unigram_entropy)
@@ -112,7 +113,6 @@ def load_task_model(task, # a task of `ardm_nb.tasks`
             raise ValueError(f"block_size={block_size} must divide the task's "
                              f"seq_len={task.seq_len}")
         return task.oracle(block_size, noise=noise, eps=eps)
-    from ardm_nb.hf import ArdmForDiffusionLM, check_model_folder, no_progress_bars
     path = check_model_folder(model)
     with no_progress_bars(): m = ArdmForDiffusionLM.from_pretrained(path).eval()
     c = m.lm.cfg
@@ -382,9 +382,7 @@ def write_rows(path: Path, # the eval.json to write
                        for k, v in d.items()}
     finite = lambda r: {**r, 'metrics': clean(r['metrics']), 'scores': clean(r.get('scores', {}))}
     doc = dict(config=conf, torch=torch.__version__, rows=[finite(r) for r in rows])
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(doc, indent=1))
 
 # %% ../nbs/86_eval.ipynb #5c570caa
 def stale_rows(rows: list[dict], # rows read from an eval.json

@@ -32,7 +32,7 @@ def bleu(hypotheses: list[str], # one decoded text per example
          references: list[str] # the reference text of each example
         ) -> float: # corpus BLEU in [0, 100]
     "`sacrebleu` corpus BLEU of `hypotheses` against one reference each."
-    import sacrebleu
+    import sacrebleu  # lazy: only a BLEU needs it (keeps `ardm eval --help` quick)
     _check_pairs(hypotheses, references)
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
 
@@ -43,7 +43,7 @@ def rouge(hypotheses: list[str], # one decoded text per example
           references: list[str] # the reference text of each example
          ) -> dict: # {'rouge1', 'rouge2', 'rougeL'}: mean F-measures in [0, 1]
     "`rouge-score` ROUGE-1/2/L F-measures (Porter stemming), averaged over the pairs."
-    from rouge_score import rouge_scorer
+    from rouge_score import rouge_scorer  # lazy, as sacrebleu above
     _check_pairs(hypotheses, references)
     scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
     pairs = zip(hypotheses, references)

@@ -4,13 +4,13 @@
 
 # %% ../nbs/87_report.ipynb #60dd8470
 from __future__ import annotations
-import json, math, os, shlex, shutil
+import json, math, shlex, shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from .core import check_writable_dir
+from .core import atomic_write, check_writable_dir
 from .metrics import latency_percentiles
 from .stats import CI, best_of, compare_all, mean_ci
 from .eval import (COST_METRICS, REFERENCE, EvalConfig, Setup, evaluate, load_setup,
@@ -355,9 +355,7 @@ def run_eval(cfg: EvalConfig, # what to run
     setup = load_setup(cfg)
     rows = evaluate(cfg, out, setup, progress, log)
     md, panels, title = report(rows, cfg, setup)
-    tmp = out / 'eval.md.tmp'
-    tmp.write_text(md)
-    os.replace(tmp, out / 'eval.md')
+    atomic_write(out / 'eval.md', md)
     if panels:
         plot_eval(rows, panels, title, out / 'eval.png')
     log(md)
@@ -473,7 +471,5 @@ def write_report(parts: list, # (heading, folder written by `ardm eval --out`) p
         body.append(text)
         summary += lines
     md = '\n\n'.join(body) + '\n'
-    tmp = out / 'report.md.tmp'
-    tmp.write_text(md)
-    os.replace(tmp, out / 'report.md')
+    atomic_write(out / 'report.md', md)
     return CombinedReport(path=out / 'report.md', markdown=md, summary=summary)

@@ -4,10 +4,11 @@
 
 # %% ../nbs/91_results.ipynb #1f060cdf
 from __future__ import annotations
-import json, os, re
+import json, re
 from dataclasses import dataclass
 from pathlib import Path
 import jinja2
+from .core import atomic_write
 from .eval import read_rows
 from .report import _fmt, best_at, best_lines, diff_table, pivot_table, summarize
 
@@ -37,9 +38,7 @@ def save_rows(source, # an eval.json written by `ardm eval`, or a list of them (
         r['metrics'] = {k: finite(v) for k, v in r['metrics'].items()}
         r['scores'] = {k: [finite(x) for x in v] for k, v in r['scores'].items()}
     doc = json.dumps(dict(rows=rows), separators=(',', ':'))
-    tmp = dest.with_name(dest.name + '.tmp')
-    tmp.write_text(doc + '\n')
-    os.replace(tmp, dest)
+    atomic_write(dest, doc + '\n')
     return len(rows)
 
 # %% ../nbs/91_results.ipynb #d9bfe2a0
@@ -161,7 +160,8 @@ def render_notebook(path: Path, render, write: bool) -> list[Mismatch]:
         new, miss = render_text(''.join(c['source']), str(path), render)
         if miss: c['source'] = new.splitlines(True)
         found += miss
-    if found and write: path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    if found and write:
+        atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     return found
 
 # %% ../nbs/91_results.ipynb #966281fa
@@ -178,7 +178,8 @@ def report_pages(root: str|Path = '.', # the repository root
     readme = root / 'README.md'
     if readme.exists():
         new, miss = render_text(readme.read_text(), 'README.md', render)
-        if miss and write: readme.write_text(new)
+        if miss and write:
+            atomic_write(readme, new)
         found += miss
     return found
 

@@ -4,18 +4,20 @@
 
 # %% ../nbs/74_tasks.ipynb #07188d2b
 from __future__ import annotations
-import math, random
 from dataclasses import dataclass, fields, replace
 import torch
 from fastcore.basics import patch
 from torch import Tensor
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
-from .core import check_int, check_range
+from .core import check_int
+from .data import load_tokenizer, shakespeare_split, train_tokenizer
 from .task import *  # the contract, problems, splits: one place to import a task's names from
 from .markov import *
 from .sudoku import *
-from .task import row_problems
+from .task import Problems, Task, row_problems
+from .markov import MarkovWords
+from .sudoku import Sudoku, Sudoku6, Sudoku9
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_CHARS', 'TASKS', 'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig', 'ShakespeareChar',
@@ -103,7 +105,6 @@ def _cached(key, make):
 
 # %% ../nbs/74_tasks.ipynb #342e5411
 def _works(split: str) -> str:
-    from ardm_nb.data import shakespeare_split
     return '\n\n'.join(shakespeare_split(split).values())
 
 # %% ../nbs/74_tasks.ipynb #38a2eef0
@@ -202,7 +203,6 @@ def score(self: ShakespeareChar, tokens: Tensor, # [n, seq_len]
 # %% ../nbs/74_tasks.ipynb #b7e4c5dd
 def _bpe_tokenizer(cfg: ShakespeareConfig) -> BPETokenizer:
     "The tokenizer in `cfg.tokenizer`, or a BPE of `cfg.bpe_vocab` trained on the training works."
-    from ardm_nb.data import load_tokenizer, shakespeare_split, train_tokenizer
     if cfg.tokenizer is not None:
         load = lambda: BPETokenizer(load_tokenizer(cfg.tokenizer))
         return _cached(('tok', str(cfg.tokenizer)), load)
