@@ -3,7 +3,7 @@
 import math
 
 import torch
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ardm_nb.schedules import (
     Hyperschedule,
@@ -155,15 +155,15 @@ def test_block_contains_ar_and_mdlm(n, S):
 
 @FAST
 @given(
-    n=st.integers(1, 24),
+    blocks=st.integers(1, 6),
     S=st.integers(1, 24),
     T=st.integers(1, 24),
     M=st.one_of(st.none(), st.integers(1, 48)),
-    divisor=st.integers(1, 24),
+    divisor=st.integers(1, 8),
     spb=st.integers(1, 6),
 )
-def test_every_constructor_goes_from_one_to_zero(n, S, T, M, divisor, spb):
-    assume(n % divisor == 0)
+def test_every_constructor_goes_from_one_to_zero(blocks, S, T, M, divisor, spb):
+    n = divisor * blocks  # 1..48, a length the block size divides (drawn, not filtered)
     for h in (
         Hyperschedule.ar(n),
         Hyperschedule.mdlm(n, S),
@@ -175,9 +175,9 @@ def test_every_constructor_goes_from_one_to_zero(n, S, T, M, divisor, spb):
 
 
 @FAST
-@given(n=st.integers(1, 24), divisor=st.integers(1, 24), spb=st.integers(1, 6))
-def test_block_moves_one_block_at_a_time(n, divisor, spb):
-    assume(n % divisor == 0)
+@given(divisor=st.integers(1, 8), blocks=st.integers(1, 6), spb=st.integers(1, 6))
+def test_block_moves_one_block_at_a_time(divisor, blocks, spb):
+    n = divisor * blocks  # a length the block size divides (drawn, not filtered: no health-check failures)
     h = Hyperschedule.block(n, divisor, spb)
     for s in range(1, h.steps + 1):
         moving = h.moving(s)
