@@ -348,7 +348,7 @@ def _sample_run(args, log=print):
 # %% ../nbs/95_cli.ipynb #6356e9b7
 _FLAGS = {'nfe_budget': '--nfe', 'steps': '--steps', 'length': '--length', 'top_p': '--top-p'}
 _EVAL_FLAGS = {'nfe_budgets': '--nfe', 'nfe_budget': '--nfe', 'seeds': '--seeds', 'rows': '--rows',
-               'mbr': '--mbr'}  # EvalConfig's
+               'mbr': '--mbr', 'margin': '--margin'}  # EvalConfig's
 
 
 def _flag_names(msg: str, flags: dict = _FLAGS) -> str:

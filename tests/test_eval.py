@@ -141,6 +141,7 @@ def test_train_a_task_model_and_evaluate_it(tmp_path, capsys):
     (['--task', 'markov-words', '--seeds', '0'], '--seeds 0 is outside the allowed range [1, inf)'),
     (['--task', 'markov-words', '--rows', '0'], '--rows 0 is outside the allowed range [1, inf)'),
     (['--task', 'markov-words', '--mbr', '1'], '--mbr 1 is outside the allowed range [2, inf)'),
+    (['--task', 'markov-words', '--margin', '-1'], '--margin -1.0 is outside the allowed range (0, inf)'),
 ])
 def test_bad_input_one_sentence_exit_2(args, msg, tmp_path, capsys):
     assert main(['eval', *args, '--out', str(tmp_path / 'o')]) == 2
