@@ -429,7 +429,8 @@ def evaluate(cfg: EvalConfig, # what to run
     if stale:
         log(f"ignoring {len(stale)} rows of {path}: made with other model files or another package "
             f"version than this run ({__version__}); they are run again and replaced")
-        rows = [r for r in rows if not any(r is x for x in stale)]
+        gone = {id(r) for r in stale}
+        rows = [r for r in rows if id(r) not in gone]
     done = {row_key(r) for r in rows}
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     jobs = [(m, seed, nfe, smp) for m in s.modes for seed in seeds for nfe in (None, *cfg.nfe_budgets)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from .core import atomic_write, check_writable_dir
 from .metrics import latency_percentiles
-from .stats import CI, best_of, compare_all, mean_ci
+from .stats import CI, best_of, mean_ci
 from .eval import (COST_METRICS, REFERENCE, EvalConfig, Setup, evaluate, load_setup,
                           read_rows)
 
@@ -109,10 +109,9 @@ def best_at(rows: list[dict], # rows of `evaluate`
     for nfe in sorted({s['nfe_budget'] for s in summ}):
         family = _family([s for s in summ if s['nfe_budget'] == nfe])
         if not family or not len(next(iter(family.values()))): continue
-        b = best_of(family, up)
-        pairs = [p for p in compare_all(family, up, margin=margin) if b.name in (p.a, p.b)]
+        b = best_of(family, up, margin=margin)
         out.append(dict(nfe_budget=nfe, best=b.name, mean=b.mean, beats=b.beats,
-                        others=b.others, strict=b.best, pairs=pairs))
+                        others=b.others, strict=b.best, pairs=b.pairs))
     return out
 
 # %% ../nbs/87_report.ipynb #721b601d

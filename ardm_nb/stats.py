@@ -306,18 +306,20 @@ class Best:
     beats: list # the samplers it beats (Holm-adjusted)
     others: int # how many others there are
     best: bool # it beats every other one
+    pairs: list = None # its comparisons with each other one (`Pair`s of `compare_all`)
 
 # %% ../nbs/83_stats.ipynb #049c39aa
 def best_of(scores: dict, # name -> scores, all the same shape
             higher_is_better: bool = True, # the direction of the metric
-            alpha: float = 0.05 # the family-wise error rate
+            alpha: float = 0.05, # the family-wise error rate
+            margin: float|None = None # an equivalence margin for the pairs (TOST), or None
            ) -> Best:
     "The best mean of `scores` and the others it beats, from `compare_all`."
     means = {k: float(as_scores(v).mean()) for k, v in scores.items()}
     top = (max if higher_is_better else min)(means, key=means.get)
-    pairs = compare_all(scores, higher_is_better, alpha)
+    pairs = [p for p in compare_all(scores, higher_is_better, alpha, margin) if top in (p.a, p.b)]
     won = [p.b if p.a == top else p.a for p in pairs if p.winner == top]
-    return Best(top, means[top], won, len(scores) - 1, len(won) == len(scores) - 1)
+    return Best(top, means[top], won, len(scores) - 1, len(won) == len(scores) - 1, pairs)
 
 # %% ../nbs/83_stats.ipynb #93b974cd
 def null_tables(n: int = 200, # simulated tables
