@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 from .core import check_int
+from .signals import LogitStats, logit_stats
 from .model import BlockDiffusionLM, KVCache, block_causal_mask, subs
 
 # %% auto #0
@@ -25,12 +26,19 @@ class WindowOutput:
         hidden: Tensor,  # [B, n, d]
         # [B, n, V] raw logits, if the network made them anyway
         logits: Tensor | None = None,
+        # an earlier output whose first `r` positions this one repeats (their logits and stats kept)
+        prior: WindowOutput | None = None,
+        r: int = 0,  # positions repeated from `prior`
     ):
         "Hold the hidden states; logits are projected when first read."
-        self.lm, self.hidden = lm, hidden
+        self.lm, self.hidden, self.r, self._stats = lm, hidden, r, {}
         self._logits = (
             None if logits is None else subs(logits, None, lm.cfg.mask_id, carry_over=False)
         )
+        # slices of the prior's tensors only: no chain of outputs kept alive
+        self.known = prior._logits[:, :r] if r and prior._logits is not None else None
+        self.known_stats = {} if not r else {
+            tau: LogitStats(*(f[:, :r] for f in s)) for tau, s in prior._stats.items()}
 
     @classmethod
     def given(
@@ -41,7 +49,8 @@ class WindowOutput:
     ) -> WindowOutput:
         "The output of a `WindowDenoiser`: its logits with MASK forbidden (nothing to project)."
         out = cls.__new__(cls)
-        out.lm, out.hidden = None, hidden
+        out.lm, out.hidden, out.r, out._stats = None, hidden, 0, {}
+        out.known, out.known_stats = None, {}
         out._logits = subs(logits, None, mask_id, carry_over=False)
         return out
 
@@ -54,7 +63,9 @@ class WindowOutput:
 
     @property
     def logits(self) -> Tensor:  # [B, n, V], computed once
-        "The window's logits [B, n, V], projected on first read."
+        "The window's logits [B, n, V], projected on first read (repeated positions not again)."
+        if self._logits is None and self.known is not None:
+            self._logits = torch.cat([self.known, self.project(self.hidden[:, self.r :])], 1)
         if self._logits is None:
             self._logits = self.project(self.hidden)
         return self._logits
@@ -64,7 +75,26 @@ class WindowOutput:
         where: Tensor,  # bool [B, n]: the positions wanted
     ) -> Tensor:  # [R, V]
         "Logits of the positions `where` only (only these rows are projected, unless all are)."
-        return self._logits[where] if self._logits is not None else self.project(self.hidden[where])
+        if self._logits is None and self.known is None:
+            return self.project(self.hidden[where])
+        return self.logits[where]
+
+    def stats(
+        self,
+        temperature: float = 1.0,  # the calibration temperature of `logit_stats`
+    ) -> LogitStats:  # each field [B, n] (top-2 fields [B, n, 2])
+        "`logit_stats` of the window's logits, once per temperature (repeated positions not again)."
+        if temperature in self._stats:
+            return self._stats[temperature]
+        known = self.known_stats.get(temperature)
+        if known is None:
+            s = logit_stats(self.logits, temperature)
+        else:  # a row's stats depend on that row only
+            new = logit_stats(self.logits[:, self.r :], temperature)
+            s = LogitStats(*(torch.cat([a, b], 1) for a, b in zip(known, new)))
+        self._stats[temperature] = s
+        return s
+
 
 # %% ../nbs/77_engine.ipynb #7c23f0d9
 def pass_mask(
@@ -104,6 +134,18 @@ class Engine:
         self.base = min(start, end - keep)
         self.cache.length = 0
 
+    def _reusable(self, start: int, end: int, win: Tensor) -> int:
+        "Leading positions of the window whose keys and outputs the last pass holds (whole blocks)."
+        last = self._last
+        committed = self.cache.length == start - self.base  # the last pass saw the same prefix
+        if not (self.use_cache and committed and last is not None and last[:2] == (start, end)):
+            return 0
+        B, n = win.shape
+        # [n / L'] blocks unchanged in every row; a block sees only blocks before it, so an
+        # unchanged leading block has the same keys and output as in the last pass
+        same = (last[2] == win).view(B, n // self.Lb, self.Lb).all(-1).all(0)
+        return int(same.long().cumprod(0).sum()) * self.Lb
+
     def __call__(
         self,
         x: Tensor,  # [B, N] all tokens, absolute positions
@@ -128,29 +170,36 @@ class Engine:
             return self._last[3]
         if end - self.base > self.M:
             self._slide(start, end)
+        r = self._reusable(start, end, win)  # leading window positions not run again
         # cached positions still valid
-        C = min(self.cache.length, start - self.base) if self.use_cache else 0
+        C0 = min(self.cache.length, start - self.base) if self.use_cache else 0
+        C = C0 + r
         s0, N = self.base + C, end - self.base - C  # this pass covers [s0, end)
         pos = torch.arange(C, C + N, device=x.device)
         mask = pass_mask(N, C, Lb, x.device)
-        past = (
-            self.cache.layers(self.lm, x.shape[0], self.lm.net.embed.weight)
-            if self.use_cache
-            else None
-        )
-        if past is not None:
+        past = None
+        if self.use_cache:
+            past = self.cache.layers(self.lm, x.shape[0], self.lm.net.embed.weight)
             past = [(k, v, C) for k, v, _ in past]
-        out = self.lm.net(
-            x[:, s0:end], pos, mask, past, keep=slice(start - s0, end - s0), project=False
-        )
+        keep = slice(start + r - s0, end - s0)
+        out = self.lm.net(x[:, s0:end], pos, mask, past, keep=keep, project=False)
         self.nfe += 1
         # keys of frozen tokens are final
         if self.use_cache:
-            self.cache.length = max(C, min(frozen, end) - self.base)
-        # a network that ignores `project=False` hands its logits over
-        out = WindowOutput(self.lm, out.hidden, out.logits)
+            self.cache.length = max(C0, min(frozen, end) - self.base)
+        out = self._output(out, r)
         self._last = (start, end, win.clone(), out)
         return out
+
+    def _output(self, out, r: int) -> WindowOutput:
+        "The window's output: the last pass's first `r` positions, then this pass's."
+        if not r:  # a network that ignores `project=False` hands its logits over
+            return WindowOutput(self.lm, out.hidden, out.logits)
+        last = self._last[3]
+        hidden = torch.cat([last.hidden[:, :r], out.hidden], 1)  # [B, n, d]
+        logits = None if out.logits is None else torch.cat([last.logits[:, :r], out.logits], 1)
+        return WindowOutput(self.lm, hidden, logits, prior=last, r=r)
+
 
 # %% ../nbs/77_engine.ipynb #a13d0e02
 @runtime_checkable

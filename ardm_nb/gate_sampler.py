@@ -224,7 +224,7 @@ class GateRule(Rule):
         "Reveal MASKs by confidence; rewrite the written tokens the gate and acceptance pass."
         tau = self.run_gate.cfg.temperature
         # the one pass over the window's logits: signals and acceptance read it
-        stats = logit_stats(st.logits, tau)
+        stats = st.stats(tau)
         p, acc = self._judge(st, stats)
         last = st.s == st.S - 1
         remask = self.action == 'remask' and not last

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 from .core import check_range, check_int
+from .signals import LogitStats, logit_stats
 from .engine import DenoiserEngine, DenoiserSpec, Engine, WindowOutput
 
 # %% auto #0
@@ -118,6 +119,15 @@ class StepInput:
         return (
             self.source.rows(where) if isinstance(self.source, WindowOutput) else self.source[where]
         )
+
+    def stats(
+        self,
+        temperature: float = 1.0,  # the calibration temperature
+    ) -> LogitStats:
+        "`logit_stats` of the window's logits (the engine's output computes them once per pass)."
+        if isinstance(self.source, WindowOutput):
+            return self.source.stats(temperature)
+        return logit_stats(self.source, temperature)
 
     @property
     def masked(self) -> Tensor:
