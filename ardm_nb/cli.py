@@ -98,64 +98,62 @@ _TRAIN_FLAGS = dict(
 def _train_parser(p):
     from ardm_nb.train import PRESETS
 
-    p.add_argument(
-        '--config',
-        choices=sorted(PRESETS),
-        help="preset: tiny (seconds), demo (minutes on a CPU), paper (GPUs) "
-        "(default: demo; with --resume: the run's own config.json)",
-    )
+    p.add_argument('--config', choices=sorted(PRESETS),
+                   help="preset: tiny (seconds), demo (minutes on a CPU), paper (GPUs) "
+                   "(default: demo; with --resume: the run's own config.json)")
     p.add_argument('--out', required=True, help='run folder: metrics, checkpoints, final model')
-    p.add_argument(
-        '--steps',
-        type=_number(int, 1),
-        help="training steps (default: the preset's; with --resume: the run's own, and a "
-        "larger number extends the run, even a finished one)",
-    )
-    p.add_argument(
-        '--until',
-        type=_number(int, 1),
-        help='stop after this step with a checkpoint '
-        '(continue later with --resume) (default: run to the end)',
-    )
-    p.add_argument(
-        '--resume',
-        action='store_true',
-        help="continue the run in --out from its newest valid checkpoint, with the "
-        "run's own configuration (--steps N: train it on to N steps)",
-    )
-    p.add_argument(
-        '--data',
-        help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
-        "a Hub data set name (default: the preset's, shakespeare)",
-    )
+    p.add_argument('--steps', type=_number(int, 1),
+                   help="training steps (default: the preset's; with --resume: the run's own, and a "
+                   "larger number extends the run, even a finished one)")
+    p.add_argument('--until', type=_number(int, 1),
+                   help='stop after this step with a checkpoint (continue later with --resume) '
+                   '(default: run to the end)')
+    p.add_argument('--resume', action='store_true',
+                   help="continue the run in --out from its newest valid checkpoint, with the "
+                   "run's own configuration (--steps N: train it on to N steps)")
+    p.add_argument('--data', help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
+                   "a Hub data set name (default: the preset's, shakespeare)")
     p.add_argument('--tokenizer', help='an HF tokenizer folder (default: train a byte-level BPE)')
-    p.add_argument(
-        '--task',
-        help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
-        'preset (--config tiny or demo); sets --data task:NAME',
-    )
-    p.add_argument(
-        '--block-size',
-        type=_number(int, 1),
-        dest='block_size',
-        help="L': 1 = AR, the sequence length = MDLM (default: the preset's)",
-    )
-    p.add_argument(
-        '--noise',
-        help="absorbing, uniform, eps_hybrid or gamma_hybrid (default: the preset's, absorbing)",
-    )
-    p.add_argument(
-        '--seed',
-        type=int,
-        help="seed of the weights, the data order and the noise (default: the preset's, 0)",
-    )
-    p.add_argument(
-        '--checkpoint-every',
-        type=_number(int, 1),
-        dest='ckpt_every',
-        metavar='N',
-        help="write a checkpoint every N steps (default: the preset's)",
-    )
+    p.add_argument('--task', help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
+                   'preset (--config tiny or demo); sets --data task:NAME')
+    p.add_argument('--block-size', type=_number(int, 1), dest='block_size',
+                   help="L': 1 = AR, the sequence length = MDLM (default: the preset's)")
+    p.add_argument('--noise', help="absorbing, uniform, eps_hybrid or gamma_hybrid (default: the preset's, "
+                   "absorbing)")
+    p.add_argument('--seed', type=int,
+                   help="seed of the weights, the data order and the noise (default: the preset's, 0)")
+    p.add_argument('--checkpoint-every', type=_number(int, 1), dest='ckpt_every', metavar='N',
+                   help="write a checkpoint every N steps (default: the preset's)")
+    p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE',
+                   help="a task parameter (with --task, repeatable), e.g. n_words=48; kept in the run's data "
+                   "string task:NAME?KEY=VALUE")
+    p.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE', dest='sets',
+                   help='any TrainConfig field after the preset (repeatable), e.g. d_model=64, lr=1e-3')
+
+
+def _train_sets(texts: list) -> dict:
+    "`--set FIELD=VALUE` flags as {field: value}, each parsed as its field's default is typed."
+    from dataclasses import fields
+    from ardm_nb.train import TrainConfig
+
+    known = {f.name: f.default for f in fields(TrainConfig)}
+    out = {}
+    for text in texts:
+        k, eq, v = text.partition('=')
+        if not eq:
+            raise ValueError(f"--set {text!r} must be FIELD=VALUE, e.g. --set d_model=64")
+        if k not in known:
+            raise ValueError(f"--set {k}: TrainConfig has no field {k!r}; its fields: {', '.join(known)}")
+        kind = bool if isinstance(known[k], bool) else type(known[k]) if isinstance(known[k], (int, float)) else str
+        try:
+            if kind is bool:
+                if v.lower() not in ('true', 'false'): raise ValueError
+                out[k] = v.lower() == 'true'
+            else: out[k] = kind(v)
+        except ValueError:
+            raise ValueError(f"--set {k}={v}: {k} takes {'true or false' if kind is bool else kind.__name__ + ' values'}") from None
+    return out
+
 
 # %% ../nbs/95_cli.ipynb #5a0a60ad
 def _train_config(args):
@@ -163,23 +161,30 @@ def _train_config(args):
     from dataclasses import replace
     from ardm_nb.train import PRESETS, run_config
 
+    from ardm_nb.eval_cli import _param
+    from ardm_nb.tasks import task_data
+
     over = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    over.update(_train_sets(getattr(args, 'sets', [])))
     task = getattr(args, 'task', None)
+    params = dict(_param(t) for t in getattr(args, 'param', []))
+    if params and not task:
+        raise ValueError("--param sets a task parameter: it needs --task NAME")
 
     def fresh(preset):  # the configuration a new run of `preset` gets
         if task:  # a task's rows, ids and preset (88_eval)
             from ardm_nb.train import task_train_config
 
-            return task_train_config(task, preset, **over)
+            return task_train_config(task, preset, params=params, **over)
         return replace(PRESETS[preset], **over)
 
     saved = run_config(args.out) if args.resume else None
     if saved is None:
         return fresh(args.config or 'demo')
-    if task and saved.data != f'task:{task}':
+    if task and saved.data != task_data(task, params):
         raise ValueError(
             f"--task {task} conflicts with the run in {args.out!r}, which trains on "
-            f"{saved.data!r}; to resume, leave out --task"
+            f"{saved.data!r}; to resume, leave out --task (and --param)"
         )
     wanted = fresh(args.config) if args.config else replace(saved, **over)
     clashes = _resume_clashes(saved, wanted, over, args.config)
@@ -203,7 +208,9 @@ def _resume_clashes(
 
     out = []
     for k, (was, now) in resume_diff(saved, wanted).items():
-        flag = f"{_TRAIN_FLAGS[k]} {over[k]}" if k in over else f"--config {config}"
+        if k not in over: flag = f"--config {config}"
+        elif k in _TRAIN_FLAGS: flag = f"{_TRAIN_FLAGS[k]} {over[k]}"
+        else: flag = f"--set {k}={over[k]}"
         out.append(f"{flag} conflicts with the run: {k}={now!r}, it was started with {k}={was!r}")
     return out
 

@@ -6,10 +6,13 @@
 from __future__ import annotations
 import hashlib, math, random
 from dataclasses import dataclass, fields, replace
+from types import SimpleNamespace
 import torch
 from fastcore.basics import patch
 from torch import Tensor
 from .core import check_int, check_range
+from .noise import NoiseConfig, loss_weights
+from .block_diffusion import draw_corruption
 from .task import Problems, Task, row_problems
 
 # %% auto #0
@@ -415,6 +418,57 @@ def oracle(self: MarkovWords, block_size: int, # L', dividing seq_len
           ) -> MarkovOracle:
     "The exact denoiser (`MarkovOracle`) for blocks of `block_size` under `noise`."
     return MarkovOracle(self, block_size, noise, eps)
+
+# %% ../nbs/72_markov.ipynb #d2b7ed95
+def _visible_reweight(p: Tensor, # [B, L, V] posterior marginals (float64)
+                      c, # the `Corrupted` draw
+                      eps: float # the eps-hybrid swap rate
+                     ) -> Tensor: # [B, L, V] the minimiser of the expected weighted cross-entropy
+    "At visible positions q(x) ∝ omega(x) p(x), the expected loss weight of each candidate; masked: p."
+    V = p.shape[-1]
+    a = eps / (V - 1)  # chance a swap draws the shown token again
+    w_same = ((1 - eps) * eps + a * (1 - eps)) / ((1 - eps) + a)
+    shown = torch.nn.functional.one_hot(c.xt.clamp(0, V - 1), V).bool()
+    q = torch.where(shown, w_same * p, (1 - eps) * p)
+    q = q / q.sum(-1, keepdim=True).clamp_min(1e-300)
+    return torch.where(c.masked[..., None], p, q)
+
+# %% ../nbs/72_markov.ipynb #c620c782
+def _oracle_logp(orc: MarkovOracle, x0: Tensor, xt: Tensor) -> Tensor: # [B, L, V] float64
+    "Log posterior of every block given the clean blocks before it and its own noisy tokens (one pass per block)."
+    Lb, L = orc.block_size, x0.shape[1]
+    out = [orc.window(torch.cat([x0[:, :s], xt[:, s:s + Lb]], 1), s, s + Lb)[0] for s in range(0, L, Lb)]
+    return torch.cat(out, 1).double()
+
+# %% ../nbs/72_markov.ipynb #8eadb960
+@patch
+@torch.no_grad()
+def oracle_nelbo(self: MarkovWords,
+                 rows: Tensor, # [N, seq_len] clean rows
+                 block_size: int, # L' of the model it is compared with
+                 noise: NoiseConfig, # the objective's noise: absorbing or eps_hybrid
+                 generator: torch.Generator, # seeded as for `evaluate_nelbo`: the same draws
+                 batch_size: int = 64, # rows per draw, as the model's evaluation batches them
+                 beta: float = 1e-3, omega: float = 1.0 # clip window, as `evaluate_nelbo`'s
+                ) -> dict: # nelbo, floor (both per token), tokens
+    "The exact denoiser's NELBO per token on `rows`, and the objective's floor (its minimum over denoisers)."
+    if noise.kind not in ORACLE_NOISES:
+        raise ValueError(f"noise kind {noise.kind!r} has no oracle; choose one of {', '.join(ORACLE_NOISES)}")
+    x0 = self.check_tokens(rows)
+    orc = self.oracle(block_size, noise.kind, noise.eps)
+    cfg = SimpleNamespace(block_size=block_size, mask_id=self.mask_id, vocab_size=self.vocab_size)
+    total = torch.zeros(2, dtype=torch.float64)
+    for i in range(0, len(x0), check_int('batch_size', batch_size, 1)):
+        x = x0[i:i + batch_size]
+        d = draw_corruption(cfg, x, generator, beta, omega, noise)
+        lp = _oracle_logp(orc, x, d.c.xt)
+        best = _visible_reweight(lp.exp(), d.c, orc.eps).clamp_min(1e-300).log()
+        w = loss_weights(d.c, d.level, noise).double()
+        for k, l in enumerate((lp, best)):
+            ce = -l.gather(-1, x[..., None])[..., 0]
+            total[k] += torch.where(w > 0, w * ce, 0.0).sum()
+    n = x0.numel()
+    return dict(nelbo=float(total[0]) / n, floor=float(total[1]) / n, tokens=n)
 
 # %% ../nbs/72_markov.ipynb #f5ea8416
 @patch

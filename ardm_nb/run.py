@@ -14,7 +14,7 @@ from .noise import NoiseConfig, NOISE_KINDS
 from .model import ModelConfig
 from .hf import ArdmForDiffusionLM, no_progress_bars
 from .data import load_texts, train_tokenizer, load_tokenizer, tokenize_and_pack
-from .tasks import TASKS, get_task, task_tokenizer
+from .tasks import TASKS, get_task, task_tokenizer, task_data, task_of_data
 
 # %% auto #0
 __all__ = ['PRESETS', 'TASK_PRESETS', 'STATE_KEYS', 'EXTENDABLE', 'RUN_RECORDS', 'TrainConfig', 'RunData', 'prepare_data',
@@ -223,26 +223,25 @@ TASK_PRESETS = dict(
 def task_train_config(name: str, # a task of `ardm_nb.tasks`
                       preset: str = 'demo', # 'tiny' (seconds, tests) or 'demo' (minutes, 2 CPUs)
                       block_size: int = 16, # block size (one block per row if it does not divide)
+                      params: dict | None = None, # task parameters (`get_task`), kept in `data`
                       **over # any `TrainConfig` field, overriding the preset
                      ) -> TrainConfig:
-    "The `TrainConfig` that trains a model of task `name` (data 'task:NAME', its seq_len)."
+    "The `TrainConfig` that trains a model of task `name` (data 'task:NAME[?K=V&..]', its seq_len)."
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     if preset not in TASK_PRESETS:
         raise ValueError(f"a task trains with preset 'tiny' or 'demo', got {preset!r}")
-    task = get_task(name)
+    task = get_task(name, **(params or {}))
     Lb = block_size if task.seq_len % block_size == 0 else task.seq_len
-    base = dict(data=f'task:{name}', seq_len=task.seq_len, block_size=Lb)
+    base = dict(data=task_data(name, params), seq_len=task.seq_len, block_size=Lb)
     return TrainConfig(**{**base, **TASK_PRESETS[preset], **over})
 
-def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME'
+def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME[?K=V&..]'
                   tokenizer=None # the tokenizer to store (None: `task_tokenizer`)
                  ):
     "The `RunData` of data source 'task:NAME': rows for each training step, 512 valid, 512 test."
-    name = cfg.data.split(':', 1)[1]
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
-    task = get_task(name)
+    name, params = task_of_data(cfg.data)
+    task = get_task(name, **params)
     if cfg.seq_len != task.seq_len:
         raise ValueError(f"seq_len={cfg.seq_len} but task {name!r} has rows of "
                          f"{task.seq_len} tokens")

@@ -21,7 +21,7 @@ from .sudoku import Sudoku, Sudoku6, Sudoku9
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_CHARS', 'TASKS', 'CharTokenizer', 'BPETokenizer', 'ShakespeareConfig', 'ShakespeareChar',
-           'ShakespeareBPE', 'get_task', 'task_tokenizer']
+           'ShakespeareBPE', 'get_task', 'task_data', 'task_of_data', 'task_tokenizer']
 
 # %% ../nbs/74_tasks.ipynb #4120fe5f
 SHAKESPEARE_CHARS = ('\n !"&\'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_'
@@ -246,6 +246,38 @@ def get_task(name: str, # a key of TASKS
         raise ValueError(f"task {name!r} takes no parameter {', '.join(map(repr, bad))}; "
                          f"its parameters: {', '.join(known)}")
     return cls(cls.config_class(**params))
+
+# %% ../nbs/74_tasks.ipynb #74cfffa0
+def _value(text: str):
+    "'3' -> 3, '0.5' -> 0.5, anything else: the text."
+    for kind in (int, float):
+        try: return kind(text)
+        except ValueError: pass
+    return text
+
+def task_data(name: str, # a key of TASKS
+              params: dict | None = None # task parameters; those equal to the default are left out
+             ) -> str: # 'task:NAME' or 'task:NAME?K=V&K=V'
+    "The data string of a run that trains on task `name` with `params` (checked by building the task)."
+    params = dict(params or {})
+    task = get_task(name, **params)
+    default = task.config_class()
+    kept = {k: v for k, v in sorted(params.items()) if getattr(default, k) != v}
+    query = '&'.join(f'{k}={v}' for k, v in kept.items())
+    return f'task:{name}' + (f'?{query}' if query else '')
+
+def task_of_data(data: str # a run's data string, 'task:NAME[?K=V&...]'
+                ) -> tuple[str, dict]: # (name, params)
+    "The task name and parameters of a data string written by `task_data`."
+    if not data.startswith('task:'): raise ValueError(f"data {data!r} is not a task (task:NAME[?K=V&...])")
+    name, _, query = data[5:].partition('?')
+    params = {}
+    for item in filter(None, query.split('&')):
+        k, eq, v = item.partition('=')
+        if not eq: raise ValueError(f"data {data!r}: {item!r} must be KEY=VALUE")
+        params[k] = _value(v)
+    get_task(name, **params)  # unknown task or parameter, value out of range: ValueError here
+    return name, params
 
 # %% ../nbs/74_tasks.ipynb #6d7828a6
 def _char_tokenizer(chars # `CharTokenizer`: BOS 0, the characters 1..n, MASK n + 1

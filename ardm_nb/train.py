@@ -17,6 +17,7 @@ from .block_diffusion import draw_corruption, score, evaluate_nelbo, ar_nll
 from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
 from .data import load_tokenizer
 from .model import Output
+from .tasks import get_task, task_of_data
 from .run import *  # noqa: F403 (re-exported: `from ardm_nb.train import TrainConfig` keeps working)
 from .run import (RunData, TrainConfig, TrainingError, batch_rows, check_new_run, check_resume,
                          ema_update, latest_checkpoint, load_state, lr_at, prepare_data, resume_diff,
@@ -402,6 +403,21 @@ def _bound_kind(
         return 'upper bound'
     return f'{cfg.noise} training objective, not a proven bound'
 
+# %% ../nbs/76_train.ipynb #e8f7ccbc
+def _with_oracle(test: dict, # `evaluate_run`'s result on the test split
+                 run: TrainRun # the run
+                ) -> dict: # `test`, with the exact denoiser's NELBO and floor on the same draws where the task has one
+    "Add `oracle_nelbo`, `oracle_floor` and `oracle_gap` (nelbo / oracle - 1) for a task with `oracle_nelbo`."
+    cfg = run.cfg
+    if not cfg.data.startswith('task:'): return test
+    name, params = task_of_data(cfg.data)
+    task = get_task(name, **params)
+    if not hasattr(task, 'oracle_nelbo') or cfg.noise not in ('absorbing', 'eps_hybrid'): return test
+    g = torch.Generator().manual_seed(cfg.seed + 99)  # evaluate_run's: the same draws
+    o = task.oracle_nelbo(run.data.test, cfg.block_size, cfg.noise_config, g, batch_size=cfg.batch_size)
+    return {**test, 'oracle_nelbo': o['nelbo'], 'oracle_floor': o['floor'],
+            'oracle_gap': test['nelbo'] / o['nelbo'] - 1}
+
 # %% ../nbs/76_train.ipynb #10b01b8a
 def finish_run(
     run: TrainRun,  # a run whose last step is done
@@ -417,14 +433,16 @@ def finish_run(
             final.save_pretrained(out / 'model')
         run.data.tokenizer.save_pretrained(out / 'model')
         result.update(
-            test=evaluate_run(run, run.data.test, None),
+            test=_with_oracle(evaluate_run(run, run.data.test, None), run),
             valid=evaluate_run(run, run.data.valid, None),
             train_tokens_per_s=run.tokens_seen / run.train_s if run.train_s else None,
         )
         (out / 'results.json').write_text(json.dumps(result, indent=1))
         plot_metrics(run.metrics, out / 'loss.png')
+        t = result['test']
+        vs = f", {t['oracle_gap']:+.1%} from the exact oracle's {t['oracle_nelbo']:.4f}" if 'oracle_gap' in t else ''
         run.log(
-            f"test NELBO perplexity {result['test']['ppl']:.2f} ({_bound_kind(result['test'], cfg)}); "
+            f"test NELBO {t['nelbo']:.4f} per token, perplexity {t['ppl']:.2f} ({_bound_kind(t, cfg)}){vs}; "
             f"model, tokenizer and results in {out}"
         )
     run.acc.wait_for_everyone()
