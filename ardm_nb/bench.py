@@ -15,17 +15,18 @@ from .block_diffusion import nelbo_terms, causal_lm_loss, per_block_loop_terms
 from .samplers import Engine, StepInput, make_rule, sample, SAMPLERS, load_model
 from .samplers import GateRule, OrderedRule
 from .benchtools import (BENCHMARKS, Measured, Table, device, interleaved_medians,
-                                interleaved_times, ratios, register, timed, write_json)
+                                interleaved_times, peak_mib, plot_table, ratios, register, timed,
+                                write_json)
 
 # %% auto #0
 __all__ = ['signals_vs_log_softmax_ratio', 'bd3_vs_ar_train_throughput_ratio', 'bd3_vs_loop_train_speedup', 'matmul_peak_flops',
            'train_tokens_per_second', 'train_mfu', 'train_mfu_bd3', 'train_step_variants', 'demo_network', 'pass_flops',
            'count_passes', 'tail_decoder', 'kv_cache_cost_curve', 'kv_cache_cost_growth_256_to_2048',
-           'kv_cache_speedup_over_flop_speedup_L1024', 'cached_vs_uncached_token_agreement', 'sliding_window_curve',
-           'sliding_window_cost_growth_1x_to_4x', 'sampler_throughput', 'gate_vs_confidence_sampler_throughput',
-           'gate_step_overhead_ratio', 'Unavailable', 'demo_model_dir', 'early_stop_latency_saving',
-           'early_stop_nfe_saving', 'early_stop_token_agreement', 'memory_probe', 'memory_peak',
-           'eval_markov_oracle_seconds', 'run', 'main']
+           'kv_cache_cost_growth_over_flop_growth_256_to_2048', 'kv_cache_speedup_over_flop_speedup_L1024',
+           'cached_vs_uncached_token_agreement', 'sliding_window_curve', 'sliding_window_cost_growth_1x_to_4x',
+           'sampler_throughput', 'gate_vs_confidence_sampler_throughput', 'gate_step_overhead_ratio', 'Unavailable',
+           'demo_model_dir', 'early_stop_latency_saving', 'early_stop_nfe_saving', 'early_stop_token_agreement',
+           'memory_probe', 'memory_peak', 'memory_curve', 'eval_markov_oracle_seconds', 'run', 'main']
 
 # %% ../nbs/94_bench.ipynb #f0c118de
 @register
@@ -327,14 +328,26 @@ def kv_cache_cost_curve() -> Table:
     return Table(cols, rows, note=note)
 
 # %% ../nbs/94_bench.ipynb #7949d15e
+def _cached_growth(short: int = 256, long: int = 2048) -> tuple[list, float]:
+    "Per repeat, cached time per token at `long` / at `short`; and the FLOP-count growth."
+    a, b = _cost_curve()[long], _cost_curve()[short]
+    flop = (a['flops_cached'] / a['tokens']) / (b['flops_cached'] / b['tokens'])
+    return [x / a['tokens'] / (y / b['tokens']) for x, y in zip(a['cached'], b['cached'])], flop
+
+
 @register
 def kv_cache_cost_growth_256_to_2048() -> Measured:
-    "cached time per generated token at L=2048 / at L=256 (<= 1.5: flat); FLOP growth in the note."
-    long, short = _cost_curve()[2048], _cost_curve()[256]
-    flop = (long['flops_cached'] / long['tokens']) / (short['flops_cached'] / short['tokens'])
-    pairs = zip(long['cached'], short['cached'])
-    growth = [a / long['tokens'] / (b / short['tokens']) for a, b in pairs]
+    "cached time per generated token at L=2048 / at L=256; FLOP growth in the note."
+    growth, flop = _cached_growth()
     return Measured.of(growth, note=f"FLOP-count growth {flop:.3g}")
+
+
+@register
+def kv_cache_cost_growth_over_flop_growth_256_to_2048() -> Measured:
+    "that growth / the FLOP-count growth of the same passes. Target <= 1.1."
+    growth, flop = _cached_growth()
+    return Measured.of([g / flop for g in growth], note=f"FLOP-count growth {flop:.3g}")
+
 
 # %% ../nbs/94_bench.ipynb #16f19a0c
 @register
@@ -437,7 +450,7 @@ def sampler_throughput() -> Table:
 # %% ../nbs/94_bench.ipynb #e1d0d436
 @register
 def gate_vs_confidence_sampler_throughput() -> Measured:
-    "gate sampler tokens/s / confidence sampler tokens/s at matched NFE, batch 8. Target >= 0.85."
+    "gate sampler tokens/s / confidence sampler tokens/s at matched NFE, batch 8. Target >= 0.9."
     by = _throughput()['by_batch']
     ratio = lambda runs, note='': ratios(runs['confidence']['times'], runs['gate']['times'], note)
     return ratio(by[max(by)], note=f"batch {min(by)}: {ratio(by[min(by)]).short()}")
@@ -521,28 +534,6 @@ def early_stop_token_agreement() -> float:
     "share of identical tokens with and without early stop in the same runs (1.0: nothing changed)."
     return _early_stop_runs()['agreement']
 
-# %% ../nbs/94_bench.ipynb #d4f6a8b0
-def _proc_kib(field: str) -> int:
-    "A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
-
-
-def _peak_mib(fn: Callable[[], object]) -> float:
-    "Peak memory (MiB) that `fn()` adds to what is allocated before it, on the benchmark device."
-    if device().type == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
-    with open('/proc/self/clear_refs', 'w') as f:  # the peak resident size starts again from now
-        f.write('5')
-    before = _proc_kib('VmRSS')
-    fn()
-    return (_proc_kib('VmHWM') - before) / 1024
-
 # %% ../nbs/94_bench.ipynb #45b97987
 def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'uncached' (sampling)
                  L: int = 0,  # context of the sampling runs
@@ -554,7 +545,7 @@ def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'u
         g = torch.Generator(device()).manual_seed(0)
         ar, bd3 = lambda: causal_lm_loss(lm, x0), lambda: nelbo_terms(lm, x0, g).loss
         loss = ar if kind == 'train_ar' else bd3
-        return _peak_mib(lambda: [_train_step(lm, opt, loss) for _ in range(2)])
+        return peak_mib(lambda: [_train_step(lm, opt, loss) for _ in range(2)])
     if kind not in ('cached', 'uncached'):
         raise ValueError(f"kind={kind!r} must be 'train_ar', 'train_bd3', 'cached' or 'uncached'")
     lm = demo_network(L)
@@ -565,36 +556,56 @@ def memory_probe(kind: str,  # 'train_ar', 'train_bd3' (DEMO step), 'cached', 'u
     with torch.no_grad():
         cached = lambda: denoise_step(lm, xt[:, L - Lb:], encode_prefix(lm, x0[:, :L - Lb]))
         uncached = lambda: lm.denoise_block_loop(xt, x0, L // Lb - 1)
-        return _peak_mib(cached if kind == 'cached' else uncached)
+        return peak_mib(cached if kind == 'cached' else uncached)
 
 # %% ../nbs/94_bench.ipynb #72f81360
-def _probe_in_subprocess(kind: str, L: int = 0) -> float:
+def _probe_in_subprocess(kind: str, L: int = 0, batch: int = 4) -> float:
     "`memory_probe` in a fresh process (one torch thread), so that nothing before it counts."
     if not os.path.exists('/proc/self/clear_refs') and device().type != 'cuda':
         raise Unavailable("peak memory on the CPU needs Linux's /proc/self/clear_refs")
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
                MALLOC_MMAP_THRESHOLD_='65536')
     code = ("import torch; torch.set_num_threads(1); from ardm_nb.bench import memory_probe; "
-            f"print(memory_probe({kind!r}, {L}))")
+            f"print(memory_probe({kind!r}, {L}, {batch}))")
     cmd = [sys.executable, '-c', code]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
+
 # %% ../nbs/94_bench.ipynb #d90c3991
+def _cache_mib(L: int, batch: int) -> float:
+    "MiB of the DEMO network's KV cache for context L: 2 n_layer B L d floats."
+    return 2 * DEMO['n_layers'] * batch * L * DEMO['d_model'] * 4 / 2 ** 20
+
+
 @register
 def memory_peak() -> Table:
     "Peak memory (MiB) added by a DEMO training step and by sampling at L=256..2048 (cache or not)."
-    def cache_mib(L):  # 2 n_layer B L d floats
-        return 2 * DEMO['n_layers'] * 4 * L * DEMO['d_model'] * 4 / 2 ** 20
     rows = [['training, AR step (DEMO, batch 16)', '', _probe_in_subprocess('train_ar'), ''],
             ['training, BD3 step (DEMO, batch 16)', '', _probe_in_subprocess('train_bd3'), '']]
     for kind in ('cached', 'uncached'):
         for L in (256, 512, 1024, 2048):
-            cache = cache_mib(L) if kind == 'cached' else 0.0
+            cache = _cache_mib(L, 4) if kind == 'cached' else 0.0
             peak = _probe_in_subprocess(kind, L)
             rows.append([f'sampling, {kind}, last block (batch 4)', L, peak, cache])
     columns = ['run', 'L', 'peak MiB', 'of which KV cache']
     return Table(columns, rows, note="model weights not included")
+
+
+# %% ../nbs/94_bench.ipynb #e3a9c7b2
+@register
+def memory_curve(lengths: tuple = (256, 512, 1024, 2048),  # contexts L
+                 batches: tuple = (1, 4, 16),  # batch sizes
+                ) -> Table:
+    "Peak MiB of sampling the last block, cached and uncached, against the context L and the batch."
+    rows = []
+    for B in batches:
+        for L in lengths:
+            cached, uncached = (_probe_in_subprocess(k, L, B) for k in ('cached', 'uncached'))
+            rows.append([B, L, cached, uncached, _cache_mib(L, B)])
+    cols = ['batch', 'L', 'cached MiB', 'uncached MiB', 'KV cache MiB']
+    return Table(cols, rows, note="DEMO shape, L'=16; peak above the model weights")
+
 
 # %% ../nbs/94_bench.ipynb #e7a1b2c3
 @register
@@ -645,7 +656,7 @@ def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
 # %% ../nbs/94_bench.ipynb #84ea84ec
 def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
         ) -> int:  # exit code: 0, or 2 for a bad name or option
-    "`python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--threads N]`."
+    "`python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--bf16] [--threads N]`."
     ap = argparse.ArgumentParser(prog='python -m ardm_nb.bench',
                                  description='Run ardm_nb benchmarks; prints name: value lines.')
     ap.add_argument('names', nargs='*',
@@ -654,13 +665,16 @@ def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
     ap.add_argument('--device', choices=['cpu', 'cuda'], default=None,
                     help="where to run (default: cpu)")
     ap.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    ap.add_argument('--bf16', action='store_true', help='run under bf16 autocast (with --device cuda)')
     args = ap.parse_args(argv)
     try:
         if args.device is not None:
             if args.device == 'cuda' and not torch.cuda.is_available():
                 raise ValueError("--device cuda: no CUDA device is visible to torch")
             os.environ['ARDM_BENCH_DEVICE'] = args.device
-        res = run(args.names, threads=args.threads)
+        dev = args.device or 'cpu'
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=args.bf16):
+            res = run(args.names, threads=args.threads)
     except ValueError as e:  # a bad name or option: one sentence, exit code 2
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from .core import atomic_write
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'interleaved_medians', 'Measured', 'ratios', 'Table',
-           'write_json']
+           'plot_table', 'peak_mib', 'write_json']
 
 # %% ../nbs/90_benchtools.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
@@ -130,6 +130,54 @@ class Table:
         width = [max(len(c[i]) for c in cells) for i in range(len(self.columns))]
         lines = ['  ' + '  '.join(c[i].rjust(width[i]) for i in range(len(width))) for c in cells]
         return '\n'.join([''] + lines + ([f"  ({self.note})"] if self.note else []))
+
+# %% ../nbs/90_benchtools.ipynb #b7e0c1b2
+def plot_table(t,  # a `Table`, or its JSON form (a dict of columns, rows, note)
+               x: str,  # the column on the x axis
+               ys: list,  # the columns drawn against it, one line each
+               by: str | None = None,  # one set of lines per value of this column
+               path=None,  # save the figure here too
+              ):
+    "A `Table` as curves on log-log axes: each of `ys` against `x`, per value of `by`."
+    import matplotlib.pyplot as plt  # lazy: only the figure needs it
+    cols, rows = (t.columns, t.rows) if isinstance(t, Table) else (t['columns'], t['rows'])
+    col = lambda name, rs: [float(r[cols.index(name)]) for r in rs]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    groups = sorted({r[cols.index(by)] for r in rows}) if by else [None]
+    for g in groups:
+        mine = [r for r in rows if by is None or r[cols.index(by)] == g]
+        for y, style in zip(ys, ('-o', '--x', ':s', '-.^')):
+            ax.plot(col(x, mine), col(y, mine), style, label=y if by is None else f'{by} {g}, {y}')
+    ax.set(xscale='log', yscale='log', xlabel=x)
+    ax.legend(fontsize=7)
+    if path is not None:
+        fig.savefig(path, dpi=120, bbox_inches='tight')
+    return fig
+
+
+# %% ../nbs/90_benchtools.ipynb #b7e0c1a2
+def _proc_kib(field: str) -> int:
+    "A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
+
+def peak_mib(fn: Callable[[], object],  # the work to measure, no arguments
+            ) -> float:  # MiB
+    "Peak memory (MiB) that `fn()` adds to what is allocated before it, on the benchmark device."
+    if device().type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+    with open('/proc/self/clear_refs', 'w') as f:  # the peak resident size starts again from now
+        f.write('5')
+    before = _proc_kib('VmRSS')
+    fn()
+    return (_proc_kib('VmHWM') - before) / 1024
+
 
 # %% ../nbs/90_benchtools.ipynb #6a913549
 def _jsonable(v):

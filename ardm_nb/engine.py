@@ -138,9 +138,11 @@ class Engine:
         "Leading positions of the window whose keys and outputs the last pass holds (whole blocks)."
         last = self._last
         committed = self.cache.length == start - self.base  # the last pass saw the same prefix
-        if not (self.use_cache and committed and last is not None and last[:2] == (start, end)):
-            return 0
         B, n = win.shape
+        if n == self.Lb or not (self.use_cache and committed and last is not None):
+            return 0  # one block: it changed (or no pass would run)
+        if last[:2] != (start, end):
+            return 0
         # [n / L'] blocks unchanged in every row; a block sees only blocks before it, so an
         # unchanged leading block has the same keys and output as in the last pass
         same = (last[2] == win).view(B, n // self.Lb, self.Lb).all(-1).all(0)
