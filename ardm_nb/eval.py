@@ -5,6 +5,7 @@
 # %% ../nbs/86_eval.ipynb #6b931fc7
 from __future__ import annotations
 import hashlib, json, math, time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import torch
@@ -22,7 +23,8 @@ from .tasks import ORACLE_NOISES, SPLITS, TASKS, get_task, split_draw
 # %% auto #0
 __all__ = ['DEFAULT_SAMPLERS', 'COST_METRICS', 'REFERENCE', 'sampler_of', 'EvalConfig', 'block_size_of', 'load_task_model',
            'Setup', 'make_setup', 'load_setup', 'train_seed_of', 'folder_checksum', 'special_ids', 'eval_inputs',
-           'Scored', 'row_scores', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows', 'evaluate']
+           'Scored', 'row_scores', 'counting_positions', 'run_one', 'row_key', 'write_rows', 'stale_rows', 'read_rows',
+           'evaluate']
 
 # %% ../nbs/86_eval.ipynb #b63d5bfa
 DEFAULT_SAMPLERS = tuple(k for k in SAMPLERS if k != 'l2r') # l2r needs a block-size-1 model
@@ -242,7 +244,8 @@ def eval_inputs(task, # a task of `ardm_nb.tasks`
                 problems=pr)
 
 # %% ../nbs/86_eval.ipynb #c50d66bc
-COST_METRICS = ('nfe_used', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early')
+COST_METRICS = ('nfe_used', 'tokens_per_pass', 'seconds_per_sample', 'edits_per_step', 'stopped_early',
+                'positions_per_sample')
 
 def _per_row(v) -> list[float]:
     "A tensor or list of per-row values as floats."
@@ -303,6 +306,22 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
         pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
                       rougeL=r['rougeL'])
 
+# %% ../nbs/86_eval.ipynb #88f4a244
+@contextmanager
+def counting_positions(model # the oracle, a package model or a `WindowDenoiser`
+                      ): # yields a one-item list: positions per row, or None for a model without a network
+    "Count the query positions of every pass of a package model's network (per row), as cost."
+    net = getattr(getattr(model, 'lm', model), 'net', None)
+    box = [None]
+    if not isinstance(net, torch.nn.Module):
+        yield box
+        return
+    box[0] = 0
+    def hook(module, args, kwargs): box[0] += args[0].shape[1]  # ids [B, n]: n positions of every row
+    handle = net.register_forward_pre_hook(hook, with_kwargs=True)
+    try: yield box
+    finally: handle.remove()
+
 # %% ../nbs/86_eval.ipynb #36936ae1
 def run_one(model, # the oracle, a package model or a `WindowDenoiser`
             task, # a task of `ardm_nb.tasks`
@@ -320,17 +339,19 @@ def run_one(model, # the oracle, a package model or a `WindowDenoiser`
               generator=torch.Generator().manual_seed(seed), infill=inputs['infill'],
               editable=inputs['editable'], top_p=cfg.top_p, **opts)
     t0 = time.perf_counter()
-    if cfg.mbr:
-        to_text = task.decode if task.text else ids_to_text
-        res = mbr_sample(model, cfg.mbr, inputs['prompt'], to_text=to_text, **kw)
-    else:
-        res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
+    with counting_positions(model) as positions:
+        if cfg.mbr:
+            to_text = task.decode if task.text else ids_to_text
+            res = mbr_sample(model, cfg.mbr, inputs['prompt'], to_text=to_text, **kw)
+        else:
+            res = sample(model, inputs['prompt'], trace=mode != 'generate', **kw)
     seconds = time.perf_counter() - t0
     hist = None if res.trace is None else res.trace['tokens']
     s = row_scores(task, mode, res.tokens, inputs, hist, judge)
     ed = inputs['editable']
     generated = task.seq_len - 1 if ed is None else float(ed.sum(-1).float().mean())
     s.metrics.update(asdict(cost_metrics(res, seconds, generated)))
+    if positions[0] is not None: s.metrics['positions_per_sample'] = positions[0]
     return s
 
 # %% ../nbs/86_eval.ipynb #031cb6d4
