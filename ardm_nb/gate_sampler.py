@@ -20,7 +20,7 @@ from .loop import RevealPlan, Rule, Run, Step, StepInput, check_choice
 __all__ = ['GATE_MODES', 'GATE_ACTIONS', 'gate_acceptance', 'run_gate', 'GateMemory', 'GateRule']
 
 # %% ../nbs/80_gate_sampler.ipynb #e85da53d
-GATE_MODES = ('gate', 'position', 'fixed')
+GATE_MODES = ('gate', 'position', 'fixed', 'detect')
 GATE_ACTIONS = ('replace', 'remask')
 
 # %% ../nbs/80_gate_sampler.ipynb #d4d828ec
@@ -134,7 +134,7 @@ class GateRule(Rule):
     # None: a fresh linear gate
     gate: OverwriteGate | GateConfig | dict | None = None
     # 'gate': p = noisy_or(u, r); 'position': u = 0, p = r (the prior alone); 'fixed': every written
-    # token, every step
+    # token, every step; 'detect': p = 1 - q(x_i), the one-pass detector's score through the same selector
     mode: str = 'gate'
     # or Selector's fields as a dict
     selector: Selector | dict = field(default_factory=lambda: Selector('topk', rho=(0.25, 0.05)))
@@ -207,7 +207,9 @@ class GateRule(Rule):
         if self.record is not None and go.features is not None and fresh:
             self.record.append(dict(start=st.start, tokens=st.tokens.clone(), written=written.clone(),
                                     features=go.features.detach().clone()))
-        p = (torch.ones_like(go.p) if self.mode == 'fixed' else go.p).masked_fill(~written, 0.0)
+        if self.mode == 'detect': p = 1 - log_prob_of(st.logits, stats, st.tokens, tau).exp()
+        else: p = torch.ones_like(go.p) if self.mode == 'fixed' else go.p
+        p = p.masked_fill(~written, 0.0)
         # [B, n] the argmax's probability: the calibrated rule's gain
         q_top = (-stats.log_norm).exp()
         sel = (
