@@ -297,8 +297,9 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
     hist = tokens[None] if history is None else history
     rv = revision_accounting(pr.target, pr.infill, hist, pr.editable & pr.scored, task.mask_id)
     per.update(fixed=_per_row(rv.fixed), broken=_per_row(rv.broken))
-    if history is not None: per.update(lost=_per_row(rv.lost), revisions=_per_row(rv.revisions))
-    else: pooled.update(lost=math.nan, revisions=math.nan)
+    if history is not None:
+        per.update(lost=_per_row(rv.lost), revisions=_per_row(rv.revisions), needless=_per_row(rv.needless))
+    else: pooled.update(lost=math.nan, revisions=math.nan, needless=math.nan)
     per['accuracy_before'] = _per_row(rv.accuracy_before)
     if task.text:
         hyp, ref = task.texts(tokens, pr)

@@ -196,6 +196,7 @@ class Revisions:
     broken: Tensor # [B] right at the start, wrong at the end
     lost: Tensor # [B] right after some step, wrong at the end
     revisions: Tensor # [B] visible tokens overwritten by another one, summed over the steps
+    needless: Tensor # [B] the revisions of a token that was right: the unnecessary ones
     accuracy: Tensor # [B] share of the editable positions right at the end
     accuracy_before: Tensor # [B] the same at the start
 
@@ -217,6 +218,7 @@ def revision_accounting(reference: Tensor, # [B, N] the right tokens
     n = e.sum(-1).clamp_min(1)
     return Revisions(fixed=(e & ~right0 & right).sum(-1), broken=(e & right0 & ~right).sum(-1),
                      lost=(e & ever & ~right).sum(-1), revisions=(revised & e).sum((0, -1)),
+                     needless=(revised & (before == reference) & e).sum((0, -1)),
                      accuracy=(e & right).sum(-1) / n, accuracy_before=(e & right0).sum(-1) / n)
 
 # %% ../nbs/84_metrics.ipynb #9d2d0313
