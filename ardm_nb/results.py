@@ -10,10 +10,13 @@ from pathlib import Path
 import jinja2
 from .core import atomic_write
 from .eval import read_rows
-from .report import _fmt, best_at, best_lines, diff_table, pivot_table, summarize
+from .report import (_family, _fmt, best_at, best_lines, diff_table, higher_is_better, pivot_table,
+                            summarize)
+from .stats import compare_all, holm, paired_diff_ci
 
 # %% auto #0
-__all__ = ['RESULTS', 'TEMPLATES', 'BLOCK', 'save_rows', 'rows_at', 'template_functions', 'render_template', 'Mismatch',
+__all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table', 'relative',
+           'chosen', 'ranking', 'flips', 'save_models', 'models_table', 'plot_costs', 'template_functions', 'Mismatch',
            'render_text', 'render_notebook', 'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
@@ -61,8 +64,194 @@ def _summary(rows: list[dict], mode: str, sampler: str, nfe, metric: str) -> dic
     raise ValueError(f"no rows of mode={mode!r}, sampler={sampler!r}, nfe_budget={nfe!r} "
                      f"with metric {metric!r}")
 
+# %% ../nbs/91_results.ipynb #769b55cc
+def render_template(name: str, # a template under `templates`, without .md
+                    root: str|Path = RESULTS, # the folder of committed rows
+                    templates: str|Path|None = None, # the templates' folder (None: root/templates)
+                    figures: bool = True # redraw the figures a template draws (False: check they exist)
+                   ) -> str: # the rendered Markdown, without a final newline
+    "Render one template against the committed rows."
+    folder = Path(templates) if templates is not None else Path(root) / 'templates'
+    path = folder / f'{name}.md'
+    if not path.exists(): raise ValueError(f"no template {name!r} in {str(folder)!r}")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+    env.globals.update(template_functions(root, figures))
+    try: return env.from_string(path.read_text()).render().strip('\n')
+    except jinja2.TemplateError as e:
+        raise ValueError(f"template {name!r}: {e}") from None
+
+# %% ../nbs/91_results.ipynb #f7b00047
+def _at(rows: list[dict], metric: str, mode: str, nfe) -> dict:
+    "sampler -> paired scores at one budget (`_family` of the summaries with an interval)."
+    summ = [s for s in summarize(rows, metric) if s['mode'] == mode and s['nfe_budget'] == nfe and s['ci']]
+    return _family(summ) if summ else {}
+
+def _budgets(rows: list[dict], mode: str) -> list:
+    return sorted({r['nfe_budget'] for r in rows if r['mode'] == mode and r['nfe_budget'] is not None})
+
+def control_table(rows: list[dict], # rows of `evaluate`
+                  metric: str, # the metric compared
+                  mode: str, # the mode whose rows are compared
+                  pairs: list, # (variant, control) sampler labels
+                  alpha: float = 0.05 # the family-wise error rate of the table
+                 ) -> str: # Markdown
+    "Every (variant, control) pair at every budget: difference [95% CI], p Holm-adjusted over the table, verdict."
+    up = higher_is_better(metric)
+    found = []
+    for nfe in _budgets(rows, mode):
+        fam = _at(rows, metric, mode, nfe)
+        found += [(nfe, a, b, paired_diff_ci(fam[a], fam[b])) for a, b in pairs if a in fam and b in fam]
+    if not found: raise ValueError(f"no pair of {pairs} has rows of mode {mode!r} with metric {metric!r}")
+    lines = ['| NFE | variant - control | difference [95% CI] | p (Holm) | verdict |', '|---|---|---|---|---|']
+    for (nfe, a, b, d), p in zip(found, holm([f[3].p for f in found])):
+        verdict = 'not separated' if p >= alpha else f"{a if (d.mean > 0) == up else b} better"
+        lines.append(f'| {nfe} | {a} - {b} | {_fmt(d)} | {p:.2g} | {verdict} |')
+    return '\n'.join(lines)
+
+# %% ../nbs/91_results.ipynb #214af21b
+def relative(rows: list[dict], # rows of `evaluate`
+             mode: str, nfe, # the mode and budget compared
+             a: str, b: str, # the sampler and its baseline
+             metric: str # the metric
+            ) -> str: # e.g. '-63% [-71%, -55%] of fixed's 0.81'
+    "A - B as a share of B's mean, with the difference's 95% interval on the same scale."
+    fam = _at(rows, metric, mode, nfe)
+    if a not in fam or b not in fam: raise ValueError(f"no rows of {a!r} and {b!r} at NFE {nfe}, mode {mode!r}")
+    d = paired_diff_ci(fam[a], fam[b])
+    base = float(fam[b].mean()) if hasattr(fam[b], 'mean') else sum(fam[b]) / len(fam[b])
+    if base == 0: return f"{d} (the baseline's mean is 0)"
+    pct = lambda v: f"{100 * v / base:+.0f}%"
+    return f"{pct(d.mean)} [{pct(d.lo)}, {pct(d.hi)}] of {b}'s {base:.3g}"
+
+def chosen(rows: list[dict], # dev rows of `evaluate`
+           metric: str, mode: str, # what decides
+           candidates: list # the sampler labels to choose among
+          ) -> str: # the label with the best mean over the budgets
+    "The candidate a study picks on the dev split: the best mean of `metric` averaged over the budgets."
+    other = sorted({str(r.get('split')) for r in rows} - {'dev'})
+    if other: raise ValueError(f"a choice reads dev rows only, got split {', '.join(other)}")
+    means = {}
+    for s in summarize(rows, metric):
+        if s['mode'] == mode and s['sampler'] in candidates and s['ci']: means.setdefault(s['sampler'], []).append(s['ci'].mean)
+    if not means: raise ValueError(f"no dev rows of {candidates} in mode {mode!r} with metric {metric!r}")
+    key = lambda n: sum(means[n]) / len(means[n])
+    return (max if higher_is_better(metric) else min)(means, key=key)
+
+# %% ../nbs/91_results.ipynb #ea0f1994
+def ranking(rows: list[dict], metric: str, mode: str, # what is ranked
+            samplers: list|None = None # the samplers ranked (None: all)
+           ) -> str: # Markdown: a column per budget, a line per rank
+    "The samplers in order of their mean at each budget, best first."
+    up, cols = higher_is_better(metric), []
+    for nfe in _budgets(rows, mode):
+        summ = [s for s in summarize(rows, metric)
+                if s['mode'] == mode and s['nfe_budget'] == nfe and s['ci'] and (not samplers or s['sampler'] in samplers)]
+        summ.sort(key=lambda s: s['ci'].mean, reverse=up)
+        cols.append((nfe, [f"{s['sampler']} ({s['ci'].mean:.3g})" for s in summ]))
+    k = max(len(c) for _, c in cols)
+    lines = ['| rank | ' + ' | '.join(f'NFE {n}' for n, _ in cols) + ' |', '|' + '---|' * (len(cols) + 1)]
+    for i in range(k):
+        lines.append(f'| {i + 1} | ' + ' | '.join(c[i] if i < len(c) else '' for _, c in cols) + ' |')
+    return '\n'.join(lines)
+
+def flips(a_rows: list[dict], b_rows: list[dict], # two tables (e.g. the oracle's and a trained model's)
+          metric: str, mode: str, # what is compared
+          samplers: list|None = None # the samplers compared (None: those both tables have)
+         ) -> list[str]: # 'NFE n: X over Y in A, Y over X in B' for each pair separated both ways
+    "Pairs that both tables separate (Holm within each budget), in opposite directions."
+    up, out = higher_is_better(metric), []
+    for nfe in sorted(set(_budgets(a_rows, mode)) & set(_budgets(b_rows, mode))):
+        fa, fb = _at(a_rows, metric, mode, nfe), _at(b_rows, metric, mode, nfe)
+        names = [n for n in fa if n in fb and (not samplers or n in samplers)]
+        pa = {(p.a, p.b): p.winner for p in compare_all({n: fa[n] for n in names}, up)}
+        pb = {(p.a, p.b): p.winner for p in compare_all({n: fb[n] for n in names}, up)}
+        for (x, y), w in pa.items():
+            v = pb[x, y]
+            if w and v and w != v:
+                out.append(f"NFE {nfe}: {w} over {v if w == x else x} in one, {v} over {w} in the other")
+    return out
+
+# %% ../nbs/91_results.ipynb #d6affbbd
+def _run_record(label: str, folder: Path) -> dict:
+    "One trained model: its configuration, test NELBO, oracle NELBO and gap, and training minutes."
+    cfg = json.loads((folder / 'config.json').read_text())
+    res = json.loads((folder / 'results.json').read_text())
+    test = res['test']
+    tokens = cfg['steps'] * cfg['batch_size'] * cfg['seq_len']
+    tps = res.get('train_tokens_per_s')
+    return dict(model=label, data=cfg['data'], train_seed=cfg['seed'], steps=cfg['steps'], d_model=cfg['d_model'],
+                n_layers=cfg['n_layers'], block_size=cfg['block_size'], noise=cfg['noise'], nelbo=test['nelbo'],
+                oracle_nelbo=test.get('oracle_nelbo'), oracle_floor=test.get('oracle_floor'),
+                oracle_gap=test.get('oracle_gap'), train_minutes=tokens / tps / 60 if tps else None)
+
+def save_models(runs: dict, # label -> run folder of `ardm train` (label e.g. 'mw', one per model family)
+                dest: str|Path # the committed file, e.g. nbs/_results/study/models.json
+               ) -> int: # models written
+    "Commit the records of trained models (`_run_record`) for `models_table`."
+    recs = [_run_record(label, Path(f)) for label, fs in runs.items() for f in ([fs] if isinstance(fs, (str, Path)) else fs)]
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(dest), json.dumps(dict(models=recs), indent=1) + '\n')
+    return len(recs)
+
+def models_table(recs: list[dict] # the records of `save_models`
+                ) -> str: # Markdown
+    "Per model family: size, steps, training seeds, test NELBO, the oracle's, the gap, minutes (means over seeds)."
+    fam = {}
+    for r in recs: fam.setdefault(r['model'], []).append(r)
+    avg = lambda rs, k: None if any(r[k] is None for r in rs) else sum(r[k] for r in rs) / len(rs)
+    f = lambda v, spec: '–' if v is None else format(v, spec)
+    lines = ["| model | data | width x layers, L' | steps | training seeds | test NELBO | oracle NELBO | gap "
+             "(largest) | minutes each |", '|---|---|---|---|---|---|---|---|---|']
+    for m, rs in fam.items():
+        r0, gaps = rs[0], [r['oracle_gap'] for r in rs if r['oracle_gap'] is not None]
+        worst = f" ({max(gaps):+.1%})" if gaps else ''
+        lines.append(f"| {m} | `{r0['data']}` | {r0['d_model']} x {r0['n_layers']}, {r0['block_size']} | "
+                     f"{r0['steps']} | {len(rs)} | {f(avg(rs, 'nelbo'), '.4f')} | {f(avg(rs, 'oracle_nelbo'), '.4f')} | "
+                     f"{f(avg(rs, 'oracle_gap'), '+.1%')}{worst} | {f(avg(rs, 'train_minutes'), '.1f')} |")
+    return '\n'.join(lines)
+
+# %% ../nbs/91_results.ipynb #86c6eb39
+COST_AXES = (('nfe_used', 'denoiser passes (NFE used)'), ('positions_per_sample', 'positions processed per sample'),
+             ('seconds_per_sample', 'seconds per sample (one CPU thread)'))
+
+def plot_costs(rows: list[dict], # rows of `evaluate`
+               mode: str, metric: str, # the quality plotted
+               samplers: list, # the lines
+               title: str, # the figure's title (it doubles as alt text)
+               path: str|Path|None = None): # where to save it (None: only return it)
+    "Quality against each cost axis the rows carry: a point per (sampler, budget) with its 95% interval."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    mine = [r for r in rows if r['mode'] == mode]
+    axes = [(k, lab) for k, lab in COST_AXES if all(r['metrics'].get(k) is not None for r in mine if r['nfe_budget'])]
+    fig, axs = plt.subplots(1, len(axes), figsize=(5.2 * len(axes), 4.2), squeeze=False)
+    summ = {(s['sampler'], s['nfe_budget']): s for s in summarize(mine, metric) if s['ci']}
+    for i, smp in enumerate(samplers):
+        pts = sorted(b for (n, b) in summ if n == smp and b is not None)
+        if not pts: continue
+        for ax, (k, lab) in zip(axs[0], axes):
+            x = [sum(r['metrics'][k] for r in mine if (r['sampler'], r['nfe_budget']) == (smp, b)) /
+                 sum(1 for r in mine if (r['sampler'], r['nfe_budget']) == (smp, b)) for b in pts]
+            c = [summ[smp, b]['ci'] for b in pts]
+            ax.errorbar(x, [v.mean for v in c], yerr=[[v.mean - v.lo for v in c], [v.hi - v.mean for v in c]],
+                        marker='os^vDP*Xph<>H8'[i % 14], color=plt.cm.tab20(i % 20), ls='-' if i < 10 else '--',
+                        ms=4, capsize=2, lw=1, label=smp)
+    for ax, (k, lab) in zip(axs[0], axes):
+        ax.set_xscale('log')
+        ax.set_xlabel(lab + ', log scale')
+        ax.set_ylabel(f"{metric} ({'higher' if higher_is_better(metric) else 'lower'} is better)")
+    h, l = axs[0][0].get_legend_handles_labels()
+    fig.legend(h, l, loc='center left', bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches='tight', metadata={'Software': None})
+        plt.close(fig)
+    return fig
+
 # %% ../nbs/91_results.ipynb #8be92c62
-def template_functions(root: str|Path = RESULTS # the folder of committed rows
+def template_functions(root: str|Path = RESULTS, # the folder of committed rows
+                       figures: bool = True # `costs` redraws its figure (False: only checks it exists)
                       ) -> dict: # name -> function, for the templates
     "The functions a template may call, reading rows under `root` (each file read once)."
     cache = {}
@@ -89,26 +278,27 @@ def template_functions(root: str|Path = RESULTS # the folder of committed rows
                if b['best'] == sampler and b['strict'] and b['others']]
         return ', '.join(won) if won else 'no budget'
 
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins,
+    def costs(name, mode, metric, samplers, file, title):  # draws root/file; returns nothing
+        path = Path(root) / file
+        if figures: plot_costs(rows(name), mode, metric, samplers, title, path)
+        elif not path.exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
+        return ''
+    models = lambda name: json.loads((Path(root) / f'{name}.json').read_text())['models']
+    def gap(name, model, how='max'):  # the largest (or mean) oracle gap of a model family, as a percentage
+        g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
+        if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
+        return f"{100 * (max(g) if how == 'max' else sum(g) / len(g)):+.1f}%"
+    flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap,
+                controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
+                relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
+                chosen=lambda name, metric, mode, candidates: chosen(rows(name), metric, mode, candidates),
+                ranking=lambda name, metric, mode, samplers=None: ranking(rows(name), metric, mode, samplers),
+                flips=flipped, models=lambda name: models_table(models(name)),
                 n_seeds=lambda name: len({r['seed'] for r in rows(name)}),
                 train_seeds=lambda name: len({r.get('train_seed') for r in rows(name)}),
                 n_problems=lambda name: max(r['rows'] for r in rows(name)),
                 splits=lambda name: ', '.join(sorted({str(r.get('split')) for r in rows(name)})))
-
-# %% ../nbs/91_results.ipynb #769b55cc
-def render_template(name: str, # a template under `templates`, without .md
-                    root: str|Path = RESULTS, # the folder of committed rows
-                    templates: str|Path|None = None # the templates' folder (None: root/templates)
-                   ) -> str: # the rendered Markdown, without a final newline
-    "Render one template against the committed rows."
-    folder = Path(templates) if templates is not None else Path(root) / 'templates'
-    path = folder / f'{name}.md'
-    if not path.exists(): raise ValueError(f"no template {name!r} in {str(folder)!r}")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
-    env.globals.update(template_functions(root))
-    try: return env.from_string(path.read_text()).render().strip('\n')
-    except jinja2.TemplateError as e:
-        raise ValueError(f"template {name!r}: {e}") from None
 
 # %% ../nbs/91_results.ipynb #954fc3cf
 BLOCK = re.compile(r'(<!-- render: ([\w./-]+) -->\n)(.*?)(\n<!-- /render -->)', re.S)
@@ -171,7 +361,7 @@ def report_pages(root: str|Path = '.', # the repository root
     "Render every block of nbs/*.ipynb and README.md from the committed rows under nbs/_results."
     root = Path(root)
     cache = {}
-    render = lambda name: cache.setdefault(name, render_template(name, root / RESULTS))
+    render = lambda name: cache.setdefault(name, render_template(name, root / RESULTS, figures=write))
     found = []
     for nb in sorted((root / 'nbs').glob('*.ipynb')):
         found += render_notebook(nb, render, write)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The study of issue 24, end to end and resumable: train every model (3 training seeds each), evaluate every sampler
+# and control on the dev and test problems, and commit the rows under nbs/_results/study/. About 3 hours of one CPU
+# core (the trainings are most of it); finished runs and evaluations are skipped, so it can be stopped and rerun.
+#   bash scripts/study.sh           # everything
+#   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the evaluations
+# Then `ardm report` renders the README and the Results page from the committed rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg
+ardm=.venv/bin/ardm
+out=out/study2
+what=${1:-all}
+mkdir -p "$out"
+# the markov-words languages: A, the shipped default; B, smaller and skewed; C, larger and flatter
+declare -A LANG=(
+  [mw]=""
+  [mwB]="--param n_words=32 --param n_first=8 --param n_second=8 --param successors=3 --param skew=2.0 --param seed=1"
+  [mwC]="--param n_words=96 --param n_first=12 --param n_second=12 --param successors=6 --param skew=0.5 --param seed=2"
+)
+declare -A STEPS=([mw]=8000 [mwB]=4000 [mwC]=4000)
+MODEL="--task markov-words --config demo --set d_model=64"  # 4 layers of width 64, batch 32, eps-hybrid noise
+
+train() {  # NAME STEPS FLAGS...: one run, skipped when finished, resumed when interrupted
+  local name=$1 steps=$2; shift 2
+  if [ -f "$out/$name/results.json" ] && grep -q "\"steps\": $steps," "$out/$name/results.json"; then return; fi
+  echo "== train $name ($steps steps)"
+  $ardm train --steps "$steps" --threads 1 --resume --out "$out/$name" "$@" > "$out/$name.log" 2>&1 \
+    || { tail -c 600 "$out/$name.log"; exit 1; }
+}
+
+# the samplers: strong baselines, the revisers, three gates, and each gate's controls (the same rule, acceptance and
+# guards with the gate's score replaced by `fixed`, every written token, or by `detect`, p = 1 - q(x_i))
+SAMPLERS=confidence,p2,wino,fixed,fixed@noguard,detect,gate,gate@fixed,gate@detect,gate@writeup,gate@wdetect,gate@cal,gate@caldetect
+OPTIONS=(--option fixed@noguard.guards=false
+  --option gate@fixed.mode=fixed --option gate@detect.mode=detect
+  --option gate@writeup.refine=1 --option gate@writeup.gate.logq=false
+  --option gate@wdetect.refine=1 --option gate@wdetect.mode=detect
+  --option gate@cal.selector.method=calibrated --option gate@cal.guards=false --option gate@cal.refine=1
+  --option gate@caldetect.selector.method=calibrated --option gate@caldetect.guards=false
+  --option gate@caldetect.refine=1 --option gate@caldetect.mode=detect)
+
+evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its rows exist
+  local name=$1 model=$2 split=$3; shift 3
+  [ -f "$out/eval/$name/eval.json" ] && return
+  echo "== eval $name"
+  $ardm eval --model "$model" --split "$split" --nfe 4,8,16 --seeds 3 --rows 64 --threads 1 \
+    --modes generate,repair --out "$out/eval/$name" "$@" > "$out/eval/$name.log" 2>&1 \
+    || { tail -n 5 "$out/eval/$name.log"; exit 1; }
+}
+
+if [ "$what" != eval ]; then
+  for s in 0 1 2; do
+    for L in mw mwB mwC; do train "${L}_s$s" "${STEPS[$L]}" $MODEL ${LANG[$L]} --seed $s; done
+    train "mwAR_s$s" 4000 $MODEL --block-size 1 --seed $s  # the L2R baseline of language A
+  done
+fi
+if [ "$what" != train ]; then
+  mkdir -p "$out/eval"
+  for L in mw mwB mwC; do
+    for split in dev test; do
+      evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} \
+        --samplers $SAMPLERS "${OPTIONS[@]}"
+      for s in 0 1 2; do
+        evaluate "${L}_s${s}_$split" "$out/${L}_s$s/model" $split --task markov-words ${LANG[$L]} \
+          --samplers $SAMPLERS "${OPTIONS[@]}"
+      done
+    done
+  done
+  for s in 0 1 2; do  # L2R at its natural cost: one pass per token
+    evaluate "mwAR_s${s}_test" "$out/mwAR_s$s/model" test --task markov-words --samplers l2r --nfe 64
+  done
+  .venv/bin/python - <<'PY'
+from pathlib import Path
+from ardm_nb.results import save_rows
+out, dest = Path('out/study2/eval'), Path('nbs/_results/study')
+for L in ('mw', 'mwB', 'mwC'):
+    for split in ('dev', 'test'):
+        save_rows(out / f'{L}_oracle_{split}' / 'eval.json', dest / f'{L}_oracle_{split}.json')
+        save_rows([out / f'{L}_s{s}_{split}' / 'eval.json' for s in range(3)], dest / f'{L}_trained_{split}.json')
+save_rows([out / f'mwAR_s{s}_test' / 'eval.json' for s in range(3)], dest / 'mw_l2r_test.json')
+print('rows committed under', dest)
+PY
+fi
