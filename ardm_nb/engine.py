@@ -116,9 +116,11 @@ class Engine:
         self,
         lm: BlockDiffusionLM,  # the denoiser
         use_cache: bool = True,  # False: recompute the whole prefix at every pass
+        reuse: bool = True,  # False: run every pass in full, even on an unchanged window (the naive engine)
     ):
         "An engine with no pass run yet (NFE 0) and an empty cache."
         self.lm, self.use_cache, self.Lb, self.M = lm, use_cache, lm.cfg.block_size, lm.cfg.max_len
+        self.reuse = reuse
         # absolute position p sits at model position p - base
         self.cache, self.nfe, self.base = KVCache(), 0, 0
         self._last = None  # (start, end, window tokens, output) of the last pass
@@ -139,7 +141,7 @@ class Engine:
         last = self._last
         committed = self.cache.length == start - self.base  # the last pass saw the same prefix
         B, n = win.shape
-        if n == self.Lb or not (self.use_cache and committed and last is not None):
+        if n == self.Lb or not (self.reuse and self.use_cache and committed and last is not None):
             return 0  # one block: it changed (or no pass would run)
         if last[:2] != (start, end):
             return 0
@@ -163,7 +165,8 @@ class Engine:
             raise ValueError(f"window [{start}, {end}) must be whole blocks of {Lb}")
         win = x[:, start:end]
         if (
-            self._last is not None
+            self.reuse
+            and self._last is not None
             and self._last[:2] == (start, end)
             and torch.equal(self._last[2], win)
         ):
@@ -286,12 +289,13 @@ class DenoiserEngine:
     def __init__(
         self,
         model: WindowDenoiser,  # the denoiser whose `window` is called once per pass
+        reuse: bool = True,  # False: call `window` at every pass, even on an unchanged input
     ):
         "Read `model`'s protocol attributes (`denoiser_spec`); NFE 0."
         self.spec = denoiser_spec(model)
         self.model, self.Lb, self.M = model, self.spec.block_size, self.spec.max_len
         self.nfe, self.base = 0, 0  # `base` as in `Engine` (a denoiser never slides: always 0)
-        self._last = None  # (start, end, x[:, :end], output) of the last pass
+        self._last, self.reuse = None, reuse  # (start, end, x[:, :end], output) of the last pass
 
     def __call__(self, x: Tensor, # [B, N] all tokens
                  start: int, end: int, # the window [start, end): whole blocks
@@ -304,7 +308,7 @@ class DenoiserEngine:
             raise ValueError(f"a window ending at {end} does not fit max_len={self.M}")
         seen = x[:, :end]  # [B, end]: all the denoiser may read
         last = self._last
-        if last is not None and last[:2] == (start, end) and torch.equal(last[2], seen):
+        if self.reuse and last is not None and last[:2] == (start, end) and torch.equal(last[2], seen):
             return last[3]  # the same input: no pass, no NFE
         logits, hidden = self.model.window(seen, start, end)  # [B, n, V], [B, n, d] or None
         self.nfe += 1
@@ -355,6 +359,7 @@ def engine_for(
     lm,  # a `BlockDiffusionLM` or a `WindowDenoiser`
     spec: DenoiserSpec,  # its `denoiser_spec`
     use_cache: bool = True,  # False: recompute the whole prefix at every pass (own models only)
+    reuse: bool = True,  # False: no pass is skipped or shortened because its input did not change
 ) -> Engine | DenoiserEngine:
     "The engine that drives `lm`: the cached `Engine` for the package's model, else `DenoiserEngine`."
-    return Engine(lm, use_cache) if spec.own else DenoiserEngine(lm)
+    return Engine(lm, use_cache, reuse) if spec.own else DenoiserEngine(lm, reuse)

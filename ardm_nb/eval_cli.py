@@ -66,7 +66,8 @@ def parse_options(texts: list[str], # each 'LABEL.KEY=VALUE'; a dotted KEY (gate
         name, at, _ = label.partition('@')
         if at and label not in SAMPLERS: out.setdefault(label, {}).setdefault('sampler', name)
     for label, opts in out.items():
-        kw = {k: v for k, v in opts.items() if k != 'sampler'}
+        # the engine's switches (use_cache, reuse_passes) are options of the call, not of the rule
+        kw = {k: v for k, v in opts.items() if k not in ('sampler', 'use_cache', 'reuse_passes')}
         try: make_rule(sampler_of(label, out), **kw)
         except (TypeError, ValueError) as e:
             raise ValueError(f"--option of {label!r}: {e}") from None

@@ -269,6 +269,7 @@ def sample(
     editable: Tensor | None = None,  # bool [B, length]: positions it may write (default: the MASKs)
     eos_id: int | None = None,  # stop after the block in which every row has generated EOS
     use_cache: bool = True,  # False: recompute the whole prefix at every pass (the uncached reference)
+    reuse_passes: bool = True,  # False: every step runs a pass, even when its input did not change
     trace: bool = False,  # keep p and the changed positions of every step
     **options,  # the sampler's options (see `make_rule`)
 ) -> SampleResult:
@@ -284,7 +285,7 @@ def sample(
     rule.setup(run)
     plan = rule.plan(run)
     check_plan(plan, nfe_budget, sampler)
-    loop = Loop(engine_for(lm, spec, use_cache), rule, x, free, generator, spec.mask_id, trace)
+    loop = Loop(engine_for(lm, spec, use_cache, reuse_passes), rule, x, free, generator, spec.mask_id, trace)
     stopped = loop.run(plan, eos_id)
     check_done(loop.x, loop.engine.nfe, spec.mask_id, nfe_budget, sampler)
     edits = loop.rec.edits
