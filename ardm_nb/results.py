@@ -16,8 +16,8 @@ from .stats import compare_all, holm, paired_diff_ci
 
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table', 'relative',
-           'chosen', 'ranking', 'flips', 'save_models', 'models_table', 'plot_costs', 'template_functions', 'Mismatch',
-           'render_text', 'render_notebook', 'report_pages', 'report_command']
+           'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table', 'plot_costs', 'template_functions',
+           'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -136,6 +136,21 @@ def chosen(rows: list[dict], # dev rows of `evaluate`
     if not means: raise ValueError(f"no dev rows of {candidates} in mode {mode!r} with metric {metric!r}")
     key = lambda n: sum(means[n]) / len(means[n])
     return (max if higher_is_better(metric) else min)(means, key=key)
+
+# %% ../nbs/91_results.ipynb #dd216855
+def versus(rows: list[dict], # rows holding both runs (e.g. the rows of two models, concatenated)
+           mode: str, metric: str, # what is compared
+           a: str, nfe_a, # a sampler and its budget
+           b: str, nfe_b # the other and its budget (e.g. L2R at one pass per token)
+          ) -> str: # 'A - B = d [lo, hi], p = ...'
+    "A at one budget against B at another: the difference over the units and problems both have, its 95% CI and p."
+    summ = {(s['sampler'], s['nfe_budget']): s for s in summarize(rows, metric) if s['mode'] == mode and s['ci']}
+    if (a, nfe_a) not in summ or (b, nfe_b) not in summ:
+        raise ValueError(f"no rows of {a!r} at NFE {nfe_a} and {b!r} at NFE {nfe_b} in mode {mode!r}")
+    fam = _family([summ[a, nfe_a], summ[b, nfe_b]]) if a != b else None
+    if fam is None: raise ValueError("versus compares two samplers")
+    d = paired_diff_ci(fam[a], fam[b])
+    return f"{_fmt(d)}, p = {d.p:.2g}"
 
 # %% ../nbs/91_results.ipynb #ea0f1994
 def ranking(rows: list[dict], metric: str, mode: str, # what is ranked
@@ -292,6 +307,8 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
     return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
+                versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(
+                    [r for n in names for r in rows(n)], mode, metric, a, nfe_a, b, nfe_b),
                 chosen=lambda name, metric, mode, candidates: chosen(rows(name), metric, mode, candidates),
                 ranking=lambda name, metric, mode, samplers=None: ranking(rows(name), metric, mode, samplers),
                 flips=flipped, models=lambda name: models_table(models(name)),

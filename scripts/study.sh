@@ -54,6 +54,7 @@ if [ "$what" != eval ]; then
     for L in mw mwB mwC; do train "${L}_s$s" "${STEPS[$L]}" $MODEL ${LANG[$L]} --seed $s; done
     train "mwAR_s$s" 4000 $MODEL --block-size 1 --seed $s  # the L2R baseline of language A
   done
+  for s in 0 1 2; do train "su_s$s" 1500 --task sudoku --config demo --seed $s; done  # 4x4 sudoku, one block per row
 fi
 if [ "$what" != train ]; then
   mkdir -p "$out/eval"
@@ -67,6 +68,18 @@ if [ "$what" != train ]; then
       done
     done
   done
+  for split in dev test; do
+    for s in 0 1 2; do
+      evaluate "su_s${s}_$split" "$out/su_s$s/model" $split --task sudoku --samplers $SAMPLERS "${OPTIONS[@]}" \
+        --modes solve --nfe 2,4,12
+    done
+  done
+  for s in 0 1 2; do  # early stop against the engine's own skip of unchanged passes, and against the naive engine
+    evaluate "mw_s${s}_earlystop_test" "$out/mw_s$s/model" test --task markov-words --nfe 16 \
+      --samplers gate,gate@noes,gate@naive,gate@naivenoes --option gate@noes.early_stop=false \
+      --option gate@naive.reuse_passes=false --option gate@naivenoes.reuse_passes=false \
+      --option gate@naivenoes.early_stop=false
+  done
   for s in 0 1 2; do  # L2R at its natural cost: one pass per token
     evaluate "mwAR_s${s}_test" "$out/mwAR_s$s/model" test --task markov-words --samplers l2r --nfe 64
   done
@@ -79,6 +92,13 @@ for L in ('mw', 'mwB', 'mwC'):
         save_rows(out / f'{L}_oracle_{split}' / 'eval.json', dest / f'{L}_oracle_{split}.json')
         save_rows([out / f'{L}_s{s}_{split}' / 'eval.json' for s in range(3)], dest / f'{L}_trained_{split}.json')
 save_rows([out / f'mwAR_s{s}_test' / 'eval.json' for s in range(3)], dest / 'mw_l2r_test.json')
+for split in ('dev', 'test'):
+    save_rows([out / f'su_s{s}_{split}' / 'eval.json' for s in range(3)], dest / f'su_trained_{split}.json')
+save_rows([out / f'mw_s{s}_earlystop_test' / 'eval.json' for s in range(3)], dest / 'mw_earlystop_test.json')
+from ardm_nb.results import save_models
+runs = Path('out/study2')
+save_models({m: [runs / f'{m}_s{s}' for s in range(3)] for m in ('mw', 'mwB', 'mwC', 'mwAR', 'su')},
+            dest / 'models.json')
 print('rows committed under', dest)
 PY
 fi
