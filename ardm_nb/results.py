@@ -5,6 +5,7 @@
 # %% ../nbs/91_results.ipynb #1f060cdf
 from __future__ import annotations
 import json, re
+import torch
 from dataclasses import dataclass
 from pathlib import Path
 import jinja2
@@ -16,8 +17,8 @@ from .stats import compare_all, holm, paired_diff_ci
 
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table', 'relative',
-           'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table', 'plot_costs', 'template_functions',
-           'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
+           'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table', 'plot_curves', 'plot_costs',
+           'template_functions', 'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -194,10 +195,23 @@ def _run_record(label: str, folder: Path) -> dict:
     test = res['test']
     tokens = cfg['steps'] * cfg['batch_size'] * cfg['seq_len']
     tps = res.get('train_tokens_per_s')
+    curve = [(r['step'], r['val_nelbo']) for r in map(json.loads, (folder / 'metrics.jsonl').read_text().splitlines())
+             if 'val_nelbo' in r]
     return dict(model=label, data=cfg['data'], train_seed=cfg['seed'], steps=cfg['steps'], d_model=cfg['d_model'],
                 n_layers=cfg['n_layers'], block_size=cfg['block_size'], noise=cfg['noise'], nelbo=test['nelbo'],
                 oracle_nelbo=test.get('oracle_nelbo'), oracle_floor=test.get('oracle_floor'),
-                oracle_gap=test.get('oracle_gap'), train_minutes=tokens / tps / 60 if tps else None)
+                oracle_gap=test.get('oracle_gap'), train_minutes=tokens / tps / 60 if tps else None,
+                curve=curve, oracle_valid=_oracle_valid(folder) if test.get('oracle_nelbo') else None)
+
+def _oracle_valid(folder: Path) -> float:
+    "The exact oracle's NELBO on the validation batches and draws the run's curve was measured on."
+    from ardm_nb.run import run_config, task_run_data
+    from ardm_nb.tasks import get_task, task_of_data
+    cfg = run_config(folder)
+    name, params = task_of_data(cfg.data)
+    rows = task_run_data(cfg).valid[:cfg.eval_batches * cfg.batch_size]
+    g = torch.Generator().manual_seed(cfg.seed + 99)  # `evaluate_run`'s
+    return get_task(name, **params).oracle_nelbo(rows, cfg.block_size, cfg.noise_config, g, cfg.batch_size)['nelbo']
 
 def save_models(runs: dict, # label -> run folder of `ardm train` (label e.g. 'mw', one per model family)
                 dest: str|Path # the committed file, e.g. nbs/_results/study/models.json
@@ -228,6 +242,31 @@ def models_table(recs: list[dict] # the records of `save_models`
 # %% ../nbs/91_results.ipynb #86c6eb39
 COST_AXES = (('nfe_used', 'denoiser passes (NFE used)'), ('positions_per_sample', 'positions processed per sample'),
              ('seconds_per_sample', 'seconds per sample (one CPU thread)'))
+
+def plot_curves(recs: list[dict], # the records of `save_models`
+                title: str, # the figure's title
+                path: str|Path|None = None): # where to save it
+    "Validation NELBO over the exact oracle's on the same draws, minus 1, against the training step: one line per model."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fams = list(dict.fromkeys(r['model'] for r in recs if r.get('oracle_valid')))
+    for i, r in enumerate(r for r in recs if r.get('oracle_valid')):
+        c = plt.cm.tab10(fams.index(r['model']))
+        x, y = zip(*r['curve'])
+        ax.plot(x, [v / r['oracle_valid'] - 1 for v in y], color=c, lw=1,
+                label=r['model'] if r['train_seed'] == min(q['train_seed'] for q in recs if q['model'] == r['model']) else None)
+    ax.axhline(0.05, color='k', ls=':', lw=1, label='5% over the oracle')
+    ax.set_yscale('log')
+    ax.set_xlabel('training step')
+    ax.set_ylabel('validation NELBO / oracle NELBO - 1 (log scale)')
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches='tight', metadata={'Software': None})
+        plt.close(fig)
+    return fig
 
 def plot_costs(rows: list[dict], # rows of `evaluate`
                mode: str, metric: str, # the quality plotted
@@ -299,12 +338,17 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
         elif not path.exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
         return ''
     models = lambda name: json.loads((Path(root) / f'{name}.json').read_text())['models']
+    def curves(name, file, title):  # draws root/file from the model records; returns nothing
+        path = Path(root) / file
+        if figures: plot_curves(models(name), title, path)
+        elif not path.exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
+        return ''
     def gap(name, model, how='max'):  # the largest (or mean) oracle gap of a model family, as a percentage
         g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
         if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
         return f"{100 * (max(g) if how == 'max' else sum(g) / len(g)):+.1f}%"
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap,
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
                 versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(

@@ -4,6 +4,7 @@
 # core (the trainings are most of it); finished runs and evaluations are skipped, so it can be stopped and rerun.
 #   bash scripts/study.sh           # everything
 #   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the evaluations
+#   bash scripts/study.sh oracle    # only the exact oracles' evaluations (no training needed)
 # Then `ardm report` renders the README and the Results page from the committed rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,19 +50,24 @@ evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its row
     || { tail -n 5 "$out/eval/$name.log"; exit 1; }
 }
 
-if [ "$what" != eval ]; then
+if [ "$what" = all ] || [ "$what" = train ]; then
   for s in 0 1 2; do
     for L in mw mwB mwC; do train "${L}_s$s" "${STEPS[$L]}" $MODEL ${LANG[$L]} --seed $s; done
     train "mwAR_s$s" 4000 $MODEL --block-size 1 --seed $s  # the L2R baseline of language A
   done
   for s in 0 1 2; do train "su_s$s" 1500 --task sudoku --config demo --seed $s; done  # 4x4 sudoku, one block per row
 fi
-if [ "$what" != train ]; then
-  mkdir -p "$out/eval"
+mkdir -p "$out/eval"
+if [ "$what" != train ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
   for L in mw mwB mwC; do
     for split in dev test; do
-      evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} \
-        --samplers $SAMPLERS "${OPTIONS[@]}"
+      evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} --samplers $SAMPLERS "${OPTIONS[@]}"
+    done
+  done
+fi
+if [ "$what" = all ] || [ "$what" = eval ]; then
+  for L in mw mwB mwC; do
+    for split in dev test; do
       for s in 0 1 2; do
         evaluate "${L}_s${s}_$split" "$out/${L}_s$s/model" $split --task markov-words ${LANG[$L]} \
           --samplers $SAMPLERS "${OPTIONS[@]}"

@@ -18,7 +18,7 @@ def test_report_check_passes_on_the_repository():
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert 'agrees with its rows' in r.stdout
-    assert '<!-- render: key -->' in (ROOT / 'README.md').read_text()
+    assert '<!-- render: study_summary -->' in (ROOT / 'README.md').read_text()
 
 
 def _copy_repo(tmp: Path) -> Path:
@@ -33,16 +33,16 @@ def test_a_changed_readme_number_fails_the_check(tmp_path):
     repo = _copy_repo(tmp_path)
     report_command(repo, check=True, log=lambda *a: None)  # the copy agrees
     text = (repo / 'README.md').read_text()
-    block = text[text.index('<!-- render: key -->'):text.index('<!-- /render -->')]
-    number = re.search(r'\| fixed \| ([0-9.]+) \[', block).group(1)  # the first cell of fixed's line
-    typed = f'{float(number) + 0.001:.3g}'
-    old, new = f'| fixed | {number} [', f'| fixed | {typed} ['
-    (repo / 'README.md').write_text(text.replace(old, new))
-    with pytest.raises(ValueError, match=rf"README\.md, block 'key'.*{re.escape(number)}.*{re.escape(typed)}"):
+    block = text[text.index('<!-- render: study_summary -->'):]
+    number = re.search(r'within ([+-][0-9.]+)%', block).group(1)  # language A's worst NELBO gap, in a sentence
+    typed = f'{float(number) + 0.1:+.1f}'
+    old, new = f'within {number}%', f'within {typed}%'
+    (repo / 'README.md').write_text(text.replace(old, new, 1))
+    with pytest.raises(ValueError, match=rf"README\.md, block 'study_summary'.*{re.escape(number)}.*{re.escape(typed)}"):
         report_command(repo, check=True)
     r = subprocess.run([sys.executable, '-m', 'ardm_nb.cli', 'report', '--check', '--root', str(repo)],
                        capture_output=True, text=True)
-    assert r.returncode == 2 and "README.md, block 'key'" in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and "README.md, block 'study_summary'" in r.stderr and 'Traceback' not in r.stderr
     report_command(repo, log=lambda *a: None)  # rewriting restores the rows' number
     assert old in (repo / 'README.md').read_text()
 
