@@ -15,8 +15,8 @@ from .block_diffusion import nelbo_terms, causal_lm_loss, per_block_loop_terms
 from .samplers import Engine, StepInput, make_rule, sample, SAMPLERS, load_model
 from .samplers import GateRule, OrderedRule
 from .benchtools import (BENCHMARKS, Measured, Table, device, interleaved_medians,
-                                interleaved_times, peak_mib, plot_table, ratios, register, timed,
-                                write_json)
+                                interleaved_times, load_plugins, peak_mib, plot_table, ratios,
+                                register, timed, Unavailable, write_json)
 
 # %% auto #0
 __all__ = ['signals_vs_log_softmax_ratio', 'bd3_vs_ar_train_throughput_ratio', 'bd3_vs_loop_train_speedup', 'matmul_peak_flops',
@@ -24,9 +24,9 @@ __all__ = ['signals_vs_log_softmax_ratio', 'bd3_vs_ar_train_throughput_ratio', '
            'count_passes', 'tail_decoder', 'kv_cache_cost_curve', 'kv_cache_cost_growth_256_to_2048',
            'kv_cache_cost_growth_over_flop_growth_256_to_2048', 'kv_cache_speedup_over_flop_speedup_L1024',
            'cached_vs_uncached_token_agreement', 'sliding_window_curve', 'sliding_window_cost_growth_1x_to_4x',
-           'sampler_throughput', 'gate_vs_confidence_sampler_throughput', 'gate_step_overhead_ratio', 'Unavailable',
-           'demo_model_dir', 'early_stop_latency_saving', 'early_stop_nfe_saving', 'early_stop_token_agreement',
-           'memory_probe', 'memory_peak', 'memory_curve', 'eval_markov_oracle_seconds', 'run', 'main']
+           'sampler_throughput', 'gate_vs_confidence_sampler_throughput', 'gate_step_overhead_ratio', 'demo_model_dir',
+           'early_stop_latency_saving', 'early_stop_nfe_saving', 'early_stop_token_agreement', 'memory_probe',
+           'memory_peak', 'memory_curve', 'eval_markov_oracle_seconds', 'run', 'main']
 
 # %% ../nbs/94_bench.ipynb #f0c118de
 @register
@@ -487,10 +487,6 @@ def gate_step_overhead_ratio(B: int = 8,  # batch
     return Measured.of([(a - b) / f for a, b, f in zip(t_gate, t_conf, fwd)])
 
 # %% ../nbs/94_bench.ipynb #50eb1996
-class Unavailable(RuntimeError):
-    "A benchmark that cannot run here (e.g. its trained model is missing)."
-
-
 def demo_model_dir() -> 'Path':
     "The DEMO hybrid model the DEMO benchmarks use: `$ARDM_DEMO_MODEL` or out/demo/hybrid/model."
     d = Path(os.environ.get('ARDM_DEMO_MODEL', 'out/demo/hybrid/model'))
@@ -632,6 +628,7 @@ def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
         threads: int | None = 1,  # torch threads while they run; None: leave as is
        ) -> dict[str, object]:  # name -> result (None: not run here)
     "Run the named benchmarks with `threads` torch threads; print `name: value` lines."
+    load_plugins()  # the benchmarks of later chapters (benchtools.PLUGINS)
     names = list(names or BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -657,6 +654,7 @@ def run(names: list[str] | None = None,  # benchmarks to run; None or empty: all
 def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
         ) -> int:  # exit code: 0, or 2 for a bad name or option
     "`python -m ardm_nb.bench [NAME ...] [--json FILE] [--device cuda] [--bf16] [--threads N]`."
+    load_plugins()  # before the help lists the registry
     ap = argparse.ArgumentParser(prog='python -m ardm_nb.bench',
                                  description='Run ardm_nb benchmarks; prints name: value lines.')
     ap.add_argument('names', nargs='*',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_benchtools.ipynb #a4ecd378
 from __future__ import annotations
-import json, os, platform, time
+import importlib, json, os, platform, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,8 +12,8 @@ import torch
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'register', 'device', 'timed', 'interleaved_times', 'interleaved_medians', 'Measured', 'ratios', 'Table',
-           'plot_table', 'peak_mib', 'write_json']
+__all__ = ['BENCHMARKS', 'PLUGINS', 'register', 'Unavailable', 'load_plugins', 'device', 'timed', 'interleaved_times',
+           'interleaved_medians', 'Measured', 'ratios', 'Table', 'plot_table', 'peak_mib', 'write_json']
 
 # %% ../nbs/90_benchtools.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
@@ -23,6 +23,21 @@ def register(fn: Callable[[], object],  # no arguments; returns a number, `Measu
     "Add `fn` to the registry under its own name."
     BENCHMARKS[fn.__name__] = fn
     return fn
+
+# %% ../nbs/90_benchtools.ipynb #8bc2969a
+class Unavailable(RuntimeError):
+    "A benchmark that cannot run here (e.g. its trained model is missing): the runner prints why and goes on."
+
+
+PLUGINS = ('ardm_nb.race',)  # modules of later chapters whose benchmarks join `BENCHMARKS` when imported
+
+
+def load_plugins(names: tuple = PLUGINS,  # module names, imported in order
+                ) -> list[str]:  # the names imported
+    "Import the plugin modules so that their `@register`ed benchmarks join `BENCHMARKS`."
+    for name in names:
+        importlib.import_module(name)
+    return list(names)
 
 # %% ../nbs/90_benchtools.ipynb #7100467d
 def device() -> torch.device:
