@@ -13,16 +13,19 @@
 #    the DEMO context (128), each timed in interleaved rounds with generate; writes out/race/race.json (rows,
 #    matched_quality_speedup_vs_hf_b1/b8, the models' test perplexities) and out/race/frontier.png.
 #
-# Steps (AR_STEPS, BD3_STEPS, JUDGE_STEPS; defaults below). Cost on this 2-core machine, one thread per run, from the
-# DEMO preset's ~4 minutes for 500 BD3 steps on 2 idle cores: an AR step ~0.3-0.4 s, a BD3 step ~0.6-0.8 s, so
-#   500 / 500 (the DEMO preset, what issue 25 measured: AR ppl 173, BD3 bound 269): ~1 h of CPU in all;
-#   2000 / 4000 (default: BD3 learns slower per step; a fairer representative of each kind): ~3 h of CPU;
-#   5000 / 10000: ~7-8 h.
+# Steps (AR_STEPS, BD3_STEPS, JUDGE_STEPS; defaults below). Cost, one torch thread per run: a DEMO training step took
+# 0.27 s (AR) and 0.52 s (BD3) on this 2-core machine while it was busy (bench._step_times, 3 rounds), plus the
+# evaluations (every 200 steps, and the test split at the end). CPU time of the four trainings:
+#   500 / 500 (the DEMO preset, what issue 25 measured: AR ppl 173, BD3 bound 269): about 15 minutes;
+#   2000 / 4000 (default: BD3 learns slower per step; a fairer representative of each kind): about 1.7 hours
+#     (about 1 hour of wall time with RACE_JOBS=2 on two idle cores);
+#   5000 / 10000: about 4 hours.
 # RACE_JOBS=2 (default) trains two of the last three side by side, one core each (AR first: they need its tokenizer).
-# The race itself: 81 configurations (l2r, 16 samplers x 5 steps) x 2 batches, each timed beside a generate:
-# about 20-30 minutes on one core.
+# The race itself: 81 configurations (l2r, 16 samplers x 5 steps) x 2 batches, each timed beside a generate; one call
+# at L=128 took 0.3 s (generate and l2r, batch 1) to 2.1 s (gate at 16 steps, batch 8): about 15-25 minutes on one
+# core, with the quality runs (32 rows each).
 #
-# RACE_TINY=1 runs the same commands on the TINY preset (20 steps each, 2 steps per block, small batches) into
+# RACE_TINY=1 runs the same commands on the TINY preset (20 steps each, 1 and 2 steps per block, batch 1 and 2) into
 # out/race_tiny in about a minute: a check of this script, not a result.
 # Usage: bash scripts/race.sh            RACE_TINY=1 bash scripts/race.sh
 set -euo pipefail
