@@ -292,6 +292,8 @@ def plot_costs(rows: list[dict], # rows of `evaluate`
                         ms=4, capsize=2, lw=1, label=smp)
     for ax, (k, lab) in zip(axs[0], axes):
         ax.set_xscale('log')
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(lab + ', log scale')
         ax.set_ylabel(f"{metric} ({'higher' if higher_is_better(metric) else 'lower'} is better)")
     h, l = axs[0][0].get_legend_handles_labels()
@@ -347,8 +349,16 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
         g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
         if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
         return f"{100 * (max(g) if how == 'max' else sum(g) / len(g)):+.1f}%"
+    def leaders(name, metric, mode):  # per budget: the best mean (samplers tied with it too) and what it beats (Holm)
+        summ = [s for s in summarize(pick(name, mode), metric) if s['ci']]
+        out = []
+        for b in best_at(pick(name, mode), metric, mode):
+            tied = [s['sampler'] for s in summ if s['nfe_budget'] == b['nfe_budget'] and s['ci'].mean == b['mean']]
+            names = ' = '.join(f'`{n}`' for n in [b['best']] + [n for n in tied if n != b['best']])
+            out.append(f"NFE {b['nfe_budget']}: {names} ({b['mean']:.3g}) beats {len(b['beats'])} of {b['others']}")
+        return '; '.join(out)
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves,
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, leaders=leaders,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
                 versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(
