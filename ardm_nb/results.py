@@ -243,6 +243,15 @@ def models_table(recs: list[dict] # the records of `save_models`
 COST_AXES = (('nfe_used', 'denoiser passes (NFE used)'), ('positions_per_sample', 'positions processed per sample'),
              ('seconds_per_sample', 'seconds per sample (one CPU thread)'))
 
+def _saved(fig, path):
+    "Lay out `fig` and save it to `path` (no timestamp, so the same rows give the same file); None: keep it open."
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches='tight', metadata={'Software': None})
+        plt.close(fig)
+    return fig
+
 def plot_curves(recs: list[dict], # the records of `save_models`
                 title: str, # the figure's title
                 path: str|Path|None = None): # where to save it
@@ -262,11 +271,7 @@ def plot_curves(recs: list[dict], # the records of `save_models`
     ax.set_ylabel('validation NELBO / oracle NELBO - 1 (log scale)')
     ax.legend(fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100, bbox_inches='tight', metadata={'Software': None})
-        plt.close(fig)
-    return fig
+    return _saved(fig, path)
 
 def plot_costs(rows: list[dict], # rows of `evaluate`
                mode: str, metric: str, # the quality plotted
@@ -299,11 +304,7 @@ def plot_costs(rows: list[dict], # rows of `evaluate`
     h, l = axs[0][0].get_legend_handles_labels()
     fig.legend(h, l, loc='center left', bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100, bbox_inches='tight', metadata={'Software': None})
-        plt.close(fig)
-    return fig
+    return _saved(fig, path)
 
 # %% ../nbs/91_results.ipynb #8be92c62
 def template_functions(root: str|Path = RESULTS, # the folder of committed rows
@@ -334,17 +335,14 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
                if b['best'] == sampler and b['strict'] and b['others']]
         return ', '.join(won) if won else 'no budget'
 
-    def costs(name, mode, metric, samplers, file, title):  # draws root/file; returns nothing
-        path = Path(root) / file
-        if figures: plot_costs(rows(name), mode, metric, samplers, title, path)
-        elif not path.exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
+    def figure(file, draw):  # draws root/file when rendering, checks it is there when checking; returns ''
+        if figures: draw(Path(root) / file)
+        elif not (Path(root) / file).exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
         return ''
+    costs = lambda name, mode, metric, samplers, file, title: figure(
+        file, lambda p: plot_costs(rows(name), mode, metric, samplers, title, p))
     models = lambda name: json.loads((Path(root) / f'{name}.json').read_text())['models']
-    def curves(name, file, title):  # draws root/file from the model records; returns nothing
-        path = Path(root) / file
-        if figures: plot_curves(models(name), title, path)
-        elif not path.exists(): raise ValueError(f"figure {file!r} is missing: run `ardm report`")
-        return ''
+    curves = lambda name, file, title: figure(file, lambda p: plot_curves(models(name), title, p))
     def gap(name, model, how='max'):  # the largest (or mean) oracle gap of a model family, as a percentage
         g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
         if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
