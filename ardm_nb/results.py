@@ -16,9 +16,10 @@ from .report import (_family, _fmt, best_at, best_lines, diff_table, higher_is_b
 from .stats import compare_all, holm, paired_diff_ci
 
 # %% auto #0
-__all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table', 'relative',
-           'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table', 'plot_curves', 'plot_costs',
-           'template_functions', 'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
+__all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table',
+           'control_verdicts', 'relative', 'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table',
+           'plot_curves', 'plot_costs', 'template_functions', 'Mismatch', 'render_text', 'render_notebook',
+           'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -97,17 +98,21 @@ def control_table(rows: list[dict], # rows of `evaluate`
                   alpha: float = 0.05 # the family-wise error rate of the table
                  ) -> str: # Markdown
     "Every (variant, control) pair at every budget: difference [95% CI], p Holm-adjusted over the table, verdict."
-    up = higher_is_better(metric)
-    found = []
+    lines = ['| NFE | variant - control | difference [95% CI] | p (Holm) | verdict |', '|---|---|---|---|---|']
+    for nfe, a, b, d, p, won in control_verdicts(rows, metric, mode, pairs, alpha):
+        lines.append(f"| {nfe} | {a} - {b} | {_fmt(d)} | {p:.2g} | {won + ' better' if won else 'not separated'} |")
+    return '\n'.join(lines)
+
+def control_verdicts(rows: list[dict], metric: str, mode: str, pairs: list, alpha: float = 0.05
+                    ) -> list[tuple]: # (nfe, variant, control, difference CI, Holm p, the better one or None)
+    "The comparisons of `control_table`, Holm-adjusted over all of them."
+    up, found = higher_is_better(metric), []
     for nfe in _budgets(rows, mode):
         fam = _at(rows, metric, mode, nfe)
         found += [(nfe, a, b, paired_diff_ci(fam[a], fam[b])) for a, b in pairs if a in fam and b in fam]
     if not found: raise ValueError(f"no pair of {pairs} has rows of mode {mode!r} with metric {metric!r}")
-    lines = ['| NFE | variant - control | difference [95% CI] | p (Holm) | verdict |', '|---|---|---|---|---|']
-    for (nfe, a, b, d), p in zip(found, holm([f[3].p for f in found])):
-        verdict = 'not separated' if p >= alpha else f"{a if (d.mean > 0) == up else b} better"
-        lines.append(f'| {nfe} | {a} - {b} | {_fmt(d)} | {p:.2g} | {verdict} |')
-    return '\n'.join(lines)
+    return [(nfe, a, b, d, p, None if p >= alpha else (a if (d.mean > 0) == up else b))
+            for (nfe, a, b, d), p in zip(found, holm([f[3].p for f in found]))]
 
 # %% ../nbs/91_results.ipynb #214af21b
 def relative(rows: list[dict], # rows of `evaluate`
@@ -355,8 +360,11 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
             names = ' = '.join(f'`{n}`' for n in [b['best']] + [n for n in tied if n != b['best']])
             out.append(f"NFE {b['nfe_budget']}: {names} ({b['mean']:.3g}) beats {len(b['beats'])} of {b['others']}")
         return '; '.join(out)
+    def control_counts(name, metric, mode, pairs):  # how often the variants win, lose, tie against their controls
+        v = control_verdicts(rows(name), metric, mode, [tuple(p) for p in pairs])
+        return dict(total=len(v), variant=sum(1 for x in v if x[5] == x[1]), control=sum(1 for x in v if x[5] == x[2]))
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, leaders=leaders,
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, leaders=leaders, control_counts=control_counts,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
                 versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(
