@@ -74,8 +74,9 @@ if [ "$what" = all ] || [ "$what" = eval ]; then
     done
   done
   for s in 0 1 2; do  # early stop against the engine's own skip of unchanged passes, and against the naive engine
-    evaluate "mw_s${s}_earlystop_test" "$out/mw_s$s/model" test --task markov-words --nfe 16 \
-      --samplers gate,gate@noes,gate@naive,gate@naivenoes --option gate@noes.early_stop=false \
+    evaluate "mw_s${s}_earlystop_test" "$out/mw_s$s/model" test --task markov-words --nfe 32 \
+      --samplers gate,gate@noes,gate@naive,gate@naivenoes --option gate.refine=4 --option gate@noes.refine=4 \
+      --option gate@naive.refine=4 --option gate@naivenoes.refine=4 --option gate@noes.early_stop=false \
       --option gate@naive.reuse_passes=false --option gate@naivenoes.reuse_passes=false \
       --option gate@naivenoes.early_stop=false
   done
