@@ -87,13 +87,14 @@ if [ "$what" = all ] || [ "$what" = eval ]; then
 from pathlib import Path
 from ardm_nb.results import save_rows
 out, dest = Path('out/study2/eval'), Path('nbs/_results/study')
+keep = ('invalid_word_rate', 'token_accuracy', 'needless', 'fixed')  # the per-problem scores the pages read
 for L in ('mw', 'mwB', 'mwC'):
     for split in ('dev', 'test'):
-        save_rows(out / f'{L}_oracle_{split}' / 'eval.json', dest / f'{L}_oracle_{split}.json')
+        save_rows(out / f'{L}_oracle_{split}' / 'eval.json', dest / f'{L}_oracle_{split}.json', keep)
         if L == 'mw' or split == 'test':
-            save_rows([out / f'{L}_s{s}_{split}' / 'eval.json' for s in range(3)], dest / f'{L}_trained_{split}.json')
-save_rows([out / f'mwAR_s{s}_test' / 'eval.json' for s in range(3)], dest / 'mw_l2r_test.json')
-save_rows([out / f'mw_s{s}_earlystop_test' / 'eval.json' for s in range(3)], dest / 'mw_earlystop_test.json')
+            save_rows([out / f'{L}_s{s}_{split}' / 'eval.json' for s in range(3)], dest / f'{L}_trained_{split}.json', keep)
+save_rows([out / f'mwAR_s{s}_test' / 'eval.json' for s in range(3)], dest / 'mw_l2r_test.json', keep)
+save_rows([out / f'mw_s{s}_earlystop_test' / 'eval.json' for s in range(3)], dest / 'mw_earlystop_test.json', keep)
 from ardm_nb.results import save_models
 runs = Path('out/study2')
 save_models({m: [runs / f'{m}_s{s}' for s in range(3)] for m in ('mw', 'mwB', 'mwC', 'mwAR')},
