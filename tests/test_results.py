@@ -34,9 +34,9 @@ def test_a_changed_readme_number_fails_the_check(tmp_path):
     report_command(repo, check=True, log=lambda *a: None)  # the copy agrees
     text = (repo / 'README.md').read_text()
     block = text[text.index('<!-- render: study_summary -->'):]
-    number = re.search(r'within ([+-][0-9.]+)%', block).group(1)  # language A's worst NELBO gap, in a sentence
+    number = re.search(r'test NELBO ([+-][0-9.]+)% above', block).group(1)  # language A's worst gap, in a sentence
     typed = f'{float(number) + 0.1:+.1f}'
-    old, new = f'within {number}%', f'within {typed}%'
+    old, new = f'test NELBO {number}% above', f'test NELBO {typed}% above'
     (repo / 'README.md').write_text(text.replace(old, new, 1))
     with pytest.raises(ValueError, match=rf"README\.md, block 'study_summary'.*{re.escape(number)}.*{re.escape(typed)}"):
         report_command(repo, check=True)
