@@ -3,9 +3,8 @@ does not depend on the other rows (greedy decoding, no random order) each row eq
 import pytest
 import torch
 
-from ardm_nb.model import TINY, BlockDiffusionLM, ModelConfig
 from ardm_nb.samplers import SAMPLERS, sample
-from test_samplers import HYBRID, MASK, gen, spread
+from test_samplers import HYBRID, MASK, gen, models  # noqa: F401 (models: the shared fixture)
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # the fixture is in conftest.py
 
@@ -17,14 +16,6 @@ RANDOM = ('bd3', 'mdlm', 'remdm', 'hyperschedule', 'acs')
 # the gate z-scores its signals with running statistics over every row of the batch (`RunningNorm`)
 POOLED = ('gate',)
 WHOLE = ('hyperschedule', 'acs')  # decode the whole sequence at once: length <= max_len
-
-
-@pytest.fixture(scope='module')
-def models():
-    torch.manual_seed(0)
-    return dict(absorbing=spread(BlockDiffusionLM(ModelConfig(**TINY))),
-                hybrid=spread(BlockDiffusionLM(ModelConfig(**TINY, subs=False))),
-                ar=spread(BlockDiffusionLM(ModelConfig(**{**TINY, 'block_size': 1}))))
 
 
 def _run(models, name, prompt, **kw):
