@@ -554,11 +554,10 @@ def _compare_run(args):
 
 # %% ../nbs/95_cli.ipynb #30f74757
 def _bench_parser(p):
-    from ardm_nb.bench import BENCHMARKS
+    from ardm_nb.bench import BENCHMARKS, load_plugins
 
-    p.add_argument(
-        'names', nargs='*', metavar='NAME', help='benchmarks to run (default: all, listed below)'
-    )
+    load_plugins()  # the benchmarks of later chapters (the race) join the list
+    p.add_argument('names', nargs='*', metavar='NAME', help='benchmarks to run (default: all, listed below)')
     p.epilog = 'benchmarks:\n' + '\n'.join(f'  {k}' for k in BENCHMARKS)
 
 # %% ../nbs/95_cli.ipynb #fd970edb

@@ -1,9 +1,14 @@
 """The race's command lines: the bench CLI finds the race's benchmarks (plugins), the race CLI fails cleanly."""
 import subprocess, sys
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent
 
 
-def test_bench_cli_lists_the_race_benchmarks():
-    out = subprocess.run([sys.executable, '-m', 'ardm_nb.bench', '--help'], capture_output=True, text=True)
+@pytest.mark.parametrize('cmd', [[sys.executable, '-m', 'ardm_nb.bench'], [BIN / 'ardm', 'bench']])
+def test_bench_cli_lists_the_race_benchmarks(cmd):
+    out = subprocess.run([*cmd, '--help'], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     for name in ('l2r_vs_hf_generate_throughput', 'sampler_vs_hf_generate_speed',
                  'matched_quality_speedup_vs_hf_b1', 'matched_quality_speedup_vs_hf_b8'):
