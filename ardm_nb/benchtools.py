@@ -12,8 +12,8 @@ import torch
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'PLUGINS', 'register', 'Unavailable', 'load_plugins', 'device', 'timed', 'interleaved_times',
-           'interleaved_medians', 'Measured', 'ratios', 'Table', 'plot_table', 'peak_mib', 'write_json']
+__all__ = ['BENCHMARKS', 'PLUGINS', 'TARGETS', 'register', 'Unavailable', 'load_plugins', 'device', 'timed', 'interleaved_times',
+           'interleaved_medians', 'Measured', 'ratios', 'Table', 'plot_table', 'peak_mib', 'write_json', 'target_table']
 
 # %% ../nbs/90_benchtools.ipynb #72d547cf
 BENCHMARKS: dict[str, Callable[[], object]] = {}
@@ -218,3 +218,37 @@ def write_json(res: dict,  # what `run` returned
     if device().type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name()
     atomic_write(path, json.dumps(info, indent=1))
+
+# %% ../nbs/90_benchtools.ipynb #9361df14
+TARGETS = {  # benchmark -> (direction, goal)
+    'matched_quality_speedup_vs_hf_b1': ('>=', 3.0),
+    'matched_quality_speedup_vs_hf_b8': ('>=', 2.0),
+    'l2r_vs_hf_generate_throughput': ('>=', 1.0),
+    'kv_cache_speedup_over_flop_speedup_L1024': ('>=', 0.8),
+    'kv_cache_cost_growth_over_flop_growth_256_to_2048': ('<=', 1.1),
+    'cached_vs_uncached_token_agreement': ('>=', 1.0),
+    'gate_vs_confidence_sampler_throughput': ('>=', 0.9),
+    'train_mfu': ('>=', 0.40),
+}
+
+
+def _value(v) -> float | None:
+    if isinstance(v, dict):  # a `Measured` in its JSON form
+        return v.get('value')
+    return None if v is None else float(v)
+
+
+def target_table(results: dict,  # benchmark -> value, `Measured` or its JSON dict (None: not run)
+                 targets: dict = TARGETS,  # benchmark -> (direction '>=' or '<=', goal)
+                ) -> Table:
+    "Each target's benchmark with its measured value (median [min, max] where repeated), the goal and whether it is met."
+    rows = []
+    for name, (op, goal) in targets.items():
+        if op not in ('>=', '<='):
+            raise ValueError(f"target of {name}: direction {op!r}; allowed: '>=', '<='")
+        v = results.get(name)
+        x = _value(v)
+        shown = Measured(**v) if isinstance(v, dict) else v
+        met = 'not run' if x is None else ('yes' if (x >= goal if op == '>=' else x <= goal) else 'no')
+        rows.append([name, '-' if x is None else shown, f'{op} {goal:g}', met])
+    return Table(['benchmark', 'measured', 'goal', 'met'], rows)

@@ -20,9 +20,9 @@ from .bench import demo_network
 __all__ = ['MODEL_KINDS', 'SPEED_FIELD', 'RACE_STEPS', 'twin_config', 'twin_state', 'hf_causal_twin', 'model_kind', 'Contestant',
            'sample_runner', 'generate_runner', 'Speed', 'speed_vs_generate', 'l2r_vs_hf_generate_throughput',
            'sampler_vs_hf_generate_speed', 'Quality', 'judge_nll_per_token', 'quality', 'matches', 'RaceRow',
-           'RaceModels', 'race', 'matched_quality_speedup', 'race_field', 'race_table', 'plot_frontier',
-           'load_race_models', 'race_dirs', 'matched_quality_speedup_vs_hf_b1', 'matched_quality_speedup_vs_hf_b8',
-           'main']
+           'RaceModels', 'race', 'matched_quality_speedup', 'race_field', 'race_table', 'race_summary', 'plot_frontier',
+           'load_race_models', 'model_record', 'race_dirs', 'matched_quality_speedup_vs_hf_b1',
+           'matched_quality_speedup_vs_hf_b8', 'main']
 
 # %% ../nbs/96_race.ipynb #6d8a708b
 def twin_config(cfg: ModelConfig,  # the package model's shape
@@ -360,6 +360,32 @@ def race_table(rows: list,  # `race`'s rows
            for r in rows]
     return Table(cols, out, note="speedup: median [min, max] over interleaved rounds with generate")
 
+# %% ../nbs/96_race.ipynb #ddfb3736
+def _as_dict(r) -> dict:
+    return r if isinstance(r, dict) else asdict(r)
+
+
+def race_summary(rows: list,  # `race`'s rows (or their JSON dicts), the reference's first
+                ) -> Table:
+    "Per sampler and batch, the fastest configuration that matches the reference; when none does, the nearest in NLL."
+    rows = [_as_dict(r) for r in rows]
+    ref, out = rows[0], []
+    pct = lambda a, b: f"{100 * (a / b - 1):+.1f}%"
+    for s in dict.fromkeys(r['sampler'] for r in rows):
+        for B in sorted({r['batch'] for r in rows}):
+            mine = [r for r in rows if r['sampler'] == s and r['batch'] == B]
+            if not mine:
+                continue
+            ok = [r for r in mine if r['matched']]
+            best = (max(ok, key=lambda r: r['speedup']['value']) if ok
+                    else min(mine, key=lambda r: abs(r['nll'] - ref['nll'])))
+            out.append([s, B, best['label'], 'yes' if ok else 'no', Measured(**best['speedup']), best['nfe'],
+                        pct(best['nll'], ref['nll']), pct(best['entropy'], ref['entropy'])])
+    cols = ['sampler', 'batch', 'configuration', 'matched', 'speedup vs generate', 'NFE', 'judge NLL vs ref',
+            'entropy vs ref']
+    return Table(cols, out, note="matched: NLL within 5% and entropy within 2% of the reference (the AR model's "
+                 "own samples); unmatched rows show the configuration nearest the reference's NLL")
+
 # %% ../nbs/96_race.ipynb #486f1932
 def plot_frontier(rows: list,  # `race`'s rows (or their JSON dicts)
                   nll_tol: float = 0.05,  # the band drawn around the reference's NLL
@@ -397,10 +423,16 @@ def load_race_models(ar, judge, bd3=None, hybrid=None,  # `ardm train` model fol
     return RaceModels(load(ar), load(judge), load(bd3), load(hybrid), bos)
 
 
-def _test_ppl(model_dir) -> float | None:
-    "The test perplexity `ardm train` wrote beside the model folder (results.json), if any."
-    f = Path(model_dir).parent / 'results.json'
-    return json.loads(f.read_text())['test'].get('ppl') if f.exists() else None
+def model_record(model_dir,  # an `ardm train` model folder (OUT/model)
+                ) -> dict:  # steps, block size, noise, seed, test perplexity, training minutes (None: unknown)
+    "What a race model cost and how good it is, from the config.json and results.json `ardm train` wrote beside it."
+    run = Path(model_dir).parent
+    cfg = json.loads((run / 'config.json').read_text()) if (run / 'config.json').exists() else {}
+    res = json.loads((run / 'results.json').read_text()) if (run / 'results.json').exists() else {}
+    tps, steps = res.get('train_tokens_per_s'), res.get('steps', cfg.get('steps'))
+    tokens = steps * cfg['batch_size'] * cfg['seq_len'] if steps and cfg else None
+    return dict(steps=steps, block_size=cfg.get('block_size'), noise=cfg.get('noise'), seed=cfg.get('seed'),
+                test_ppl=res.get('test', {}).get('ppl'), train_minutes=tokens / tps / 60 if tokens and tps else None)
 
 # %% ../nbs/96_race.ipynb #5fb8c718
 def race_dirs(root=None) -> dict:
@@ -460,14 +492,14 @@ def main(argv: list[str] | None = None,  # the arguments; None: sys.argv[1:]
         print(f"error: {e}", file=sys.stderr)
         return 2
     best = {f'matched_quality_speedup_vs_hf_b{B}': matched_quality_speedup(rows, B) for B in args.batches}
-    ppl = {k: _test_ppl(d) for k, d in dirs.items() if d is not None}
-    res = dict(rows=[asdict(r) for r in rows], skipped=skipped, benchmarks=best, test_ppl=ppl,
+    made = {k: model_record(d) for k, d in dirs.items() if d is not None}
+    res = dict(rows=[asdict(r) for r in rows], skipped=skipped, benchmarks=best, models=made,
                threads=args.threads, torch=torch.__version__)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, json.dumps(res, indent=1))
     plot_frontier(rows, path=out.with_name('frontier.png'))
-    print(race_table(rows), *(f"{k}: {v:.3g}" for k, v in best.items()), f"test perplexities: {ppl}",
+    print(race_table(rows), *(f"{k}: {v:.3g}" for k, v in best.items()), *(f"{k}: {m}" for k, m in made.items()),
           f"wrote {out} and {out.with_name('frontier.png')}", sep='\n')
     return 0
 
