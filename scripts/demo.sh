@@ -75,3 +75,4 @@ $ardm sample --model "$run/model" --sampler gate --num 2 --length 96 --nfe 48 --
 echo "== the overwrite gate, step by step, on a synthetic refinement"
 $ardm demo --out "$out" "$@"
 echo "== part 1 report: $out/report.md; Shakespeare training curves: $run/loss.png, test perplexity: $run/results.json"
+echo "== done in $((SECONDS / 60)) min $((SECONDS % 60)) s of wall time, the install included"
