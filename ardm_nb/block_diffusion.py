@@ -14,8 +14,9 @@ from .noise import NoiseConfig, Corrupted, corrupt, loss_weights
 from .model import BlockDiffusionLM, ModelConfig, Output
 
 # %% auto #0
-__all__ = ['sample_block_times', 'NelboTerms', 'Draw', 'draw_corruption', 'score', 'nelbo_terms', 'ar_nll', 'evaluate_nelbo',
-           'clip_window_variances', 'search_clip_window', 'causal_lm_loss', 'per_block_loop_terms']
+__all__ = ['AR_EXACT_NOISES', 'sample_block_times', 'NelboTerms', 'Draw', 'draw_corruption', 'score', 'nelbo_terms', 'ar_nll',
+           'nelbo_window', 'evaluate_nelbo', 'clip_window_variances', 'search_clip_window', 'causal_lm_loss',
+           'per_block_loop_terms']
 
 # %% ../nbs/60_block_diffusion.ipynb #e22b1afc
 def _atleast32(x: Tensor) -> Tensor:
@@ -140,6 +141,18 @@ def ar_nll(lm: BlockDiffusionLM,  # an L' = 1 model
         out.append(F.cross_entropy(logits, x0[:, i], reduction='none'))
     return torch.stack(out, 1)
 
+# %% ../nbs/60_block_diffusion.ipynb #5a7b184a
+AR_EXACT_NOISES = ('absorbing', 'eps_hybrid')  # at level 1 these mask every token: L' = 1 is the AR likelihood
+
+
+def nelbo_window(block_size: int,  # L' of the model
+                 noise: NoiseConfig = NoiseConfig(),  # the noise it was trained with
+                ) -> tuple:  # (beta, omega, exact)
+    "The clip window a NELBO is evaluated in: (1, 1), the exact AR NLL, for L' = 1 under `AR_EXACT_NOISES`; else (1e-3, 1)."
+    if block_size == 1 and noise.kind in AR_EXACT_NOISES:
+        return 1.0, 1.0, True
+    return 1e-3, 1.0, False
+
 # %% ../nbs/60_block_diffusion.ipynb #e6fa49f7
 @torch.no_grad()
 def evaluate_nelbo(lm: BlockDiffusionLM,  # the model to evaluate
@@ -150,8 +163,7 @@ def evaluate_nelbo(lm: BlockDiffusionLM,  # the model to evaluate
                   ) -> dict:  # nelbo, ppl, tokens, exact, bound
     "NELBO per token and the perplexity bound exp(NELBO/token); the exact AR NLL when L' = 1."
     check_int('n_samples', n_samples, 1)
-    exact = lm.cfg.block_size == 1 and noise.kind == 'absorbing'
-    beta, omega = (1.0, 1.0) if exact else (1e-3, 1.0)
+    beta, omega, exact = nelbo_window(lm.cfg.block_size, noise)
     total, count = 0.0, 0
     was = lm.training
     lm.eval()
@@ -162,7 +174,7 @@ def evaluate_nelbo(lm: BlockDiffusionLM,  # the model to evaluate
         count += x0.numel()
     lm.train(was)
     nelbo = total / (count * (1 if exact else n_samples))
-    bound = noise.kind == 'absorbing'  # see notebook `noise`
+    bound = exact or noise.kind == 'absorbing'  # see notebook `noise`
     return dict(nelbo=nelbo, ppl=math.exp(nelbo), tokens=count, exact=exact, bound=bound)
 
 # %% ../nbs/60_block_diffusion.ipynb #f30b38c7

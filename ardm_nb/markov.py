@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from torch import Tensor
 from .core import check_int, check_range
 from .noise import NoiseConfig, loss_weights
-from .block_diffusion import draw_corruption
+from .block_diffusion import draw_corruption, nelbo_window
 from .task import Problems, Task, row_problems
 
 # %% auto #0
@@ -449,12 +449,14 @@ def oracle_nelbo(self: MarkovWords,
                  noise: NoiseConfig, # the objective's noise: absorbing or eps_hybrid
                  generator: torch.Generator, # seeded as for `evaluate_nelbo`: the same draws
                  batch_size: int = 64, # rows per draw, as the model's evaluation batches them
-                 beta: float = 1e-3, omega: float = 1.0 # clip window, as `evaluate_nelbo`'s
+                 beta: float | None = None, omega: float | None = None # clip window (None: `nelbo_window`'s)
                 ) -> dict: # nelbo, floor (both per token), tokens
     "The exact denoiser's NELBO per token on `rows`, and the objective's floor (its minimum over denoisers)."
     if noise.kind not in ORACLE_NOISES:
         raise ValueError(f"noise kind {noise.kind!r} has no oracle; choose one of {', '.join(ORACLE_NOISES)}")
     x0 = self.check_tokens(rows)
+    wb, wo, _ = nelbo_window(block_size, noise)  # `evaluate_nelbo`'s window: the same draws
+    beta, omega = wb if beta is None else beta, wo if omega is None else omega
     orc = self.oracle(block_size, noise.kind, noise.eps)
     cfg = SimpleNamespace(block_size=block_size, mask_id=self.mask_id, vocab_size=self.vocab_size)
     total = torch.zeros(2, dtype=torch.float64)

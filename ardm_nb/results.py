@@ -9,6 +9,7 @@ import torch
 from dataclasses import dataclass
 from pathlib import Path
 import jinja2
+from .benchtools import Measured, target_table
 from .core import atomic_write
 from .eval import read_rows
 from .report import (_family, _fmt, best_at, best_lines, diff_table, higher_is_better, pivot_table,
@@ -18,8 +19,8 @@ from .stats import compare_all, holm, paired_diff_ci
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table',
            'control_verdicts', 'relative', 'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table',
-           'plot_curves', 'plot_costs', 'template_functions', 'Mismatch', 'render_text', 'render_notebook',
-           'report_pages', 'report_command']
+           'race_words', 'race_models', 'targets_table', 'plot_curves', 'plot_costs', 'template_functions', 'Mismatch',
+           'render_text', 'render_notebook', 'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -234,15 +235,58 @@ def models_table(recs: list[dict] # the records of `save_models`
     for r in recs: fam.setdefault(r['model'], []).append(r)
     avg = lambda rs, k: None if any(r[k] is None for r in rs) else sum(r[k] for r in rs) / len(rs)
     f = lambda v, spec: '–' if v is None else format(v, spec)
-    lines = ["| model | data | width x layers, L' | steps | training seeds | test NELBO | oracle NELBO | gap "
+    lines = ["| model | data | width x layers, L', noise | steps | training seeds | test NELBO | oracle NELBO | gap "
              "(largest) | minutes each |", '|---|---|---|---|---|---|---|---|---|']
     for m, rs in fam.items():
         r0, gaps = rs[0], [r['oracle_gap'] for r in rs if r['oracle_gap'] is not None]
         worst = f" ({max(gaps):+.1%})" if gaps else ''
-        lines.append(f"| {m} | `{r0['data']}` | {r0['d_model']} x {r0['n_layers']}, {r0['block_size']} | "
+        lines.append(f"| {m} | `{r0['data']}` | {r0['d_model']} x {r0['n_layers']}, {r0['block_size']}, {r0['noise']} | "
                      f"{r0['steps']} | {len(rs)} | {f(avg(rs, 'nelbo'), '.4f')} | {f(avg(rs, 'oracle_nelbo'), '.4f')} | "
                      f"{f(avg(rs, 'oracle_gap'), '+.1%')}{worst} | {f(avg(rs, 'train_minutes'), '.1f')} |")
     return '\n'.join(lines)
+
+# %% ../nbs/91_results.ipynb #a31a261b
+def _times(sp: dict) -> str:
+    return f"{sp['value']:.3g}x [{sp['lo']:.3g}, {sp['hi']:.3g}]"
+
+
+def race_words(run: dict, # the race's JSON (`python -m ardm_nb.race --out`)
+               batch: int, # the batch to read
+              ) -> str: # Markdown
+    "The fastest configuration matching the reference at `batch`, or the one nearest its NLL when none matches."
+    ref = run['rows'][0]
+    mine = [r for r in run['rows'] if r['batch'] == batch and r['sampler'] != 'generate']
+    if not mine: raise ValueError(f"the race has no rows at batch {batch}; batches: {sorted({r['batch'] for r in run['rows']})}")
+    pct = lambda a, b: f"{100 * (a / b - 1):+.1f}%"
+    ok = [r for r in mine if r['matched']]
+    if ok:
+        r = max(ok, key=lambda r: r['speedup']['value'])
+        return (f"`{r['label']}` ({r['nfe']:.0f} passes) at {_times(r['speedup'])} `generate`'s tokens/s, judge NLL "
+                f"{pct(r['nll'], ref['nll'])} and entropy {pct(r['entropy'], ref['entropy'])} from the reference's")
+    r = min(mine, key=lambda r: abs(r['nll'] - ref['nll']))
+    return (f"no configuration of {len(mine)} matches; the nearest in judge NLL, `{r['label']}`, is "
+            f"{pct(r['nll'], ref['nll'])} in NLL and {pct(r['entropy'], ref['entropy'])} in entropy, at "
+            f"{_times(r['speedup'])} `generate`'s tokens/s")
+
+
+def race_models(run: dict, # the race's JSON
+               ) -> str: # Markdown
+    "Each model of the race: kind, steps, test perplexity (the NELBO bound's for L' > 1), minutes of training steps."
+    out = []
+    for k, m in run['models'].items():
+        kind = 'AR' if m['block_size'] == 1 else f"BD3 (L' = {m['block_size']}, {m['noise']} noise)"
+        out.append(f"{k}: {kind}, {m['steps']} steps, test perplexity {m['test_ppl']:.1f}, "
+                   f"{m['train_minutes']:.0f} min of training steps")
+    return '; '.join(out)
+
+
+def targets_table(results: dict, # benchmark -> value or `Measured`'s JSON (`write_json`'s "results"), the race's too
+                 ) -> str: # Markdown
+    "`benchtools.target_table` as a Markdown table: each target, its measurement, the goal, met or not."
+    t = target_table(results)
+    cell = lambda v: v.short() if isinstance(v, Measured) else (f"{v:.3g}" if isinstance(v, float) else str(v))
+    head = ['| ' + ' | '.join(t.columns) + ' |', '|' + '---|' * len(t.columns)]
+    return '\n'.join(head + ['| ' + ' | '.join(cell(v) for v in r) + ' |' for r in t.rows])
 
 # %% ../nbs/91_results.ipynb #86c6eb39
 COST_AXES = (('nfe_used', 'denoiser passes (NFE used)'), ('positions_per_sample', 'positions processed per sample'),
@@ -363,6 +407,7 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
     def control_counts(name, metric, mode, pairs):  # how often the variants win, lose, tie against their controls
         v = control_verdicts(rows(name), metric, mode, [tuple(p) for p in pairs])
         return dict(total=len(v), variant=sum(1 for x in v if x[5] == x[1]), control=sum(1 for x in v if x[5] == x[2]))
+    raced = lambda name: json.loads((Path(root) / f'{name}.json').read_text())
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
     return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, leaders=leaders, control_counts=control_counts,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
@@ -372,6 +417,8 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
                 chosen=lambda name, metric, mode, candidates: chosen(rows(name), metric, mode, candidates),
                 ranking=lambda name, metric, mode, samplers=None: ranking(rows(name), metric, mode, samplers),
                 flips=flipped, models=lambda name: models_table(models(name)),
+                race_words=lambda name, batch: race_words(raced(name), batch), race_models=lambda name: race_models(raced(name)),
+                targets=lambda name, race: targets_table({**raced(name)['results'], **raced(race)['benchmarks']}),
                 n_seeds=lambda name: len({r['seed'] for r in rows(name)}),
                 train_seeds=lambda name: len({r.get('train_seed') for r in rows(name)}),
                 n_problems=lambda name: max(r['rows'] for r in rows(name)),

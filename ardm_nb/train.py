@@ -26,7 +26,7 @@ from .run import _append_jsonl, _precision, _remove_partial_checkpoints, _trunca
 
 # %% auto #0
 __all__ = ['TrainRun', 'start_run', 'evaluate_run', 'StepStats', 'train_step', 'log_step', 'validate_step', 'run_state',
-           'checkpoint_step', 'run_loop', 'finish_run', 'train', 'plot_metrics', 'block_size_sweep']
+           'checkpoint_step', 'run_loop', 'oracle_fields', 'finish_run', 'train', 'plot_metrics', 'block_size_sweep']
 
 # %% ../nbs/76_train.ipynb #85bd1f6b
 @dataclass
@@ -404,19 +404,25 @@ def _bound_kind(
     return f'{cfg.noise} training objective, not a proven bound'
 
 # %% ../nbs/76_train.ipynb #e8f7ccbc
+def oracle_fields(cfg: TrainConfig, # a run's configuration ('task:NAME' data)
+                  rows: Tensor, # its test rows
+                  nelbo: float, # the model's test NELBO on them (`evaluate_run`, seeded `cfg.seed + 99`)
+                 ) -> dict: # oracle_nelbo, oracle_floor, oracle_gap; empty when the task has no oracle
+    "The exact denoiser's NELBO and the objective's floor on the draws the model's test NELBO was measured on."
+    if not cfg.data.startswith('task:'): return {}
+    name, params = task_of_data(cfg.data)
+    task = get_task(name, **params)
+    if not hasattr(task, 'oracle_nelbo') or cfg.noise not in ('absorbing', 'eps_hybrid'): return {}
+    g = torch.Generator().manual_seed(cfg.seed + 99)  # evaluate_run's: the same draws
+    o = task.oracle_nelbo(rows, cfg.block_size, cfg.noise_config, g, batch_size=cfg.batch_size)
+    return dict(oracle_nelbo=o['nelbo'], oracle_floor=o['floor'], oracle_gap=nelbo / o['nelbo'] - 1)
+
+
 def _with_oracle(test: dict, # `evaluate_run`'s result on the test split
                  run: TrainRun # the run
                 ) -> dict: # `test`, with the exact denoiser's NELBO and floor on the same draws where the task has one
     "Add `oracle_nelbo`, `oracle_floor` and `oracle_gap` (nelbo / oracle - 1) for a task with `oracle_nelbo`."
-    cfg = run.cfg
-    if not cfg.data.startswith('task:'): return test
-    name, params = task_of_data(cfg.data)
-    task = get_task(name, **params)
-    if not hasattr(task, 'oracle_nelbo') or cfg.noise not in ('absorbing', 'eps_hybrid'): return test
-    g = torch.Generator().manual_seed(cfg.seed + 99)  # evaluate_run's: the same draws
-    o = task.oracle_nelbo(run.data.test, cfg.block_size, cfg.noise_config, g, batch_size=cfg.batch_size)
-    return {**test, 'oracle_nelbo': o['nelbo'], 'oracle_floor': o['floor'],
-            'oracle_gap': test['nelbo'] / o['nelbo'] - 1}
+    return {**test, **oracle_fields(run.cfg, run.data.test, test['nelbo'])}
 
 # %% ../nbs/76_train.ipynb #10b01b8a
 def finish_run(

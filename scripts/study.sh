@@ -53,7 +53,7 @@ evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its row
 if [ "$what" = all ] || [ "$what" = train ]; then
   for s in 0 1 2; do
     for L in mw mwB mwC; do train "${L}_s$s" "${STEPS[$L]}" $MODEL ${LANG[$L]} --seed $s; done
-    train "mwAR_s$s" 4000 $MODEL --block-size 1 --seed $s  # the L2R baseline of language A
+    train "mwAR_s$s" 4000 $MODEL --block-size 1 --noise absorbing --seed $s  # L2R's model: absorbing noise at L'=1 is the AR likelihood
   done
 fi
 mkdir -p "$out/eval"
