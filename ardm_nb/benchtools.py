@@ -220,7 +220,12 @@ def write_json(res: dict,  # what `run` returned
     atomic_write(path, json.dumps(info, indent=1))
 
 # %% ../nbs/90_benchtools.ipynb #9361df14
-TARGETS = {  # benchmark -> (direction, goal)
+TARGETS = {  # benchmark -> (direction, goal): every target a registered benchmark states
+    'signals_vs_log_softmax_ratio': ('<=', 3.0),
+    'bd3_vs_ar_train_throughput_ratio': ('>=', 0.45),
+    'bd3_vs_loop_train_speedup': ('>=', 3.0),
+    'gate_step_overhead_ratio': ('<=', 0.10),
+    'eval_markov_oracle_seconds': ('<=', 120.0),
     'matched_quality_speedup_vs_hf_b1': ('>=', 3.0),
     'matched_quality_speedup_vs_hf_b8': ('>=', 2.0),
     'l2r_vs_hf_generate_throughput': ('>=', 1.0),
@@ -248,7 +253,10 @@ def target_table(results: dict,  # benchmark -> value, `Measured` or its JSON di
             raise ValueError(f"target of {name}: direction {op!r}; allowed: '>=', '<='")
         v = results.get(name)
         x = _value(v)
-        shown = Measured(**v) if isinstance(v, dict) else v
-        met = 'not run' if x is None else ('yes' if (x >= goal if op == '>=' else x <= goal) else 'no')
+        shown = Measured(**v) if x is not None and isinstance(v, dict) else v
+        if x is None:
+            met = 'not run' if v is None else 'not a number'  # e.g. a table's JSON under a target's name
+        else:
+            met = 'yes' if (x >= goal if op == '>=' else x <= goal) else 'no'
         rows.append([name, '-' if x is None else shown, f'{op} {goal:g}', met])
     return Table(['benchmark', 'measured', 'goal', 'met'], rows)

@@ -14,9 +14,8 @@ from .noise import NoiseConfig, Corrupted, corrupt, loss_weights
 from .model import BlockDiffusionLM, ModelConfig, Output
 
 # %% auto #0
-__all__ = ['AR_EXACT_NOISES', 'sample_block_times', 'NelboTerms', 'Draw', 'draw_corruption', 'score', 'nelbo_terms', 'ar_nll',
-           'nelbo_window', 'evaluate_nelbo', 'clip_window_variances', 'search_clip_window', 'causal_lm_loss',
-           'per_block_loop_terms']
+__all__ = ['sample_block_times', 'NelboTerms', 'Draw', 'draw_corruption', 'score', 'nelbo_terms', 'ar_nll', 'nelbo_window',
+           'evaluate_nelbo', 'clip_window_variances', 'search_clip_window', 'causal_lm_loss', 'per_block_loop_terms']
 
 # %% ../nbs/60_block_diffusion.ipynb #e22b1afc
 def _atleast32(x: Tensor) -> Tensor:
@@ -142,16 +141,16 @@ def ar_nll(lm: BlockDiffusionLM,  # an L' = 1 model
     return torch.stack(out, 1)
 
 # %% ../nbs/60_block_diffusion.ipynb #5a7b184a
-AR_EXACT_NOISES = ('absorbing', 'eps_hybrid')  # at level 1 these mask every token: L' = 1 is the AR likelihood
-
-
 def nelbo_window(block_size: int,  # L' of the model
                  noise: NoiseConfig = NoiseConfig(),  # the noise it was trained with
                 ) -> tuple:  # (beta, omega, exact)
-    "The clip window a NELBO is evaluated in: (1, 1), the exact AR NLL, for L' = 1 under `AR_EXACT_NOISES`; else (1e-3, 1)."
-    if block_size == 1 and noise.kind in AR_EXACT_NOISES:
-        return 1.0, 1.0, True
-    return 1e-3, 1.0, False
+    "The clip window a NELBO is evaluated in, and whether one draw gives the exact AR NLL (see above)."
+    if block_size != 1:
+        return 1e-3, 1.0, False
+    # L' = 1 trains at level 1 only (`TrainConfig.window`): evaluate there too. It is exactly the AR likelihood when
+    # level 1 masks every token: absorbing, eps-hybrid (it swaps only tokens it leaves visible), gamma-hybrid (gamma < 1)
+    all_masked = noise.kind in ('absorbing', 'eps_hybrid') or (noise.kind == 'gamma_hybrid' and noise.gamma < 1)
+    return 1.0, 1.0, all_masked
 
 # %% ../nbs/60_block_diffusion.ipynb #e6fa49f7
 @torch.no_grad()

@@ -13,7 +13,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from .core import check_int, check_range
 from .noise import NoiseConfig, Corrupted
-from .block_diffusion import Draw, draw_corruption, score
+from .block_diffusion import Draw, draw_corruption, nelbo_window, score
 from .lm_eval_tasks.shakespeare import SHIPPED_TASKS, tasks_dir
 from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
@@ -80,8 +80,8 @@ def is_exact(
     block_size: int,  # L'
     noise: NoiseConfig,  # the model's noise
 ) -> bool:
-    "Whether the conditional NELBO is the exact log-likelihood (block size 1, absorbing noise)."
-    return block_size == 1 and noise.kind == 'absorbing'
+    "Whether the conditional NELBO is the exact log-likelihood (`nelbo_window`: L' = 1, level 1 masks every token)."
+    return nelbo_window(block_size, noise)[2]
 
 
 @torch.no_grad()
@@ -92,10 +92,10 @@ def continuation_nelbo(
     n_samples: int = 8,  # draws of the block levels (one when exact)
     noise: NoiseConfig = NoiseConfig(),  # the model's noise
 ) -> float:
-    "-log p(continuation | context): exact for L'=1 (absorbing), else a mean of `n_samples` NELBOs."
+    "-log p(continuation | context): exact when `is_exact`, else a mean of `n_samples` NELBOs."
     check_int('n_samples', n_samples, 1)
-    exact = is_exact(lm.cfg.block_size, noise)
-    n, levels = (1, (1.0, 1.0)) if exact else (n_samples, (1e-3, 1.0))
+    beta, omega, exact = nelbo_window(lm.cfg.block_size, noise)
+    n, levels = (1 if exact else n_samples), (beta, omega)
     dev = next(lm.parameters()).device
     d = conditional_draw(lm.cfg, row, generator, n, levels, noise).to(dev)
     x0 = row.x0.to(dev).expand(n, -1)  # [n, L]

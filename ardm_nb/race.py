@@ -424,15 +424,17 @@ def load_race_models(ar, judge, bd3=None, hybrid=None,  # `ardm train` model fol
 
 
 def model_record(model_dir,  # an `ardm train` model folder (OUT/model)
-                ) -> dict:  # steps, block size, noise, seed, test perplexity, training minutes (None: unknown)
-    "What a race model cost and how good it is, from the config.json and results.json `ardm train` wrote beside it."
+                ) -> dict:  # steps, block size, noise, seed, test perplexity, exact, bound, minutes (None: unknown)
+    "What a race model cost and how good it is (test perplexity: exact, a bound or neither), from the config.json and results.json `ardm train` wrote beside it."
     run = Path(model_dir).parent
     cfg = json.loads((run / 'config.json').read_text()) if (run / 'config.json').exists() else {}
     res = json.loads((run / 'results.json').read_text()) if (run / 'results.json').exists() else {}
     tps, steps = res.get('train_tokens_per_s'), res.get('steps', cfg.get('steps'))
     tokens = steps * cfg['batch_size'] * cfg['seq_len'] if steps and cfg else None
+    test = res.get('test', {})
     return dict(steps=steps, block_size=cfg.get('block_size'), noise=cfg.get('noise'), seed=cfg.get('seed'),
-                test_ppl=res.get('test', {}).get('ppl'), train_minutes=tokens / tps / 60 if tokens and tps else None)
+                test_ppl=test.get('ppl'), exact=test.get('exact'), bound=test.get('bound'),
+                train_minutes=tokens / tps / 60 if tokens and tps else None)
 
 # %% ../nbs/96_race.ipynb #5fb8c718
 def race_dirs(root=None) -> dict:

@@ -261,8 +261,9 @@ def race_words(run: dict, # the race's JSON (`python -m ardm_nb.race --out`)
     ok = [r for r in mine if r['matched']]
     if ok:
         r = max(ok, key=lambda r: r['speedup']['value'])
-        return (f"`{r['label']}` ({r['nfe']:.0f} passes) at {_times(r['speedup'])} `generate`'s tokens/s, judge NLL "
-                f"{pct(r['nll'], ref['nll'])} and entropy {pct(r['entropy'], ref['entropy'])} from the reference's")
+        return (f"the fastest matching configuration is `{r['label']}` ({r['nfe']:.0f} passes), at "
+                f"{_times(r['speedup'])} `generate`'s tokens/s, judge NLL {pct(r['nll'], ref['nll'])} and entropy "
+                f"{pct(r['entropy'], ref['entropy'])} from the reference's")
     r = min(mine, key=lambda r: abs(r['nll'] - ref['nll']))
     return (f"no configuration of {len(mine)} matches; the nearest in judge NLL, `{r['label']}`, is "
             f"{pct(r['nll'], ref['nll'])} in NLL and {pct(r['entropy'], ref['entropy'])} in entropy, at "
@@ -271,12 +272,14 @@ def race_words(run: dict, # the race's JSON (`python -m ardm_nb.race --out`)
 
 def race_models(run: dict, # the race's JSON
                ) -> str: # Markdown
-    "Each model of the race: kind, steps, test perplexity (the NELBO bound's for L' > 1), minutes of training steps."
+    "Each model of the race: kind, steps, test perplexity (exact, a bound, or neither), minutes of training steps."
     out = []
-    for k, m in run['models'].items():
+    num = lambda v, spec: '–' if v is None else format(v, spec)
+    for k, m in run.get('models', {}).items():
         kind = 'AR' if m['block_size'] == 1 else f"BD3 (L' = {m['block_size']}, {m['noise']} noise)"
-        out.append(f"{k}: {kind}, {m['steps']} steps, test perplexity {m['test_ppl']:.1f}, "
-                   f"{m['train_minutes']:.0f} min of training steps")
+        what = 'exact' if m.get('exact') else 'a bound' if m.get('bound') else 'the training objective, not a bound'
+        out.append(f"{k}: {kind}, {m['steps']} steps, test perplexity {num(m['test_ppl'], '.1f')} ({what}), "
+                   f"{num(m['train_minutes'], '.0f')} min of training steps")
     return '; '.join(out)
 
 

@@ -22,12 +22,17 @@ declare -A LANG=(
 declare -A STEPS=([mw]=8000 [mwB]=4000 [mwC]=4000)
 MODEL="--task markov-words --config demo --set d_model=64"  # 4 layers of width 64, batch 32, eps-hybrid noise
 
-train() {  # NAME STEPS FLAGS...: one run, skipped when finished, resumed when interrupted
+train() {  # NAME STEPS FLAGS...: one run, skipped when finished with these flags, resumed when interrupted
   local name=$1 steps=$2; shift 2
-  if [ -f "$out/$name/results.json" ] && grep -q "\"steps\": $steps," "$out/$name/results.json"; then return; fi
+  if [ -f "$out/$name/results.json" ] && grep -q "\"steps\": $steps," "$out/$name/results.json"; then
+    # flags.txt: the flags it was trained with (runs older than it are taken as they are)
+    if [ ! -f "$out/$name/flags.txt" ] || [ "$(cat "$out/$name/flags.txt")" = "$*" ]; then return; fi
+    echo "study: $out/$name was trained with other flags ($(cat "$out/$name/flags.txt")); move it aside" >&2; exit 1
+  fi
   echo "== train $name ($steps steps)"
   $ardm train --steps "$steps" --threads 1 --resume --out "$out/$name" "$@" > "$out/$name.log" 2>&1 \
     || { tail -c 600 "$out/$name.log"; exit 1; }
+  echo "$*" > "$out/$name/flags.txt"
 }
 
 # the samplers: strong baselines, the revisers, three gates, and each gate's controls (the same rule, acceptance and
