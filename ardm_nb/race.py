@@ -408,6 +408,11 @@ def plot_frontier(rows: list,  # `race`'s rows (or their JSON dicts)
                        color=f'C{B % 10}', label=f"batch {B}, {'matched' if ok else 'no match'}")
     ax.axvline(1.0, color='grey', lw=0.8)
     ax.set(xscale='log', xlabel='speedup over generate (tokens/s ratio)', ylabel='judge NLL per token')
+    from matplotlib.ticker import FixedLocator, NullFormatter  # lazy, as pyplot
+    lo, hi = ax.get_xlim()
+    ax.xaxis.set_major_locator(FixedLocator([t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if lo <= t <= hi]))
+    ax.xaxis.set_major_formatter(lambda v, _: f'{v:g}')
+    ax.xaxis.set_minor_formatter(NullFormatter())  # no labels on the minor ticks: they overlapped
     ax.legend(fontsize=7)
     if path is not None:
         fig.savefig(path, dpi=120, bbox_inches='tight')

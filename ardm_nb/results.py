@@ -250,24 +250,31 @@ def _times(sp: dict) -> str:
     return f"{sp['value']:.3g}x [{sp['lo']:.3g}, {sp['hi']:.3g}]"
 
 
+def _nearest(rows: list, ref: dict, pct) -> str:
+    r = min(rows, key=lambda r: abs(r['nll'] - ref['nll']))
+    return (f"the nearest in judge NLL, `{r['label']}`, is {pct(r['nll'], ref['nll'])} in NLL and "
+            f"{pct(r['entropy'], ref['entropy'])} in entropy, at {_times(r['speedup'])} `generate`'s tokens/s")
+
+
 def race_words(run: dict, # the race's JSON (`python -m ardm_nb.race --out`)
                batch: int, # the batch to read
               ) -> str: # Markdown
-    "The fastest configuration matching the reference at `batch`, or the one nearest its NLL when none matches."
+    "The fastest configuration matching the reference at `batch`; and, when no block sampler matches, the nearest one."
     ref = run['rows'][0]
     mine = [r for r in run['rows'] if r['batch'] == batch and r['sampler'] != 'generate']
     if not mine: raise ValueError(f"the race has no rows at batch {batch}; batches: {sorted({r['batch'] for r in run['rows']})}")
     pct = lambda a, b: f"{100 * (a / b - 1):+.1f}%"
     ok = [r for r in mine if r['matched']]
-    if ok:
-        r = max(ok, key=lambda r: r['speedup']['value'])
-        return (f"the fastest matching configuration is `{r['label']}` ({r['nfe']:.0f} passes), at "
-                f"{_times(r['speedup'])} `generate`'s tokens/s, judge NLL {pct(r['nll'], ref['nll'])} and entropy "
-                f"{pct(r['entropy'], ref['entropy'])} from the reference's")
-    r = min(mine, key=lambda r: abs(r['nll'] - ref['nll']))
-    return (f"no configuration of {len(mine)} matches; the nearest in judge NLL, `{r['label']}`, is "
-            f"{pct(r['nll'], ref['nll'])} in NLL and {pct(r['entropy'], ref['entropy'])} in entropy, at "
-            f"{_times(r['speedup'])} `generate`'s tokens/s")
+    if not ok:
+        return f"no configuration of {len(mine)} matches; " + _nearest(mine, ref, pct)
+    r = max(ok, key=lambda r: r['speedup']['value'])
+    words = (f"the fastest matching configuration is `{r['label']}` ({r['nfe']:.0f} passes), at "
+             f"{_times(r['speedup'])} `generate`'s tokens/s, judge NLL {pct(r['nll'], ref['nll'])} and entropy "
+             f"{pct(r['entropy'], ref['entropy'])} from the reference's")
+    block = [r for r in mine if r['sampler'] != 'l2r']
+    if block and not any(r['matched'] for r in block):  # only the AR model's own decoding matched
+        words += f"; no block sampler matches (of {len(block)} configurations): " + _nearest(block, ref, pct)
+    return words
 
 
 def race_models(run: dict, # the race's JSON
