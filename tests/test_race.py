@@ -29,3 +29,16 @@ def test_race_cli_missing_model_folder(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.startswith('error: '), out.stderr
     assert 'Traceback' not in out.stderr and not (tmp_path / 'race.json').exists()
+
+
+def test_targets_agree_with_the_benchmarks_docstrings():
+    "Every `Target OP X` a registered benchmark's docstring states is in `benchtools.TARGETS`, and only those."
+    import re
+    from ardm_nb.benchtools import BENCHMARKS, TARGETS, load_plugins
+    load_plugins()
+    stated = {}
+    for name, fn in BENCHMARKS.items():
+        m = re.search(r'[Tt]arget (>=|<=) ([0-9.]+)', fn.__doc__ or '')
+        if m:
+            stated[name] = (m.group(1), float(m.group(2).rstrip('.')))
+    assert stated == TARGETS
