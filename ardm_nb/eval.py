@@ -15,7 +15,7 @@ from . import __version__
 from .core import atomic_write, check_range, check_int
 from .hf import ArdmForDiffusionLM, check_model_folder, no_progress_bars
 from .samplers import SAMPLERS, sample
-from .metrics import (bleu, cost_metrics, distinct_n, entropy_flag, failures, judge_nll,
+from .metrics import (bleu, sentence_bleus, cost_metrics, distinct_n, entropy_flag, failures, judge_nll,
                              repeated_ngram_rate, revision_accounting, rouge, unigram_entropy)
 from .mbr import ids_to_text, mbr_sample
 from .tasks import ORACLE_NOISES, SPLITS, TASKS, get_task, split_draw
@@ -293,7 +293,7 @@ def row_scores(task, # a task of `ardm_nb.tasks`
 
 # %% ../nbs/86_eval.ipynb #7aca7cba
 def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
-    "Revision accounting (per row) and, on text, BLEU and ROUGE of the span (pooled), in place."
+    "Revision accounting (per row) and, on text, BLEU and ROUGE of the span (pooled; sentence BLEU per row), in place."
     hist = tokens[None] if history is None else history
     rv = revision_accounting(pr.target, pr.infill, hist, pr.editable & pr.scored, task.mask_id)
     per.update(fixed=_per_row(rv.fixed), broken=_per_row(rv.broken))
@@ -306,6 +306,10 @@ def _problem_scores(task, tokens, pr, history, per: dict, pooled: dict):
         r = rouge(hyp, ref)
         pooled.update(bleu=bleu(hyp, ref), rouge1=r['rouge1'], rouge2=r['rouge2'],
                       rougeL=r['rougeL'])
+        # per row: sentence BLEU, and its floor, the same answer against the next problem's reference (chance level)
+        per['sbleu'] = _per_row(torch.tensor(sentence_bleus(hyp, ref), dtype=torch.float64))
+        if len(ref) > 1:
+            per['sbleu_floor'] = _per_row(torch.tensor(sentence_bleus(hyp, ref[1:] + ref[:1]), dtype=torch.float64))
 
 # %% ../nbs/86_eval.ipynb #88f4a244
 @contextmanager

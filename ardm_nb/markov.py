@@ -12,12 +12,12 @@ from fastcore.basics import patch
 from torch import Tensor
 from .core import check_int, check_range
 from .noise import NoiseConfig, loss_weights
-from .block_diffusion import draw_corruption, nelbo_window
+from .block_diffusion import draw_corruption, nelbo_terms, nelbo_window
 from .task import Problems, Task, row_problems
 
 # %% auto #0
-__all__ = ['ORACLE_NOISES', 'MarkovWordsConfig', 'markov_chain', 'Forward', 'forward_messages', 'backward_messages', 'evidence',
-           'MarkovWords', 'MarkovOracle']
+__all__ = ['ORACLE_NOISES', 'GAP_EDGES', 'MarkovWordsConfig', 'markov_chain', 'Forward', 'forward_messages', 'backward_messages',
+           'evidence', 'MarkovWords', 'MarkovOracle']
 
 # %% ../nbs/72_markov.ipynb #94cbe85a
 @dataclass
@@ -471,6 +471,37 @@ def oracle_nelbo(self: MarkovWords,
             total[k] += torch.where(w > 0, w * ce, 0.0).sum()
     n = x0.numel()
     return dict(nelbo=float(total[0]) / n, floor=float(total[1]) / n, tokens=n)
+
+# %% ../nbs/72_markov.ipynb #2d28cd4d
+GAP_EDGES = (1e-3, 0.1, 0.3, 0.55, 0.8, 0.95, 1.0)  # the default mask-rate bins of `gap_by_level`
+
+@patch
+@torch.no_grad()
+def gap_by_level(self: MarkovWords,
+                 lm, # a `BlockDiffusionLM` trained on this task
+                 rows: Tensor, # [N, seq_len] clean rows
+                 noise: NoiseConfig, # the noise it was trained with (absorbing or eps_hybrid)
+                 edges: tuple = GAP_EDGES, # increasing mask rates in (0, 1]: the bins' boundaries
+                 draws: int = 2, # draws per bin, seeded 0 .. draws - 1 (the same for model and oracle)
+                 batch_size: int = 64, # rows per draw
+                ) -> list[dict]: # per bin: lo, hi, model and oracle NELBO per token
+    "The model's NELBO and the oracle's on the same draws, with every block's mask rate confined to each bin."
+    check_int('draws', draws, 1)
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or edges[0] <= 0 or edges[-1] > 1 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"edges={tuple(edges)} must be at least two increasing mask rates in (0, 1]")
+    x0 = self.check_tokens(rows)
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        model = oracle = 0.0
+        for s in range(draws):
+            g = torch.Generator().manual_seed(s)
+            model += sum(nelbo_terms(lm, x0[i:i + batch_size], g, lo, hi, noise).per_token.double().sum().item()
+                         for i in range(0, len(x0), batch_size)) / x0.numel()
+            oracle += self.oracle_nelbo(x0, lm.cfg.block_size, noise, torch.Generator().manual_seed(s),
+                                        batch_size, lo, hi)['nelbo']
+        out.append(dict(lo=lo, hi=hi, model=model / draws, oracle=oracle / draws))
+    return out
 
 # %% ../nbs/72_markov.ipynb #f5ea8416
 @patch

@@ -13,9 +13,9 @@ from .core import check_range, check_int
 from .adapters import causal_lm_nll
 
 # %% auto #0
-__all__ = ['ROUGE_KEYS', 'bleu', 'rouge', 'judge_nll', 'unigram_entropy', 'entropy_flag', 'JudgeScore', 'generative_perplexity',
-           'distinct_n', 'repeated_ngram_rate', 'failures', 'Cost', 'cost_metrics', 'latency_percentiles', 'Revisions',
-           'revision_accounting', 'auroc']
+__all__ = ['ROUGE_KEYS', 'bleu', 'sentence_bleus', 'rouge', 'judge_nll', 'unigram_entropy', 'entropy_flag', 'JudgeScore',
+           'generative_perplexity', 'distinct_n', 'repeated_ngram_rate', 'failures', 'Cost', 'cost_metrics',
+           'latency_percentiles', 'Revisions', 'revision_accounting', 'auroc']
 
 # %% ../nbs/84_metrics.ipynb #4ae0e093
 def _check_pairs(hypotheses, references):
@@ -35,6 +35,14 @@ def bleu(hypotheses: list[str], # one decoded text per example
     import sacrebleu  # lazy: only a BLEU needs it (keeps `ardm eval --help` quick)
     _check_pairs(hypotheses, references)
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+def sentence_bleus(hypotheses: list[str], # one decoded text per example
+                   references: list[str] # the reference text of each example
+                  ) -> list[float]: # per example, in [0, 100]
+    "`sacrebleu` sentence BLEU (its default exponential smoothing) of each pair: a BLEU per problem, for intervals."
+    import sacrebleu
+    _check_pairs(hypotheses, references)
+    return [float(sacrebleu.sentence_bleu(h, [r]).score) for h, r in zip(hypotheses, references)]
 
 # %% ../nbs/84_metrics.ipynb #5f78207b
 ROUGE_KEYS = ('rouge1', 'rouge2', 'rougeL')

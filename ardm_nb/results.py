@@ -19,8 +19,8 @@ from .stats import compare_all, holm, paired_diff_ci
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table',
            'control_verdicts', 'relative', 'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table',
-           'race_words', 'race_models', 'targets_table', 'plot_curves', 'plot_costs', 'template_functions', 'Mismatch',
-           'render_text', 'render_notebook', 'report_pages', 'report_command']
+           'race_words', 'race_models', 'targets_table', 'plot_curves', 'plot_levels', 'plot_costs',
+           'template_functions', 'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -207,7 +207,8 @@ def _run_record(label: str, folder: Path) -> dict:
                 n_layers=cfg['n_layers'], block_size=cfg['block_size'], noise=cfg['noise'], nelbo=test['nelbo'],
                 oracle_nelbo=test.get('oracle_nelbo'), oracle_floor=test.get('oracle_floor'),
                 oracle_gap=test.get('oracle_gap'), train_minutes=tokens / tps / 60 if tps else None,
-                curve=curve, oracle_valid=_oracle_valid(folder) if test.get('oracle_nelbo') else None)
+                curve=curve, oracle_valid=_oracle_valid(folder) if test.get('oracle_nelbo') else None,
+                levels=_levels(folder) if test.get('oracle_nelbo') and cfg['block_size'] > 1 else None)
 
 def _oracle_valid(folder: Path) -> float:
     "The exact oracle's NELBO on the validation batches and draws the run's curve was measured on."
@@ -218,6 +219,16 @@ def _oracle_valid(folder: Path) -> float:
     rows = task_run_data(cfg).valid[:cfg.eval_batches * cfg.batch_size]
     g = torch.Generator().manual_seed(cfg.seed + 99)  # `evaluate_run`'s
     return get_task(name, **params).oracle_nelbo(rows, cfg.block_size, cfg.noise_config, g, cfg.batch_size)['nelbo']
+
+def _levels(folder: Path, rows: int = 128) -> list[dict]:
+    "`MarkovWords.gap_by_level` of the run's model on the first `rows` test rows: where its gap to the oracle sits."
+    from ardm_nb.hf import ArdmForDiffusionLM
+    from ardm_nb.run import run_config, task_run_data
+    from ardm_nb.tasks import get_task, task_of_data
+    cfg = run_config(folder)
+    name, params = task_of_data(cfg.data)
+    lm = ArdmForDiffusionLM.from_pretrained(folder / 'model').eval().lm
+    return get_task(name, **params).gap_by_level(lm, task_run_data(cfg).test[:rows], cfg.noise_config)
 
 def save_models(runs: dict, # label -> run folder of `ardm train` (label e.g. 'mw', one per model family)
                 dest: str|Path # the committed file, e.g. nbs/_results/study/models.json
@@ -332,6 +343,30 @@ def plot_curves(recs: list[dict], # the records of `save_models`
     ax.set_title(title)
     return _saved(fig, path)
 
+def plot_levels(recs: list[dict], # the records of `save_models` (those with `levels`)
+                title: str, # the figure's title
+                path: str|Path|None = None): # where to save it
+    "Each family's NELBO over the oracle's, minus 1, per mask-rate bin: the mean over seeds, and each seed faintly."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    mine = [r for r in recs if r.get('levels')]
+    fams = list(dict.fromkeys(r['model'] for r in mine))
+    for i, fam in enumerate(fams):
+        rs = [r for r in mine if r['model'] == fam]
+        edges = [b['lo'] for b in rs[0]['levels']] + [rs[0]['levels'][-1]['hi']]
+        gaps = [[100 * (b['model'] / b['oracle'] - 1) for b in r['levels']] for r in rs]
+        step = lambda g: g + g[-1:]
+        for g in gaps: ax.step(edges, step(g), where='post', color=plt.cm.tab10(i), lw=0.6, alpha=0.35)
+        mean = [sum(col) / len(col) for col in zip(*gaps)]
+        ax.step(edges, step(mean), where='post', color=plt.cm.tab10(i), lw=2, label=f'{fam} ({len(rs)} seeds)')
+    ax.axhline(5, color='k', ls=':', lw=1, label='5% over the oracle')
+    ax.set_xlabel('mask rate of every block (bins)')
+    ax.set_ylabel('NELBO / oracle NELBO - 1 (%)')
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return _saved(fig, path)
+
 def plot_costs(rows: list[dict], # rows of `evaluate`
                mode: str, metric: str, # the quality plotted
                samplers: list, # the lines
@@ -402,6 +437,14 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
         file, lambda p: plot_costs(rows(name), mode, metric, samplers, title, p))
     models = lambda name: json.loads((Path(root) / f'{name}.json').read_text())['models']
     curves = lambda name, file, title: figure(file, lambda p: plot_curves(models(name), title, p))
+    levels = lambda name, file, title: figure(file, lambda p: plot_levels(models(name), title, p))
+    def worst_level(name, model):  # the mask-rate bin where a family's gap (mean over seeds) is largest
+        rs = [r for r in models(name) if r['model'] == model and r.get('levels')]
+        if not rs: raise ValueError(f"no gap by level of model {model!r} in {name!r}")
+        g = [sum(r['levels'][k]['model'] / r['levels'][k]['oracle'] - 1 for r in rs) / len(rs)
+             for k in range(len(rs[0]['levels']))]
+        b = rs[0]['levels'][max(range(len(g)), key=g.__getitem__)]
+        return f"{b['lo']:g} to {b['hi']:g} ({100 * max(g):+.0f}%)"
     def gap(name, model, how='max'):  # the largest (or mean) oracle gap of a model family, as a percentage
         g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
         if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
@@ -419,7 +462,7 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
         return dict(total=len(v), variant=sum(1 for x in v if x[5] == x[1]), control=sum(1 for x in v if x[5] == x[2]))
     raced = lambda name: json.loads((Path(root) / f'{name}.json').read_text())
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, leaders=leaders, control_counts=control_counts,
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, levels=levels, worst_level=worst_level, leaders=leaders, control_counts=control_counts,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
                 versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(

@@ -248,8 +248,9 @@ def task_run_data(cfg, # a `TrainConfig` whose data is 'task:NAME[?K=V&..]'
     g = lambda k: torch.Generator().manual_seed(1_000_003 * cfg.seed + k)
     # fresh rows for every step (cycled beyond 200k rows)
     n_train = min(cfg.steps * cfg.batch_size, 200_000)
-    split = dict(train=task.sample(n_train, g(1)), valid=task.sample(512, g(2)),
-                 test=task.sample(512, g(3)))
+    # held-out rows: fresh draws for a synthetic task; the held-out works for text
+    split = dict(train=task.sample(n_train, g(1)), valid=task.held_out('valid', 512, g(2)),
+                 test=task.held_out('test', 512, g(3)))
     tok = tokenizer if tokenizer is not None else task_tokenizer(task)
     info = dict(data=cfg.data, rows={s: len(p) for s, p in split.items()},
                 tokens={s: p.numel() for s, p in split.items()}, vocab_size=len(tok),

@@ -85,6 +85,15 @@ class Task:
         "The modes `ardm eval` runs unless told: generate and repair (or every kind, without repair)."
         return ('generate', 'repair') if 'repair' in self.problem_kinds else self.modes
 
+    def held_out(self,
+                 split: str, # 'valid' or 'test': which held-out rows
+                 n: int, # rows to draw
+                 generator: torch.Generator # the only source of randomness
+                ) -> Tensor: # [n, seq_len]
+        "Rows a model's held-out likelihood is measured on: fresh draws of `sample` (rows drawn i.i.d.)."
+        if split not in ('valid', 'test'): raise ValueError(f"split={split!r} must be 'valid' or 'test'")
+        return self.sample(n, generator)
+
     def for_split(self,
                   split: str # 'dev' or 'test'
                  ) -> 'Task':

@@ -168,6 +168,16 @@ def sample(self: ShakespeareChar,
     "Rows from the training works."
     return _windows(self, 'train', n, generator)
 
+@patch
+def held_out(self: ShakespeareChar,
+             split: str, # 'valid' or 'test': the works held out for it
+             n: int, # rows to draw
+             generator: torch.Generator # draws the offsets
+            ) -> Tensor: # [n, seq_len]
+    "Rows from the works held out as `split`, for a held-out likelihood (never the training works)."
+    if split not in ('valid', 'test'): raise ValueError(f"split={split!r} must be 'valid' or 'test'")
+    return _windows(self, split, n, generator)
+
 # %% ../nbs/74_tasks.ipynb #36e31eec
 @patch
 def problems(self: ShakespeareChar, n: int, generator: torch.Generator, kind: str = 'infill',
