@@ -14,7 +14,7 @@ from .core import atomic_write
 from .eval import read_rows
 from .report import (_family, _fmt, best_at, best_lines, diff_table, higher_is_better, pivot_table,
                             summarize)
-from .stats import compare_all, holm, paired_diff_ci
+from .stats import compare_all, equivalence, holm, paired_diff_ci
 
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table',
@@ -148,7 +148,8 @@ def chosen(rows: list[dict], # dev rows of `evaluate`
 def versus(rows: list[dict], # rows holding both runs (e.g. the rows of two models, concatenated)
            mode: str, metric: str, # what is compared
            a: str, nfe_a, # a sampler and its budget
-           b: str, nfe_b # the other and its budget (e.g. L2R at one pass per token)
+           b: str, nfe_b, # the other and its budget (e.g. L2R at one pass per token)
+           margin: float|None = None # an equivalence margin declared before the run: adds the TOST verdict
           ) -> str: # 'A - B = d [lo, hi], p = ...'
     "A at one budget against B at another: the difference over the units and problems both have, its 95% CI and p."
     summ = {(s['sampler'], s['nfe_budget']): s for s in summarize(rows, metric) if s['mode'] == mode and s['ci']}
@@ -157,7 +158,10 @@ def versus(rows: list[dict], # rows holding both runs (e.g. the rows of two mode
     fam = _family([summ[a, nfe_a], summ[b, nfe_b]]) if a != b else None
     if fam is None: raise ValueError("versus compares two samplers")
     d = paired_diff_ci(fam[a], fam[b])
-    return f"{_fmt(d)}, p = {d.p:.2g}"
+    if margin is None: return f"{_fmt(d)}, p = {d.p:.2g}"
+    e = equivalence(fam[a], fam[b], margin)
+    return (f"{_fmt(d)}, p = {d.p:.2g}; within the margin of ±{margin:g} declared before the run (TOST, 90% CI "
+            f"{_fmt(e.diff)}): {'equivalent' if e.equivalent else 'equivalence not shown'}, p = {e.p:.2g}")
 
 # %% ../nbs/91_results.ipynb #ea0f1994
 def ranking(rows: list[dict], metric: str, mode: str, # what is ranked
@@ -465,8 +469,8 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
     return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, levels=levels, worst_level=worst_level, leaders=leaders, control_counts=control_counts,
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
-                versus=lambda names, mode, metric, a, nfe_a, b, nfe_b: versus(
-                    [r for n in names for r in rows(n)], mode, metric, a, nfe_a, b, nfe_b),
+                versus=lambda names, mode, metric, a, nfe_a, b, nfe_b, margin=None: versus(
+                    [r for n in names for r in rows(n)], mode, metric, a, nfe_a, b, nfe_b, margin),
                 chosen=lambda name, metric, mode, candidates: chosen(rows(name), metric, mode, candidates),
                 ranking=lambda name, metric, mode, samplers=None: ranking(rows(name), metric, mode, samplers),
                 flips=flipped, models=lambda name: models_table(models(name)),

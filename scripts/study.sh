@@ -5,6 +5,8 @@
 #   bash scripts/study.sh           # everything
 #   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the evaluations
 #   bash scripts/study.sh oracle    # only the exact oracles' evaluations (no training needed)
+#   bash scripts/study.sh text      # only the text study (Shakespeare, one token per character): train, evaluate, commit
+#   ONLY="char_s0 charAR_s0" bash scripts/study.sh text   # only these runs and evaluations (to split a stage over cores)
 # Then `ardm report` renders the README and the Results page from the committed rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +23,18 @@ declare -A LANG=(
 )
 declare -A STEPS=([mw]=8000 [mwB]=4000 [mwC]=4000)
 MODEL="--task markov-words --config demo --set d_model=64"  # 4 layers of width 64, batch 32, eps-hybrid noise
+TEXT="--task shakespeare-char --config demo"  # rows of 128 characters, 4 layers of width 128, batch 32, eps-hybrid noise
+# text: the gate, its two ablations and the baselines, NFE 1, 2 and 4 passes per block of 16 (8 blocks a row);
+# L2R (the AR model, one pass per written character) for BLEU parity; its margin is declared in
+# nbs/_results/templates/study.md (BLEU_MARGIN), committed before these evaluations ran
+TSAMPLERS=confidence,p2,fixed,fixed@noguard,detect,gate,gate@fixed,gate@detect
+TOPTIONS=(--option fixed@noguard.guards=false --option gate@fixed.mode=fixed --option gate@detect.mode=detect)
+
+only() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }  # is NAME among $ONLY (or is $ONLY unset)?
 
 train() {  # NAME STEPS FLAGS...: one run, skipped when finished with these flags, resumed when interrupted
   local name=$1 steps=$2; shift 2
+  only "$name" || return 0
   if [ -f "$out/$name/results.json" ] && grep -q "\"steps\": $steps," "$out/$name/results.json"; then
     # flags.txt: the flags it was trained with (runs older than it are taken as they are)
     if [ ! -f "$out/$name/flags.txt" ] || [ "$(cat "$out/$name/flags.txt")" = "$*" ]; then return; fi
@@ -48,6 +59,7 @@ OPTIONS=(--option fixed@noguard.guards=false
 
 evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its rows exist
   local name=$1 model=$2 split=$3; shift 3
+  only "$name" || return 0
   [ -f "$out/eval/$name/eval.json" ] && return
   echo "== eval $name"
   $ardm eval --model "$model" --split "$split" --nfe 4,8,16 --seeds 3 --rows 64 --threads 1 \
@@ -55,6 +67,12 @@ evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its row
     || { tail -n 5 "$out/eval/$name.log"; exit 1; }
 }
 
+if [ "$what" = all ] || [ "$what" = train ] || [ "$what" = text ]; then  # the text models (about 75 CPU-minutes)
+  for s in 0 1 2; do
+    train "char_s$s" 2000 $TEXT --seed $s
+    train "charAR_s$s" 2000 $TEXT --block-size 1 --noise absorbing --seed $s  # L2R's model
+  done
+fi
 if [ "$what" = all ] || [ "$what" = train ]; then
   for s in 0 1 2; do
     for L in mw mwB mwC; do train "${L}_s$s" "${STEPS[$L]}" $MODEL ${LANG[$L]} --seed $s; done
@@ -62,7 +80,28 @@ if [ "$what" = all ] || [ "$what" = train ]; then
   done
 fi
 mkdir -p "$out/eval"
-if [ "$what" != train ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
+if [ "$what" = all ] || [ "$what" = text ]; then
+  for s in 0 1 2; do
+    evaluate "char_s${s}_test" "$out/char_s$s/model" test --task shakespeare-char --nfe 8,16,32 --modes infill,repair \
+      --samplers $TSAMPLERS "${TOPTIONS[@]}"
+    evaluate "charAR_s${s}_test" "$out/charAR_s$s/model" test --task shakespeare-char --nfe 128 --modes infill \
+      --samplers l2r
+  done
+  if [ -z "${ONLY:-}" ]; then
+    .venv/bin/python - <<'PY'
+from pathlib import Path
+from ardm_nb.results import save_models, save_rows
+out, dest = Path('out/study2/eval'), Path('nbs/_results/study')
+keep = ('token_accuracy', 'sbleu', 'sbleu_floor', 'needless', 'fixed')
+save_rows([out / f'char_s{s}_test' / 'eval.json' for s in range(3)], dest / 'char_trained_test.json', keep)
+save_rows([out / f'charAR_s{s}_test' / 'eval.json' for s in range(3)], dest / 'char_l2r_test.json', keep)
+runs = Path('out/study2')
+save_models({m: [runs / f'{m}_s{s}' for s in range(3)] for m in ('char', 'charAR')}, dest / 'text_models.json')
+print('text rows committed under', dest)
+PY
+  fi
+fi
+if [ "$what" != train ] && [ "$what" != text ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
   for L in mw mwB mwC; do
     for split in dev test; do
       evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} --samplers $SAMPLERS "${OPTIONS[@]}"
