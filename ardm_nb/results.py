@@ -4,7 +4,7 @@
 
 # %% ../nbs/91_results.ipynb #1f060cdf
 from __future__ import annotations
-import json, re
+import json, math, re
 import torch
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +18,10 @@ from .stats import compare_all, equivalence, holm, paired_diff_ci
 
 # %% auto #0
 __all__ = ['RESULTS', 'TEMPLATES', 'COST_AXES', 'BLOCK', 'save_rows', 'rows_at', 'render_template', 'control_table',
-           'control_verdicts', 'relative', 'chosen', 'versus', 'ranking', 'flips', 'save_models', 'models_table',
-           'race_words', 'race_models', 'targets_table', 'plot_curves', 'plot_levels', 'plot_costs',
-           'template_functions', 'Mismatch', 'render_text', 'render_notebook', 'report_pages', 'report_command']
+           'control_verdicts', 'relative', 'chosen', 'versus', 'ranking', 'flips', 'steps_to_gap', 'save_models',
+           'models_table', 'race_words', 'race_models', 'targets_table', 'plot_curves', 'plot_levels', 'worst_level',
+           'level_share', 'plot_costs', 'template_functions', 'Mismatch', 'render_text', 'render_notebook',
+           'report_pages', 'report_command']
 
 # %% ../nbs/91_results.ipynb #a0042dcb
 RESULTS = Path('nbs/_results') # where committed rows live, relative to the repository root
@@ -234,6 +235,22 @@ def _levels(folder: Path, rows: int = 128) -> list[dict]:
     lm = ArdmForDiffusionLM.from_pretrained(folder / 'model').eval().lm
     return get_task(name, **params).gap_by_level(lm, task_run_data(cfg).test[:rows], cfg.noise_config)
 
+def steps_to_gap(recs: list[dict], # the records of `save_models`
+                 model: str, # a model family with an oracle
+                 target: float = 0.05 # the gap to reach (0.05: 5% over the oracle)
+                ) -> list[float]: # per training seed: the step where the fitted curve reaches `target`
+    "A power law fitted to the second half of each seed's gap curve (log-log `linregress`), solved for `target`."
+    # a rough guide to the training a family needs: a decaying learning rate bends real curves
+    from scipy.stats import linregress
+    out = []
+    for r in (r for r in recs if r['model'] == model and r.get('oracle_valid')):
+        pts = [(s, v / r['oracle_valid'] - 1) for s, v in r['curve'] if s >= r['steps'] / 2 and v > r['oracle_valid']]
+        if len(pts) < 3: raise ValueError(f"model {model!r} seed {r['train_seed']}: fewer than 3 points to fit")
+        fit = linregress([math.log(s) for s, _ in pts], [math.log(g) for _, g in pts])
+        out.append(math.inf if fit.slope >= 0 else math.exp((math.log(target) - fit.intercept) / fit.slope))
+    if not out: raise ValueError(f"no model {model!r} with an oracle curve")
+    return out
+
 def save_models(runs: dict, # label -> run folder of `ardm train` (label e.g. 'mw', one per model family)
                 dest: str|Path # the committed file, e.g. nbs/_results/study/models.json
                ) -> int: # models written
@@ -371,6 +388,30 @@ def plot_levels(recs: list[dict], # the records of `save_models` (those with `le
     ax.set_title(title)
     return _saved(fig, path)
 
+def _with_levels(recs: list[dict], model: str) -> list[dict]:
+    rs = [r for r in recs if r['model'] == model and r.get('levels')]
+    if not rs: raise ValueError(f"no gap by level of model {model!r}")
+    return rs
+
+def worst_level(recs: list[dict], # the records of `save_models`
+                model: str # a family with `levels`
+               ) -> str: # 'lo to hi (+N%)'
+    "The mask-rate bin where a family's relative gap (the mean over its seeds) is largest."
+    rs = _with_levels(recs, model)
+    g = [sum(r['levels'][k]['model'] / r['levels'][k]['oracle'] - 1 for r in rs) / len(rs)
+         for k in range(len(rs[0]['levels']))]
+    k = max(range(len(g)), key=g.__getitem__)
+    return f"{rs[0]['levels'][k]['lo']:g} to {rs[0]['levels'][k]['hi']:g} ({100 * g[k]:+.0f}%)"
+
+def level_share(recs: list[dict], # the records of `save_models`
+                model: str, # a family with `levels`
+                lo: float, hi: float # the mask rates asked about
+               ) -> str: # 'N%'
+    "The share of a family's gap in nats (each bin's excess times its width, summed over seeds) in bins inside [lo, hi]."
+    nats = lambda keep: sum((b['model'] - b['oracle']) * (b['hi'] - b['lo'])
+                            for r in _with_levels(recs, model) for b in r['levels'] if keep(b))
+    return f"{100 * nats(lambda b: lo <= b['lo'] and b['hi'] <= hi) / nats(lambda b: True):.0f}%"
+
 def plot_costs(rows: list[dict], # rows of `evaluate`
                mode: str, metric: str, # the quality plotted
                samplers: list, # the lines
@@ -442,17 +483,16 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
     models = lambda name: json.loads((Path(root) / f'{name}.json').read_text())['models']
     curves = lambda name, file, title: figure(file, lambda p: plot_curves(models(name), title, p))
     levels = lambda name, file, title: figure(file, lambda p: plot_levels(models(name), title, p))
-    def worst_level(name, model):  # the mask-rate bin where a family's gap (mean over seeds) is largest
-        rs = [r for r in models(name) if r['model'] == model and r.get('levels')]
-        if not rs: raise ValueError(f"no gap by level of model {model!r} in {name!r}")
-        g = [sum(r['levels'][k]['model'] / r['levels'][k]['oracle'] - 1 for r in rs) / len(rs)
-             for k in range(len(rs[0]['levels']))]
-        b = rs[0]['levels'][max(range(len(g)), key=g.__getitem__)]
-        return f"{b['lo']:g} to {b['hi']:g} ({100 * max(g):+.0f}%)"
-    def gap(name, model, how='max'):  # the largest (or mean) oracle gap of a model family, as a percentage
-        g = [r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None]
-        if not g: raise ValueError(f"no oracle gap of model {model!r} in {name!r}")
-        return f"{100 * (max(g) if how == 'max' else sum(g) / len(g)):+.1f}%"
+    def steps_to(name, model, target=0.05, hours=False):  # the steps (or CPU-hours) a power-law fit says a family needs
+        rs = [r for r in models(name) if r['model'] == model and r.get('oracle_valid')]  # as `steps_to_gap` reads them
+        need = [n * (r['train_minutes'] / r['steps'] / 60 if hours else 1) for n, r in zip(steps_to_gap(rs, model, target), rs)]
+        return f"{max(need):,.{1 if max(need) < 10 else 0}f}"  # the slowest seed
+    def gap(name, model, how='max'):  # a family's largest or mean oracle gap, or that of training seed `how` (an int)
+        g = {r['train_seed']: r['oracle_gap'] for r in models(name) if r['model'] == model and r['oracle_gap'] is not None}
+        if not g or (isinstance(how, int) and how not in g):
+            raise ValueError(f"no oracle gap of model {model!r}{'' if isinstance(how, str) else f' seed {how}'} in {name!r}")
+        v = g[how] if isinstance(how, int) else max(g.values()) if how == 'max' else sum(g.values()) / len(g)
+        return f"{100 * v:+.1f}%"
     def leaders(name, metric, mode):  # per budget: the best mean (samplers tied with it too) and what it beats (Holm)
         summ = [s for s in summarize(pick(name, mode), metric) if s['ci']]
         out = []
@@ -466,7 +506,9 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
         return dict(total=len(v), variant=sum(1 for x in v if x[5] == x[1]), control=sum(1 for x in v if x[5] == x[2]))
     raced = lambda name: json.loads((Path(root) / f'{name}.json').read_text())
     flipped = lambda a, b, metric, mode, samplers=None: '; '.join(flips(rows(a), rows(b), metric, mode, samplers)) or 'none'
-    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, levels=levels, worst_level=worst_level, leaders=leaders, control_counts=control_counts,
+    return dict(mean=mean, cell=cell, pivot=pivot, best=best, diffs=diffs, wins=wins, costs=costs, gap=gap, curves=curves, levels=levels, steps_to=steps_to, leaders=leaders, control_counts=control_counts,
+                worst_level=lambda name, model: worst_level(models(name), model),
+                level_share=lambda name, model, lo, hi: level_share(models(name), model, lo, hi),
                 controls=lambda name, metric, mode, pairs: control_table(rows(name), metric, mode, [tuple(p) for p in pairs]),
                 relative=lambda name, mode, nfe, a, b, metric: relative(rows(name), mode, nfe, a, b, metric),
                 versus=lambda names, mode, metric, a, nfe_a, b, nfe_b, margin=None: versus(

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The study of issue 24, end to end and resumable: train every model (3 training seeds each), evaluate every sampler
-# and control (on language A's dev problems for the choices, on the test problems of all three languages), and commit the rows under nbs/_results/study/. About 3 hours of one CPU
-# core (the trainings are most of it); finished runs and evaluations are skipped, so it can be stopped and rerun.
+# and control (on language A's dev problems for the choices, on the test problems of all three languages and of the
+# character-level text), and commit the rows under nbs/_results/study/. About 6 hours of one CPU core (the markov
+# models about 3, the text models about 2.5, the width check 0.75; the trainings are most of it); finished runs and
+# evaluations are skipped, so it can be stopped and rerun.
 #   bash scripts/study.sh           # everything
-#   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the evaluations
+#   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the markov evaluations
 #   bash scripts/study.sh oracle    # only the exact oracles' evaluations (no training needed)
+#   bash scripts/study.sh width     # only the width check: one seed of languages A and C at width 128 (about 45 CPU-minutes)
 #   bash scripts/study.sh text      # only the text study (Shakespeare, one token per character): train, evaluate, commit
 #   ONLY="char_s0 charAR_s0" bash scripts/study.sh text   # only these runs and evaluations (to split a stage over cores)
 # Then `ardm report` renders the README and the Results page from the committed rows.
@@ -23,6 +26,7 @@ declare -A LANG=(
 )
 declare -A STEPS=([mw]=8000 [mwB]=4000 [mwC]=4000)
 MODEL="--task markov-words --config demo --set d_model=64"  # 4 layers of width 64, batch 32, eps-hybrid noise
+WIDE="--task markov-words --config demo --set d_model=128"  # the same at width 128
 TEXT="--task shakespeare-char --config demo"  # rows of 128 characters, 4 layers of width 128, batch 32, eps-hybrid noise
 # text: the gate, its two ablations and the baselines, NFE 1, 2 and 4 passes per block of 16 (8 blocks a row);
 # L2R (the AR model, one pass per written character) for BLEU parity; its margin is declared in
@@ -67,11 +71,18 @@ evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its row
     || { tail -n 5 "$out/eval/$name.log"; exit 1; }
 }
 
-if [ "$what" = all ] || [ "$what" = train ] || [ "$what" = text ]; then  # the text models (about 75 CPU-minutes)
+if [ "$what" = all ] || [ "$what" = train ] || [ "$what" = text ]; then  # the text models (about 140 CPU-minutes)
   for s in 0 1 2; do
-    train "char_s$s" 2000 $TEXT --seed $s
-    train "charAR_s$s" 2000 $TEXT --block-size 1 --noise absorbing --seed $s  # L2R's model
+    train "char_s$s" 1000 $TEXT --seed $s
+    train "charAR_s$s" 1000 $TEXT --block-size 1 --noise absorbing --seed $s  # L2R's model
   done
+fi
+if [ "$what" = all ] || [ "$what" = width ]; then  # does width close the gap? one seed each, A and C, at 4000 steps
+  for L in mw mwC; do train "${L}_w128_s0" 4000 $WIDE ${LANG[$L]} --seed 0; done
+  if [ -z "${ONLY:-}" ]; then
+    .venv/bin/python -c "from pathlib import Path; from ardm_nb.results import save_models
+save_models({f'{L}-w128': [Path(f'out/study2/{L}_w128_s0')] for L in ('mw', 'mwC')}, 'nbs/_results/study/width.json')"
+  fi
 fi
 if [ "$what" = all ] || [ "$what" = train ]; then
   for s in 0 1 2; do
@@ -101,7 +112,7 @@ print('text rows committed under', dest)
 PY
   fi
 fi
-if [ "$what" != train ] && [ "$what" != text ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
+if [ "$what" != train ] && [ "$what" != text ] && [ "$what" != width ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
   for L in mw mwB mwC; do
     for split in dev test; do
       evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} --samplers $SAMPLERS "${OPTIONS[@]}"
