@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The study of issue 24, end to end and resumable: train every model (3 training seeds each), evaluate every sampler
 # and control (on language A's dev problems for the choices, on the test problems of all three languages and of the
-# character-level text), and commit the rows under nbs/_results/study/. About 6 hours of one CPU core (the markov
-# models about 3, the text models about 2.5, the width check 0.75; the trainings are most of it); finished runs and
+# character-level text and Sudoku), and commit the rows under nbs/_results/study/. About 7 hours of one CPU core (the markov
+# models about 3, the text models about 2.5, Sudoku and the width check 0.75 each; the trainings are most of it); finished runs and
 # evaluations are skipped, so it can be stopped and rerun.
 #   bash scripts/study.sh           # everything
 #   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the markov evaluations
 #   bash scripts/study.sh oracle    # only the exact oracles' evaluations (no training needed)
 #   bash scripts/study.sh width     # only the width check: one seed of languages A and C at width 128 (about 45 CPU-minutes)
 #   bash scripts/study.sh text      # only the text study (Shakespeare, one token per character): train, evaluate, commit
+#   bash scripts/study.sh sudoku    # only the Sudoku study (6x6, three seeds): train, evaluate, commit (about 45 CPU-minutes)
 #   ONLY="char_s0 charAR_s0" bash scripts/study.sh text   # only these runs and evaluations (to split a stage over cores)
 # Then `ardm report` renders the README and the Results page from the committed rows.
 set -euo pipefail
@@ -112,7 +113,25 @@ print('text rows committed under', dest)
 PY
   fi
 fi
-if [ "$what" != train ] && [ "$what" != text ] && [ "$what" != width ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
+if [ "$what" = all ] || [ "$what" = sudoku ]; then  # Sudoku 6x6: an exact checker, no oracle denoiser
+  for s in 0 1 2; do train "sudoku_s$s" 1000 --task sudoku-6x6 --config demo --seed $s; done
+  for s in 0 1 2; do
+    evaluate "sudoku_s${s}_test" "$out/sudoku_s$s/model" test --task sudoku-6x6 --nfe 4,9,27 --modes solve \
+      --samplers $TSAMPLERS "${TOPTIONS[@]}"
+  done
+  if [ -z "${ONLY:-}" ]; then
+    .venv/bin/python - <<'PY'
+from pathlib import Path
+from ardm_nb.results import save_models, save_rows
+out, dest = Path('out/study2/eval'), Path('nbs/_results/study')
+save_rows([out / f'sudoku_s{s}_test' / 'eval.json' for s in range(3)], dest / 'sudoku_trained_test.json',
+          ('solved', 'cell_accuracy', 'needless', 'fixed'))
+save_models({'sudoku': [Path('out/study2') / f'sudoku_s{s}' for s in range(3)]}, dest / 'sudoku_models.json')
+print('sudoku rows committed under', dest)
+PY
+  fi
+fi
+if [ "$what" != train ] && [ "$what" != text ] && [ "$what" != width ] && [ "$what" != sudoku ]; then  # the exact oracles first: they need no training (`bash scripts/study.sh oracle`)
   for L in mw mwB mwC; do
     for split in dev test; do
       evaluate "${L}_oracle_$split" oracle $split --task markov-words ${LANG[$L]} --samplers $SAMPLERS "${OPTIONS[@]}"
