@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_benchtools.ipynb #a4ecd378
 from __future__ import annotations
-import importlib, json, os, platform, time
+import gc, importlib, json, os, platform, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -180,6 +180,7 @@ def _proc_kib(field: str) -> int:
 def peak_mib(fn: Callable[[], object],  # the work to measure, no arguments
             ) -> float:  # MiB
     "Peak memory (MiB) that `fn()` adds to what is allocated before it, on the benchmark device."
+    gc.collect()  # garbage freed while `fn` runs (a collection its allocations trigger) would hide part of its peak
     if device().type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
