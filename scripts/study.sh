@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The study of issue 24, end to end and resumable: train every model (3 training seeds each), evaluate every sampler
 # and control (on language A's dev problems for the choices, on the test problems of all three languages and of the
-# character-level text and Sudoku), and commit the rows under nbs/_results/study/. About 7 hours of one CPU core (the markov
-# models about 3, the text models about 2.5, Sudoku and the width check 0.75 each; the trainings are most of it); finished runs and
+# character-level text and Sudoku), and commit the rows under nbs/_results/study/. About 6 hours of one CPU core (the markov
+# models about 3, the text models about 1.5, the width check 0.75, Sudoku 0.5; the trainings are most of it); finished runs and
 # evaluations are skipped, so it can be stopped and rerun.
 #   bash scripts/study.sh           # everything
 #   bash scripts/study.sh train     # only the trainings;  bash scripts/study.sh eval   # only the markov evaluations
 #   bash scripts/study.sh oracle    # only the exact oracles' evaluations (no training needed)
 #   bash scripts/study.sh width     # only the width check: one seed of languages A and C at width 128 (about 45 CPU-minutes)
 #   bash scripts/study.sh text      # only the text study (Shakespeare, one token per character): train, evaluate, commit
-#   bash scripts/study.sh sudoku    # only the Sudoku study (6x6, three seeds): train, evaluate, commit (about 45 CPU-minutes)
+#   bash scripts/study.sh sudoku    # only the Sudoku study (6x6, three seeds): train, evaluate, commit (about 30 CPU-minutes)
 #   ONLY="char_s0 charAR_s0" bash scripts/study.sh text   # only these runs and evaluations (to split a stage over cores)
 # Then `ardm report` renders the README and the Results page from the committed rows.
 set -euo pipefail
@@ -31,7 +31,7 @@ WIDE="--task markov-words --config demo --set d_model=128"  # the same at width 
 TEXT="--task shakespeare-char --config demo"  # rows of 128 characters, 4 layers of width 128, batch 32, eps-hybrid noise
 # text: the gate, its two ablations and the baselines, NFE 1, 2 and 4 passes per block of 16 (8 blocks a row);
 # L2R (the AR model, one pass per written character) for BLEU parity; its margin is declared in
-# nbs/_results/templates/study.md (BLEU_MARGIN), committed before these evaluations ran
+# nbs/_results/templates/study_summary.md (BLEU_MARGIN), committed before these evaluations ran
 TSAMPLERS=confidence,p2,fixed,fixed@noguard,detect,gate,gate@fixed,gate@detect
 TOPTIONS=(--option fixed@noguard.guards=false --option gate@fixed.mode=fixed --option gate@detect.mode=detect)
 
@@ -72,7 +72,7 @@ evaluate() {  # NAME MODEL SPLIT FLAGS...: one `ardm eval`, skipped when its row
     || { tail -n 5 "$out/eval/$name.log"; exit 1; }
 }
 
-if [ "$what" = all ] || [ "$what" = train ] || [ "$what" = text ]; then  # the text models (about 140 CPU-minutes)
+if [ "$what" = all ] || [ "$what" = train ] || [ "$what" = text ]; then  # the text models (about 75 CPU-minutes)
   for s in 0 1 2; do
     train "char_s$s" 1000 $TEXT --seed $s
     train "charAR_s$s" 1000 $TEXT --block-size 1 --noise absorbing --seed $s  # L2R's model
