@@ -208,32 +208,34 @@ def _run_record(label: str, folder: Path) -> dict:
     tps = res.get('train_tokens_per_s')
     curve = [(r['step'], r['val_nelbo']) for r in map(json.loads, (folder / 'metrics.jsonl').read_text().splitlines())
              if 'val_nelbo' in r]
+    oracle = test.get('oracle_nelbo') is not None  # a task with an oracle: its data are built once for both below
+    data = _task_data(folder) if oracle else None
     return dict(model=label, data=cfg['data'], train_seed=cfg['seed'], steps=cfg['steps'], d_model=cfg['d_model'],
                 n_layers=cfg['n_layers'], block_size=cfg['block_size'], noise=cfg['noise'], nelbo=test['nelbo'],
                 oracle_nelbo=test.get('oracle_nelbo'), oracle_floor=test.get('oracle_floor'),
                 oracle_gap=test.get('oracle_gap'), train_minutes=tokens / tps / 60 if tps else None,
-                curve=curve, oracle_valid=_oracle_valid(folder) if test.get('oracle_nelbo') else None,
-                levels=_levels(folder) if test.get('oracle_nelbo') and cfg['block_size'] > 1 else None)
+                curve=curve, oracle_valid=_oracle_valid(*data) if oracle else None,
+                levels=_levels(folder, *data) if oracle and cfg['block_size'] > 1 else None)
 
-def _oracle_valid(folder: Path) -> float:
-    "The exact oracle's NELBO on the validation batches and draws the run's curve was measured on."
+def _task_data(folder: Path) -> tuple:
+    "(config, task, `RunData`) of a run on a task: what `_oracle_valid` and `_levels` read."
     from ardm_nb.run import run_config, task_run_data
     from ardm_nb.tasks import get_task, task_of_data
     cfg = run_config(folder)
     name, params = task_of_data(cfg.data)
-    rows = task_run_data(cfg).valid[:cfg.eval_batches * cfg.batch_size]
-    g = torch.Generator().manual_seed(cfg.seed + 99)  # `evaluate_run`'s
-    return get_task(name, **params).oracle_nelbo(rows, cfg.block_size, cfg.noise_config, g, cfg.batch_size)['nelbo']
+    return cfg, get_task(name, **params), task_run_data(cfg)
 
-def _levels(folder: Path, rows: int = 128) -> list[dict]:
+def _oracle_valid(cfg, task, data) -> float:
+    "The exact oracle's NELBO on the validation batches and draws the run's curve was measured on."
+    rows = data.valid[:cfg.eval_batches * cfg.batch_size]
+    g = torch.Generator().manual_seed(cfg.seed + 99)  # `evaluate_run`'s
+    return task.oracle_nelbo(rows, cfg.block_size, cfg.noise_config, g, cfg.batch_size)['nelbo']
+
+def _levels(folder: Path, cfg, task, data, rows: int = 128) -> list[dict]:
     "`MarkovWords.gap_by_level` of the run's model on the first `rows` test rows: where its gap to the oracle sits."
     from ardm_nb.hf import ArdmForDiffusionLM
-    from ardm_nb.run import run_config, task_run_data
-    from ardm_nb.tasks import get_task, task_of_data
-    cfg = run_config(folder)
-    name, params = task_of_data(cfg.data)
     lm = ArdmForDiffusionLM.from_pretrained(folder / 'model').eval().lm
-    return get_task(name, **params).gap_by_level(lm, task_run_data(cfg).test[:rows], cfg.noise_config)
+    return task.gap_by_level(lm, data.test[:rows], cfg.noise_config)
 
 def steps_to_gap(recs: list[dict], # the records of `save_models`
                  model: str, # a model family with an oracle
