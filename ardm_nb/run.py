@@ -66,6 +66,10 @@ class TrainConfig:
     keep_ckpts: int = 2
     seed: int = 0
     precision: str = 'auto'  # 'auto' (bf16 on a GPU that supports it, else fp32), 'fp32' or 'bf16'
+    # a model folder (OUT/model of another run) whose weights a fresh run starts from: same width,
+    # depth and vocabulary, any block size or noise (an AR model adapted to BD3); its tokenizer too,
+    # unless `tokenizer` names one
+    init: str | None = None
 
     def __post_init__(self):
         for k in (
@@ -100,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"noise={self.noise!r} must be one of {', '.join(NOISE_KINDS)}")
         if self.precision not in ('auto', 'fp32', 'bf16'):
             raise ValueError(f"precision={self.precision!r} must be 'auto', 'fp32' or 'bf16'")
+        if self.init is not None and self.tokenizer is None:
+            self.tokenizer = self.init  # a model folder holds its tokenizer: the same vocabulary
 
     @property
     def window(self) -> tuple:

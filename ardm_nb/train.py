@@ -14,7 +14,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from .core import check_int, check_writable_dir
 from .block_diffusion import draw_corruption, score, evaluate_nelbo, ar_nll
-from .hf import ArdmConfig, ArdmForDiffusionLM, no_progress_bars
+from .hf import ArdmConfig, ArdmForDiffusionLM, check_model_folder, no_progress_bars
 from .data import load_tokenizer
 from .model import Output
 from .tasks import get_task, task_of_data
@@ -60,6 +60,19 @@ class TrainRun:
         return self.out / 'metrics.jsonl'
 
 # %% ../nbs/76_train.ipynb #3c0db9f9
+def _shape_clash(
+    src: str,  # what the weights come from, for the message
+    theirs,  # its `ArdmConfig`
+    ours,  # this run's `ModelConfig`
+) -> str | None:  # the first difference, as a sentence; None when the weights fit
+    "Why weights of `theirs`'s shape do not fit a model of `ours`'s (width, depth, heads, MLP)."
+    for k in ('d_model', 'n_layers', 'n_heads', 'mlp_mult'):
+        a, b = getattr(theirs, k), getattr(ours, k)
+        if a != b:
+            return f"{src} has {k}={a} but this run has {k}={b}"
+    return None
+
+
 def _check_start(
     cfg: TrainConfig,  # the configuration asked for
     out,  # the run folder
@@ -74,6 +87,11 @@ def _check_start(
         check_resume(cfg, out)
     else:
         check_new_run(out)
+        if cfg.init is not None:  # the shape now; the vocabulary once the tokenizer is loaded
+            src = check_model_folder(cfg.init)
+            clash = _shape_clash(f"init {str(src)!r}", ArdmConfig.from_pretrained(src), cfg.model_config(2, 1))
+            if clash:
+                raise ValueError(clash)
     return out
 
 # %% ../nbs/76_train.ipynb #978be6f2
@@ -147,27 +165,40 @@ def _run_data(
     return data
 
 # %% ../nbs/76_train.ipynb #3e29bd57
+def _load_weights(
+    model: ArdmForDiffusionLM,  # the fresh model
+    src: str | Path,  # a checkpoint or a model folder
+    tok,  # the run's tokenizer
+    what: str,  # 'checkpoint' or 'init', for the messages
+):
+    "Load `src`'s weights into `model`, refusing another vocabulary or shape with the difference named."
+    with no_progress_bars():
+        ck = ArdmForDiffusionLM.from_pretrained(src)
+    if ck.config.vocab_size != len(tok):
+        raise TrainingError(
+            f"{what} {src} has vocabulary {ck.config.vocab_size} but the tokenizer has {len(tok)}"
+        )
+    clash = _shape_clash(f"{what} {src}", ck.config, model.config)
+    if clash:
+        raise TrainingError(clash)
+    model.load_state_dict(ck.state_dict())
+
+
 def _new_model(
-    cfg: TrainConfig,  # the model's shape and the seed of its initial weights
+    cfg: TrainConfig,  # the model's shape, the seed of its initial weights, `init`
     tok,  # the tokenizer: vocabulary size and MASK id
     ckpt: Path | None,  # a checkpoint whose weights are loaded
 ) -> ArdmForDiffusionLM:
-    "The model at its seeded initial weights, or at the checkpoint's."
+    "The model at its seeded initial weights, at `cfg.init`'s (a fresh run) or at the checkpoint's."
     torch.manual_seed(cfg.seed)
     model = ArdmForDiffusionLM(
         ArdmConfig.from_model_config(cfg.model_config(len(tok), tok.mask_token_id))
     )
-    if ckpt is None:
-        return model
-    with no_progress_bars():
-        ck = ArdmForDiffusionLM.from_pretrained(ckpt)
-    if ck.config.vocab_size != len(tok):
-        raise TrainingError(
-            f"checkpoint {ckpt} has vocabulary {ck.config.vocab_size} but the tokenizer has "
-            f"{len(tok)}"
-        )
-    model.load_state_dict(ck.state_dict())
+    src, what = (ckpt, 'checkpoint') if ckpt is not None else (cfg.init, 'init')
+    if src is not None:
+        _load_weights(model, src, tok, what)
     return model
+
 
 # %% ../nbs/76_train.ipynb #469f0faa
 def _set_lr(opt, sched, mult: float):
