@@ -29,7 +29,7 @@ class Unavailable(RuntimeError):
     "A benchmark that cannot run here (e.g. its trained model is missing): the runner prints why and goes on."
 
 
-PLUGINS = ('ardm_nb.race',)  # modules of later chapters whose benchmarks join `BENCHMARKS` when imported
+PLUGINS = ('ardm_nb.race', 'ardm_nb.profiles')  # modules of later chapters whose benchmarks join `BENCHMARKS` when imported
 
 
 def load_plugins(names: tuple = PLUGINS,  # module names, imported in order

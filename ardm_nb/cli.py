@@ -115,9 +115,8 @@ def _train_parser(p):
     p.add_argument('--data', help="'shakespeare', a local .txt/.jsonl/.parquet file or folder, or "
                    "a Hub data set name (default: the preset's, shakespeare)")
     p.add_argument('--tokenizer', help='an HF tokenizer folder (default: train a byte-level BPE)')
-    p.add_argument('--init', help="start a fresh run from this model folder's weights and tokenizer "
-                   "(another run's OUT/model of the same width, depth and vocabulary, e.g. an AR model "
-                   "adapted to --block-size 16) (default: seeded random weights)")
+    p.add_argument('--init', help="start a fresh run from this model folder's weights and tokenizer (another run's OUT/"
+                   "model of the same shape, e.g. an AR model adapted to --block-size 16) (default: seeded weights)")
     p.add_argument('--task', help='train on a task of ardm_nb.tasks (e.g. markov-words) with its '
                    'preset (--config tiny or demo); sets --data task:NAME')
     p.add_argument('--block-size', type=_number(int, 1), dest='block_size',
@@ -221,7 +220,6 @@ def _resume_clashes(
 # %% ../nbs/95_cli.ipynb #c9040a96
 def _train_run(args):
     from ardm_nb.core import check_writable_dir
-    from ardm_nb.hf import check_model_folder
     from ardm_nb.train import train
 
     check_writable_dir('--out', args.out)  # before the data is prepared
@@ -230,8 +228,6 @@ def _train_run(args):
             f"--tokenizer {args.tokenizer!r} is not a folder (an HF tokenizer folder, "
             f"e.g. OUT/model)"
         )
-    if args.init is not None:
-        check_model_folder(args.init, tokenizer=args.tokenizer is None)
     train(_train_config(args), args.out, resume=args.resume, until=args.until)
 
 # %% ../nbs/95_cli.ipynb #2d0b8bfc
@@ -247,12 +243,8 @@ def _sample_parser(p):
         help='total tokens incl. the prompt, a '
         'multiple of the block size (default: the model context)',
     )
-    p.add_argument(
-        '--nfe',
-        type=_number(int, 1),
-        help='budget of denoiser passes (sets the steps '
-        'per block); the run never spends more (default: no budget)',
-    )
+    p.add_argument('--nfe', type=_number(int, 1), help='budget of denoiser passes (sets the steps per block); '
+                   'the run never spends more (default: no budget)')
     p.add_argument(
         '--steps',
         type=_number(int, 1),

@@ -437,9 +437,13 @@ def model_record(model_dir,  # an `ardm train` model folder (OUT/model)
     tps, steps = res.get('train_tokens_per_s'), res.get('steps', cfg.get('steps'))
     tokens = steps * cfg['batch_size'] * cfg['seq_len'] if steps and cfg else None
     test = res.get('test', {})
-    return dict(steps=steps, block_size=cfg.get('block_size'), noise=cfg.get('noise'), seed=cfg.get('seed'),
-                test_ppl=test.get('ppl'), exact=test.get('exact'), bound=test.get('bound'),
-                train_minutes=tokens / tps / 60 if tokens and tps else None)
+    rec = dict(steps=steps, block_size=cfg.get('block_size'), noise=cfg.get('noise'), seed=cfg.get('seed'),
+               test_ppl=test.get('ppl'), exact=test.get('exact'), bound=test.get('bound'),
+               train_minutes=tokens / tps / 60 if tokens and tps else None)
+    if cfg.get('init'):  # started from another run's weights (`ardm train --init`): what that run cost
+        start = model_record(cfg['init'])
+        rec['init'] = dict(steps=start['steps'], block_size=start['block_size'], train_minutes=start['train_minutes'])
+    return rec
 
 # %% ../nbs/96_race.ipynb #5fb8c718
 def race_dirs(root=None) -> dict:
