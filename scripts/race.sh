@@ -26,6 +26,9 @@
 # at L=128 took 0.3 s (generate and l2r, batch 1) to 2.1 s (gate at 16 steps, batch 8): about 15-25 minutes on one
 # core, with the quality runs (32 rows each).
 #
+# RACE_STAGES (default "main adapted"): the race of the four models above, then the adapted stage (below, about 17
+# minutes of training from the AR model's weights and a race without the gate family); RACE_STAGES=adapted runs only it.
+#
 # RACE_TINY=1 runs the same commands on the TINY preset (20 steps each, 1 and 2 steps per block, batch 1 and 2) into
 # out/race_tiny in about a minute: a check of this script, not a result.
 # Usage: bash scripts/race.sh            RACE_TINY=1 bash scripts/race.sh
@@ -37,11 +40,12 @@ export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 M
 export TOKENIZERS_PARALLELISM=false
 if [ "${RACE_TINY:-0}" = 1 ]; then
   config=tiny; out=${RACE_OUT:-out/race_tiny}
-  AR_STEPS=${AR_STEPS:-20}; BD3_STEPS=${BD3_STEPS:-20}; JUDGE_STEPS=${JUDGE_STEPS:-20}
+  AR_STEPS=${AR_STEPS:-20}; BD3_STEPS=${BD3_STEPS:-20}; JUDGE_STEPS=${JUDGE_STEPS:-20}; ADAPT_STEPS=${ADAPT_STEPS:-20}
   race_args=(--steps 1 2 --batches 1 2 --quality-rows 4 --repeats 1)
 else
   config=demo; out=${RACE_OUT:-out/race}
   AR_STEPS=${AR_STEPS:-2000}; BD3_STEPS=${BD3_STEPS:-4000}; JUDGE_STEPS=${JUDGE_STEPS:-2000}
+  ADAPT_STEPS=${ADAPT_STEPS:-2000}
   race_args=(--steps 1 2 4 8 16 --batches 1 8 --quality-rows 32 --repeats 3)
 fi
 mkdir -p "$out"
@@ -82,11 +86,28 @@ for job in "bd3 $BD3_STEPS --block-size 16 --seed 0" "hybrid $BD3_STEPS --block-
 done
 for p in "${pids[@]}"; do wait "$p"; done
 
-echo "== the race (one thread): every sampler against generate, batch and steps: ${race_args[*]}"
-"$PY" -m ardm_nb.race --ar "$out/ar/model" --bd3 "$out/bd3/model" --hybrid "$out/hybrid/model" \
-  --judge "$out/judge/model" --out "$out/race.json" --threads 1 "${race_args[@]}"
-if [ "${RACE_TINY:-0}" != 1 ] && [ -z "${RACE_OUT:-}" ]; then  # the committed copy `ardm report` renders
-  mkdir -p nbs/_results/race
-  cp "$out/race.json" "$out/frontier.png" nbs/_results/race/
-  echo "== copied to nbs/_results/race/ (commit it, then \`ardm report\` renders the README's race paragraph)"
+stages=${RACE_STAGES:-"main adapted"}
+if [[ " $stages " == *" main "* ]]; then
+  echo "== the race (one thread): every sampler against generate, batch and steps: ${race_args[*]}"
+  "$PY" -m ardm_nb.race --ar "$out/ar/model" --bd3 "$out/bd3/model" --hybrid "$out/hybrid/model" \
+    --judge "$out/judge/model" --out "$out/race.json" --threads 1 "${race_args[@]}"
+  if [ "${RACE_TINY:-0}" != 1 ] && [ -z "${RACE_OUT:-}" ]; then  # the committed copy `ardm report` renders
+    mkdir -p nbs/_results/race
+    cp "$out/race.json" "$out/frontier.png" nbs/_results/race/
+    echo "== copied to nbs/_results/race/ (commit it, then \`ardm report\` renders the README's race paragraph)"
+  fi
+fi
+
+# The adapted stage: a BD3 model started from the AR model's weights (`ardm train --init`, lr 1e-3, ADAPT_STEPS),
+# raced in place of the scratch BD3 model (no hybrid model: the gate family is skipped) into $out/adapted/.
+if [[ " $stages " == *" adapted "* ]]; then
+  train "$out/bd3ar" "$ADAPT_STEPS" --block-size 16 --seed 0 --init "$tok" --set lr=1e-3
+  echo "== the race with the adapted BD3 model"
+  "$PY" -m ardm_nb.race --ar "$out/ar/model" --bd3 "$out/bd3ar/model" --judge "$out/judge/model" \
+    --out "$out/adapted/race.json" --threads 1 "${race_args[@]}"
+  if [ "${RACE_TINY:-0}" != 1 ] && [ -z "${RACE_OUT:-}" ]; then
+    mkdir -p nbs/_results/race/adapted
+    cp "$out/adapted/race.json" "$out/adapted/frontier.png" nbs/_results/race/adapted/
+    echo "== copied to nbs/_results/race/adapted/"
+  fi
 fi
