@@ -58,11 +58,14 @@ def _draw_nucleus(
         # j ~ q over the whole row
         j = torch.searchsorted(cl, u[:, :1] * cl[:, -1:], right=True).clamp_max(V - 1)
         qj = Pl.gather(-1, j)
-        above = torch.where(Pl > qj, Pl, 0.0).sum(-1)  # A_j: mass of the tokens more likely than j
-        # (an int32 count: summing bools to int64 is twice as slow)
-        ties = (Pl == qj).sum(-1, dtype=torch.int32)
-        take = ((top_p - above) / qj.squeeze(-1)).ceil()  # tied tokens the nucleus takes (m)
-        ok = (qj.squeeze(-1) > 0) & (above < top_p) & (u[:, 1] * ties < take)
+        if top_p >= 1:  # the nucleus is the whole support: the test below passes every draw (q_j > 0),
+            ok = qj.squeeze(-1) > 0  # so its two passes over the row are skipped
+        else:
+            above = torch.where(Pl > qj, Pl, 0.0).sum(-1)  # A_j: mass of the tokens more likely than j
+            # (an int32 count: summing bools to int64 is twice as slow)
+            ties = (Pl == qj).sum(-1, dtype=torch.int32)
+            take = ((top_p - above) / qj.squeeze(-1)).ceil()  # tied tokens the nucleus takes (m)
+            ok = (qj.squeeze(-1) > 0) & (above < top_p) & (u[:, 1] * ties < take)
         idx = torch.arange(len(P), device=probs.device) if left is None else left
         out[todo[idx[ok]]] = j[ok].squeeze(-1)
         left = idx[~ok]

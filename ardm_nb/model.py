@@ -148,7 +148,8 @@ class Attention(nn.Module):
         self.h, self.hd = cfg.n_heads, cfg.d_model // cfg.n_heads
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
-        self.drop = nn.Dropout(cfg.dropout)
+        # no module at all without dropout: a call of an identity costs a sampler's step time
+        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout else None
 
     def forward(self,
                 x: Tensor,  # [B, N, d] inputs of this call
@@ -171,7 +172,8 @@ class Attention(nn.Module):
             y = mask.attend(q, k, v)  # BD3 training: x_0 rows skip x_t keys
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.drop(self.out(y.transpose(1, 2).reshape(B, N, D))), kv
+        y = self.out(y.transpose(1, 2).reshape(B, N, D))
+        return (y if self.drop is None else self.drop(y)), kv
 
 # %% ../nbs/55_model.ipynb #191afa11
 class TransformerBlock(nn.Module):
@@ -184,7 +186,7 @@ class TransformerBlock(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_mult * cfg.d_model), nn.GELU(),
                                  nn.Linear(cfg.mlp_mult * cfg.d_model, cfg.d_model),
-                                 nn.Dropout(cfg.dropout))
+                                 *([nn.Dropout(cfg.dropout)] if cfg.dropout else []))  # no parameters either way
 
     def forward(self,
                 x,  # [B, N, d] residual stream

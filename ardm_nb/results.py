@@ -312,11 +312,13 @@ def race_words(run: dict, # the race's JSON (`python -m ardm_nb.race --out`)
 
 
 def race_models(run: dict, # the race's JSON
+                kinds: tuple = (), # only these models (e.g. ('bd3',)); empty: all
                ) -> str: # Markdown
     "Each model of the race: kind, steps, test perplexity (exact, a bound, or neither), minutes of training steps."
     out = []
     num = lambda v, spec: '–' if v is None else format(v, spec)
     for k, m in run.get('models', {}).items():
+        if kinds and k not in kinds: continue
         kind = 'AR' if m['block_size'] == 1 else f"BD3 (L' = {m['block_size']}, {m['noise']} noise)"
         what = 'exact' if m.get('exact') else 'a bound' if m.get('bound') else 'the training objective, not a bound'
         start = m.get('init')  # started from another run's weights
@@ -522,7 +524,7 @@ def template_functions(root: str|Path = RESULTS, # the folder of committed rows
                 chosen=lambda name, metric, mode, candidates: chosen(rows(name), metric, mode, candidates),
                 ranking=lambda name, metric, mode, samplers=None: ranking(rows(name), metric, mode, samplers),
                 flips=flipped, models=lambda name: models_table(models(name)),
-                race_words=lambda name, batch: race_words(raced(name), batch), race_models=lambda name: race_models(raced(name)),
+                race_words=lambda name, batch: race_words(raced(name), batch), race_models=lambda name, *kinds: race_models(raced(name), kinds),
                 targets=lambda name, race: targets_table({**raced(name)['results'], **raced(race)['benchmarks']}),
                 n_seeds=lambda name: len({r['seed'] for r in rows(name)}),
                 train_seeds=lambda name: len({r.get('train_seed') for r in rows(name)}),
