@@ -87,9 +87,13 @@ def _check_start(
         check_resume(cfg, out)
     else:
         check_new_run(out)
-        if cfg.init is not None:  # the shape now; the vocabulary once the tokenizer is loaded
+        if cfg.init is not None:  # its shape, and its vocabulary against another tokenizer named
             src = check_model_folder(cfg.init)
-            clash = _shape_clash(f"init {str(src)!r}", ArdmConfig.from_pretrained(src), cfg.model_config(2, 1))
+            theirs = ArdmConfig.from_pretrained(src)
+            clash = _shape_clash(f"init {str(src)!r}", theirs, cfg.model_config(2, 1))
+            if clash is None and cfg.tokenizer != cfg.init and len(load_tokenizer(cfg.tokenizer)) != theirs.vocab_size:
+                clash = (f"init {str(src)!r} has vocabulary {theirs.vocab_size} but tokenizer {cfg.tokenizer!r} has "
+                         f"{len(load_tokenizer(cfg.tokenizer))}")
             if clash:
                 raise ValueError(clash)
     return out
