@@ -4,7 +4,7 @@
 
 # %% ../nbs/97_profiles.ipynb #d058ab30
 from __future__ import annotations
-import cProfile, functools, pstats, time
+import cProfile, pstats, time
 from typing import Callable
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -73,9 +73,9 @@ def kv_cache_time_by_part(L: int = 1024,  # context
                           batch: int = 4,  # B
                          ) -> Table:
     "Cached and uncached last block at L: ms per pass by operator kind, and the FLOP rate of attention and products."
-    lm, cfg = demo_network(L), None
-    cfg = lm.cfg
-    d, out = cfg.d_model, {}
+    lm = demo_network(L)
+    cfg, out = lm.cfg, {}
+    d = cfg.d_model
     with torch.no_grad():
         for cached in (True, False):
             prepare, decode = tail_decoder(lm, L, batch, cached)

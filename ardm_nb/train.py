@@ -91,9 +91,10 @@ def _check_start(
             src = check_model_folder(cfg.init)
             theirs = ArdmConfig.from_pretrained(src)
             clash = _shape_clash(f"init {str(src)!r}", theirs, cfg.model_config(2, 1))
-            if clash is None and cfg.tokenizer != cfg.init and len(load_tokenizer(cfg.tokenizer)) != theirs.vocab_size:
-                clash = (f"init {str(src)!r} has vocabulary {theirs.vocab_size} but tokenizer {cfg.tokenizer!r} has "
-                         f"{len(load_tokenizer(cfg.tokenizer))}")
+            named = len(load_tokenizer(cfg.tokenizer)) if clash is None and cfg.tokenizer != cfg.init else None
+            if named is not None and named != theirs.vocab_size:
+                clash = (f"init {str(src)!r} has vocabulary {theirs.vocab_size} but tokenizer {cfg.tokenizer!r} "
+                         f"has {named}")
             if clash:
                 raise ValueError(clash)
     return out
