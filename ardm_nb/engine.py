@@ -106,10 +106,9 @@ def pass_mask(
     "Attention mask of a pass: block-causal among its blocks, every cached key visible."
     if N <= Lb:
         return None
-    blk = torch.arange(N, device=device) // Lb  # the block of each position of the pass
-    m = torch.ones(N, C + N, dtype=torch.bool, device=device)
-    m[:, C:] = blk[None, :] <= blk[:, None]  # `block_causal_mask(N, Lb)`, without its [2N, 2N] construction
-    return m
+    m = torch.ones(N, C + N, dtype=torch.bool)
+    m[:, C:] = block_causal_mask(N, Lb)
+    return m.to(device)
 
 # %% ../nbs/77_engine.ipynb #0dc21abd
 class Engine:

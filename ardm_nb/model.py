@@ -83,7 +83,12 @@ def block_causal_mask(seq_len: int,  # L
                       block_size: int,  # L', must divide L
                      ) -> Tensor:  # bool [L, L]
     "Token i may attend token j iff block(j) <= block(i): the clean half of `block_diff_mask`."
-    return block_diff_mask(seq_len, block_size)[seq_len:, seq_len:]
+    check_int('seq_len', seq_len, 1)
+    check_int('block_size', block_size, 1)
+    if seq_len % block_size:
+        raise ValueError(f"block_size={block_size} must divide seq_len={seq_len}")
+    blk = torch.arange(seq_len) // block_size  # built directly: the engine asks for one per pass
+    return blk[None, :] <= blk[:, None]
 
 
 @dataclass

@@ -75,7 +75,6 @@ def kv_cache_time_by_part(L: int = 1024,  # context
     "Cached and uncached last block at L: ms per pass by operator kind, and the FLOP rate of attention and products."
     lm = demo_network(L)
     cfg, out = lm.cfg, {}
-    d = cfg.d_model
     with torch.no_grad():
         for cached in (True, False):
             prepare, decode = tail_decoder(lm, L, batch, cached)
@@ -83,8 +82,8 @@ def kv_cache_time_by_part(L: int = 1024,  # context
             passes, head_rows = _head_rows(lm, lambda: decode(x, eng))  # also the warm-up
             x, eng = prepare()
             t = time_by_part(lambda: decode(x, eng), KV_PARTS)
-            attn = sum(batch * cfg.n_layers * n * 4 * k * d for n, k in passes)
-            prods = sum(pass_flops(cfg, n, k, batch) for n, k in passes) - attn + 2 * d * cfg.vocab_size * head_rows
+            attn = sum(pass_flops(cfg, n, k, batch) - pass_flops(cfg, n, 0, batch) for n, k in passes)  # the k terms
+            prods = sum(pass_flops(cfg, n, k, batch) for n, k in passes) - attn + 2 * cfg.d_model * cfg.vocab_size * head_rows
             out[cached] = (t, len(passes), {'attention': attn, 'matrix products': prods})
     rows = []
     for part in out[True][0]:

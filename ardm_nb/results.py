@@ -321,10 +321,10 @@ def race_models(run: dict, # the race's JSON
         if kinds and k not in kinds: continue
         kind = 'AR' if m['block_size'] == 1 else f"BD3 (L' = {m['block_size']}, {m['noise']} noise)"
         what = 'exact' if m.get('exact') else 'a bound' if m.get('bound') else 'the training objective, not a bound'
-        start = m.get('init')  # started from another run's weights
-        origin = 'an AR' if start and start['block_size'] == 1 else f"an L' = {start and start['block_size']}"
-        since = '' if not start else (f", started from {origin} model's {start['steps']} steps "
-                                      f"({num(start['train_minutes'], '.0f')} min)")
+        since, start = '', m.get('init')  # started from another run's weights
+        if start:
+            origin = 'an AR' if start['block_size'] == 1 else f"an L' = {start['block_size']}"
+            since = f", started from {origin} model's {start['steps']} steps ({num(start['train_minutes'], '.0f')} min)"
         out.append(f"{k}: {kind}, {m['steps']} steps{since}, test perplexity {num(m['test_ppl'], '.1f')} ({what}), "
                    f"{num(m['train_minutes'], '.0f')} min of training steps")
     return '; '.join(out)
